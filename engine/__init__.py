@@ -1,0 +1,8 @@
+"""engine: a small, readable numpy neural-net engine with reverse-mode autograd.
+
+PyTorch-shaped names, float32 throughout, numpy and the stdlib only."""
+from . import backend
+from .tensor import (Tensor, NonFiniteLossError, cat, stack, where, matmul, no_grad,
+                     is_grad_enabled, manual_seed, tensor, zeros, ones, randn, rand)
+
+__version__ = "0.1.0"

@@ -1,0 +1,428 @@
+"""Tensor: a numpy array that remembers how it was made, so it can send gradients back.
+
+Each op computes its forward value and defines, right beside it, a `backward(g)` that
+turns the gradient of the output into gradients of its inputs (the chain rule).
+`loss.backward()` walks the graph in reverse topological order calling them.
+"""
+import contextlib
+import math
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed):
+    """Seed everything random in engine (init, dropout, shuffles that don't take a seed)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def rng():
+    return _rng
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block ops build no graph (inference, optimiser updates)."""
+    global _grad_enabled
+    old, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = old
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class NonFiniteLossError(FloatingPointError):
+    """backward() was called on a loss that is NaN or infinite."""
+
+
+def _unbroadcast(g, shape):
+    """Sum g down to `shape`: the gradient of a broadcast is the sum over the copies."""
+    if g.shape == shape:
+        return g
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _as_array(x, dtype=None):
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and dtype is None:
+        return x
+    return np.asarray(x, dtype=dtype or np.float32)
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "op")
+    __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._parents = ()
+        self._backward = None
+        self.op = ""
+
+    # -- graph plumbing -------------------------------------------------------------
+    def _child(self, data, parents, backward, op):
+        """A new tensor made from `parents`; records the graph only if a parent needs grads."""
+        out = Tensor(data)
+        if _grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = parents
+            out._backward = backward
+            out.op = op
+        return out
+
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad."""
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar, got shape "
+                                   f"{self.shape}; pass grad= of that shape or call .sum() first")
+            if not np.isfinite(self.data).all():
+                raise NonFiniteLossError(
+                    f"the loss is {self.data.item()}: training diverged. Try a lower learning "
+                    f"rate (e.g. 10x smaller), gradient clipping, or check the inputs for NaN.")
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad, dtype=self.data.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(): gradient shape {grad.shape} != tensor shape {self.shape}")
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:  # iterative DFS: deep graphs must not hit the recursion limit
+            t, done = stack.pop()
+            if done:
+                order.append(t)
+            elif id(t) not in seen:
+                seen.add(id(t))
+                stack.append((t, True))
+                stack.extend((p, False) for p in t._parents if p.requires_grad)
+        grads = {id(self): grad}
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if not t._parents:  # a leaf
+                t.grad = g if t.grad is None else t.grad + g
+                continue
+            for p, pg in zip(t._parents, t._backward(g)):
+                if pg is None or not p.requires_grad:
+                    continue
+                grads[id(p)] = pg if id(p) not in grads else grads[id(p)] + pg
+
+    def zero_grad(self):
+        self.grad = None
+
+    def detach(self):
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = flag
+        return self
+
+    # -- conveniences --------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    T = property(lambda self: self.transpose())
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        g = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}{g})"
+
+    def _lift(self, x):
+        return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=self.data.dtype))
+
+    def _binary(self, other, fn, op):
+        other = self._lift(other)
+        try:
+            return fn(self.data, other.data), other
+        except ValueError as e:
+            raise ValueError(f"{op}: shapes {self.shape} and {other.shape} do not broadcast") from e
+
+    # -- elementwise arithmetic ----------------------------------------------------
+    def __add__(self, other):
+        out, other = self._binary(other, np.add, "add")
+        a, b = self.shape, other.shape
+        return self._child(out, (self, other),
+                           lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "+")
+
+    def __mul__(self, other):
+        out, other = self._binary(other, np.multiply, "mul")
+        x, y = self.data, other.data
+        return self._child(out, (self, other),
+                           lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)), "*")
+
+    def __truediv__(self, other):
+        out, other = self._binary(other, np.divide, "div")
+        x, y = self.data, other.data
+        return self._child(out, (self, other), lambda g: (
+            _unbroadcast(g / y, x.shape), _unbroadcast(-g * x / (y * y), y.shape)), "/")
+
+    def __pow__(self, p):
+        if isinstance(p, Tensor):  # x ** y = exp(y log x)
+            return (p * self.log()).exp()
+        x = self.data
+        return self._child(x ** p, (self,), lambda g: (g * p * x ** (p - 1),), f"**{p}")
+
+    def __neg__(self):
+        return self._child(-self.data, (self,), lambda g: (-g,), "neg")
+
+    def __sub__(self, other):
+        return self + (-self._lift(other))
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return self._lift(other) - self
+
+    def __rtruediv__(self, other):
+        return self._lift(other) / self
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(self._lift(other), self)
+
+    # -- elementwise functions -----------------------------------------------------
+    def exp(self):
+        y = np.exp(self.data)
+        return self._child(y, (self,), lambda g: (g * y,), "exp")
+
+    def log(self):
+        x = self.data
+        return self._child(np.log(x), (self,), lambda g: (g / x,), "log")
+
+    def sqrt(self):
+        y = np.sqrt(self.data)
+        return self._child(y, (self,), lambda g: (g / (2 * y),), "sqrt")
+
+    def abs(self):
+        x = self.data
+        return self._child(np.abs(x), (self,), lambda g: (g * np.sign(x),), "abs")
+
+    def clip(self, lo=None, hi=None):
+        x = self.data
+        keep = np.ones(x.shape, bool) if lo is None else x >= lo
+        keep = keep if hi is None else keep & (x <= hi)
+        return self._child(np.clip(x, lo, hi), (self,), lambda g: (g * keep,), "clip")
+
+    def relu(self):
+        x = self.data
+        return self._child(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),), "relu")
+
+    def leaky_relu(self, slope=0.01):
+        x = self.data
+        pos = x > 0
+        return self._child(np.where(pos, x, x * slope), (self,),
+                           lambda g: (np.where(pos, g, g * slope),), "leaky_relu")
+
+    def tanh(self):
+        y = np.tanh(self.data)
+        return self._child(y, (self,), lambda g: (g * (1 - y * y),), "tanh")
+
+    def sigmoid(self):
+        x = self.data
+        # exp of a non-positive number only: no overflow warning for large |x|
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return self._child(y, (self,), lambda g: (g * y * (1 - y),), "sigmoid")
+
+    def gelu(self):
+        """GELU, tanh approximation (PyTorch: nn.GELU(approximate='tanh'))."""
+        x = self.data
+        c = x.dtype.type(math.sqrt(2 / math.pi))
+        u = c * (x + 0.044715 * x ** 3)
+        t = np.tanh(u)
+        y = 0.5 * x * (1 + t)
+        return self._child(y, (self,), lambda g: (
+            g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),), "gelu")
+
+    def softmax(self, axis=-1):
+        y = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
+        y /= y.sum(axis=axis, keepdims=True)
+        return self._child(y, (self,),
+                           lambda g: (y * (g - (g * y).sum(axis=axis, keepdims=True)),), "softmax")
+
+    def log_softmax(self, axis=-1):
+        z = self.data - self.data.max(axis=axis, keepdims=True)
+        y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+        return self._child(y, (self,), lambda g: (
+            g - np.exp(y) * g.sum(axis=axis, keepdims=True),), "log_softmax")
+
+    # -- reductions ----------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        shape = self.shape
+
+        def backward(g):
+            if axis is not None and not keepdims:
+                g = np.expand_dims(g, axis)
+            return (np.broadcast_to(g, shape),)
+        return self._child(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward, "sum")
+
+    def _count(self, axis):
+        if axis is None:
+            return self.data.size
+        return math.prod(self.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
+
+    def mean(self, axis=None, keepdims=False):
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / self._count(axis))
+
+    def var(self, axis=None, keepdims=False, unbiased=False):
+        d = self - self.mean(axis=axis, keepdims=True)
+        n = self._count(axis)
+        return (d * d).sum(axis=axis, keepdims=keepdims) * (1.0 / (n - 1 if unbiased else n))
+
+    def max(self, axis=None, keepdims=False):
+        x = self.data
+        m = x.max(axis=axis, keepdims=True)
+        hit = x == m
+        share = hit / hit.sum(axis=axis, keepdims=True)  # ties split the gradient
+
+        def backward(g):
+            if axis is not None and not keepdims:
+                g = np.expand_dims(g, axis)
+            return (g * share,)
+        out = m if keepdims else (m.reshape(()) if axis is None else np.squeeze(m, axis))
+        return self._child(out, (self,), backward, "max")
+
+    def min(self, axis=None, keepdims=False):
+        return -((-self).max(axis=axis, keepdims=keepdims))
+
+    def argmax(self, axis=None):
+        return self.data.argmax(axis=axis)
+
+    # -- shape ---------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        old = self.shape
+        try:
+            out = self.data.reshape(shape)
+        except ValueError as e:
+            raise ValueError(f"reshape: cannot view shape {old} ({self.size} values) as {shape}") from e
+        return self._child(out, (self,), lambda g: (g.reshape(old),), "reshape")
+
+    view = reshape
+
+    def flatten(self, start_dim=1):
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if len(axes) == 2 and self.ndim != 2:  # PyTorch style: swap two dims
+            perm = list(range(self.ndim))
+            perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
+            axes = perm
+        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
+        inv = tuple(np.argsort(axes))
+        return self._child(self.data.transpose(axes), (self,), lambda g: (g.transpose(inv),), "T")
+
+    permute = transpose
+
+    def __getitem__(self, idx):
+        idx = idx.data if isinstance(idx, Tensor) else idx
+        shape, dtype = self.shape, self.dtype
+        fancy = isinstance(idx, (list, np.ndarray)) or (
+            isinstance(idx, tuple) and any(isinstance(i, (list, np.ndarray)) for i in idx))
+
+        def backward(g):
+            full = np.zeros(shape, dtype)
+            if fancy:
+                np.add.at(full, idx, g)  # repeated indices must add up
+            else:
+                full[idx] = g
+            return (full,)
+        return self._child(self.data[idx], (self,), backward, "index")
+
+
+# -- ops over several tensors ---------------------------------------------------------
+def tensor(data, requires_grad=False, dtype=None):
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def matmul(a, b):
+    """a @ b through the backend seam; batched and 1-D operands as in numpy/PyTorch."""
+    a, b = (t if isinstance(t, Tensor) else Tensor(t) for t in (a, b))
+    if a.ndim == 1:
+        return matmul(a.reshape(1, -1), b).reshape(b.shape[:-2] + b.shape[-1:])
+    if b.ndim == 1:
+        return matmul(a, b.reshape(-1, 1)).reshape(a.shape[:-1])
+    x, y = a.data, b.data
+    out = backend.matmul(x, y)
+
+    def backward(g):
+        gx = backend.matmul(g, y, tb=True)
+        if y.ndim == 2 and x.ndim > 2:  # fold the batch into rows: one product, no sum
+            gy = backend.matmul(x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1]), ta=True)
+        else:
+            gy = backend.matmul(x, g, ta=True)
+        return _unbroadcast(gx, x.shape), _unbroadcast(gy, y.shape)
+    return a._child(out, (a, b), backward, "@")
+
+
+def cat(tensors, axis=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    ends = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError as e:
+        raise ValueError(f"cat along axis {axis}: shapes {[t.shape for t in tensors]} "
+                         f"must match except on that axis") from e
+    return tensors[0]._child(out, tuple(tensors), lambda g: tuple(np.split(g, ends, axis=axis)), "cat")
+
+
+def stack(tensors, axis=0):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    try:
+        out = np.stack([t.data for t in tensors], axis=axis)
+    except ValueError as e:
+        raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]}") from e
+    return tensors[0]._child(out, tuple(tensors), lambda g: tuple(
+        np.squeeze(s, axis) for s in np.split(g, len(tensors), axis=axis)), "stack")
+
+
+def where(cond, a, b):
+    cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    a, b = (t if isinstance(t, Tensor) else Tensor(t) for t in (a, b))
+    return a._child(np.where(cond, a.data, b.data), (a, b), lambda g: (
+        _unbroadcast(np.where(cond, g, 0), a.shape), _unbroadcast(np.where(cond, 0, g), b.shape)),
+        "where")
+
+
+def zeros(*shape, requires_grad=False):
+    return Tensor(np.zeros(shape, np.float32), requires_grad)
+
+
+def ones(*shape, requires_grad=False):
+    return Tensor(np.ones(shape, np.float32), requires_grad)
+
+
+def randn(*shape, requires_grad=False):
+    return Tensor(_rng.standard_normal(shape, dtype=np.float32), requires_grad)
+
+
+def rand(*shape, requires_grad=False):
+    return Tensor(_rng.random(shape, dtype=np.float32), requires_grad)
