@@ -1,0 +1,80 @@
+"""Shared fixtures: a local HTTP server over the repo and headless Debian Chromium."""
+import functools
+import http.server
+import pathlib
+import shutil
+import threading
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+BLANK = b"<!doctype html><meta charset=utf-8><title>blank</title>"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
+
+    def do_GET(self):
+        if self.path.split("?")[0] == "/blank.html":  # an empty page on our origin
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(BLANK)))
+            self.end_headers()
+            self.wfile.write(BLANK)
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def http_server():
+    """Base URL of a server for the repository root (ES modules and Pyodide need HTTP)."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Handler, directory=str(ROOT)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def chromium_launcher():
+    """launch(webgpu=True, extra_args=()) -> a Playwright Browser, cached per argument set."""
+    exe = shutil.which("chromium")
+    if not exe:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    browsers = {}
+    with sync_playwright() as p:
+        def launch(webgpu=True, extra_args=()):
+            key = (webgpu, tuple(extra_args))
+            if key not in browsers:
+                args = CHROMIUM_ARGS + (["--enable-unsafe-webgpu"] if webgpu else []) + list(extra_args)
+                browsers[key] = p.chromium.launch(executable_path=exe, args=args)
+            return browsers[key]
+        yield launch
+        for b in browsers.values():
+            b.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser(chromium_launcher):
+    """Headless Chromium with WebGPU enabled (SwiftShader here)."""
+    return chromium_launcher()
+
+
+@pytest.fixture
+def blank_page(chromium_browser, http_server):
+    """A fresh page on the local server's origin; console errors are collected in page.errors."""
+    ctx = chromium_browser.new_context()
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(http_server + "/blank.html")
+    yield pg
+    ctx.close()
