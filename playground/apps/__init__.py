@@ -1,0 +1,1 @@
+"""The playground apps: each module has a function returning a Panel object."""
