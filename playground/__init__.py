@@ -1,0 +1,1 @@
+"""Descent playground: Panel apps over the engine, and the shared Trainer."""

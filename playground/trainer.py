@@ -1,0 +1,392 @@
+"""One trainer for every app: training as an asyncio task, in chunks, that never blocks.
+
+Why: in Pyodide's Web Worker there are no threads, so a long loop would freeze the page.
+The Trainer runs a few steps (a *chunk*), hands their metrics to the app (which streams them
+into Bokeh sources in one go), then ``await asyncio.sleep(0)`` so the browser can breathe.
+The same code runs under ``panel serve`` (Tornado's asyncio loop), in Jupyter and in Pyodide.
+
+Usage::
+
+    from playground.trainer import Trainer, trainer_controls
+
+    def step():                         # trains ONE batch, returns plain floats
+        xb, yb = next(batches)
+        loss = F.cross_entropy(model(Tensor(xb)), Tensor(yb))
+        opt.zero_grad(); loss.backward(); opt.step()
+        return {"loss": loss.item(), "samples": len(xb)}   # "samples" feeds samples/s
+
+    def on_chunk(metrics):              # a list of the dicts above, one per step
+        source.stream({"step": [...], "loss": [m["loss"] for m in metrics]}, rollover=2000)
+
+    trainer = Trainer(step, chunk=5, on_chunk=on_chunk,
+                      snapshot=lambda: model.state_dict(),      # taken after each good chunk
+                      restore=model.load_state_dict,            # used when the loss blows up
+                      on_reset=lambda seed: rebuild(seed),      # Reset button: fresh model
+                      steps_per_epoch=len(loader), max_steps=lambda: epochs * len(loader))
+    trainer.start()        # schedules the asyncio task (from a Panel callback, Pyodide, Jupyter)
+    trainer.pause()        # stops after the current step; start() resumes
+    trainer.step_once()    # one step now (pauses a run first); on_chunk gets [metrics]
+    trainer.reset(seed=3)  # stops, calls on_reset(3), zeroes the counters
+    trainer.queue(lambda: setattr(opt, "lr", 0.01), "learning rate 0.01")  # at next chunk
+    trainer.needs_reset("model shape changed")   # say so instead of corrupting the run
+    await trainer.run()    # or run the loop yourself (tests); trainer.run_steps(n) is sync
+
+    pn.Column(trainer_controls(trainer), ...)   # Train / Pause / Step / Reset / seed + progress
+
+State (``param`` parameters, so Panel can watch them): ``running``, ``status`` (plain text
+for the learner), ``progress`` (dict: step, epoch, epoch_float, samples, samples_per_s,
+elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``.
+
+A non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or a NaN/inf
+float in the metrics) stops the run, restores the last good snapshot and says so in
+``status``. Other exceptions from ``step_fn`` also stop the run with their message (the
+traceback is kept in ``trainer.exception``).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any, Callable
+
+import param
+
+try:
+    from engine import NonFiniteLossError
+except ImportError:  # pragma: no cover - the engine always ships with the playground
+    class NonFiniteLossError(FloatingPointError):
+        pass
+
+__all__ = ["Trainer", "trainer_controls", "progress_text"]
+
+
+def _backend_status() -> dict:
+    try:
+        from engine import backend
+        return backend.status()
+    except Exception as e:  # pragma: no cover - defensive: the UI must still render
+        return {"backend": "numpy", "reason": f"backend status unavailable: {e}", "stats": {}}
+
+
+def _value(x):
+    """An int, or a callable returning one (so epochs can change mid-run)."""
+    return x() if callable(x) else x
+
+
+def _non_finite(metrics: dict) -> str | None:
+    for k, v in metrics.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return k
+    return None
+
+
+class Trainer(param.Parameterized):
+    """Run ``step_fn`` in chunks inside an asyncio task. See the module docstring."""
+
+    running = param.Boolean(default=False, doc="True while the training task runs.")
+    status = param.String(default="Ready: press Train.", doc="Plain-language state.")
+    progress = param.Dict(default={}, doc="step, epoch, samples/s, backend and why.")
+    error = param.String(default="", doc="Why the last run stopped, if it stopped badly.")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed passed to on_reset.")
+    pending_reset = param.String(default="", doc="Set when a change needs Reset to apply.")
+
+    def __init__(self, step_fn: Callable[[], dict], *, chunk: int = 5,
+                 on_chunk: Callable[[list], Any] | None = None,
+                 snapshot: Callable[[], Any] | None = None,
+                 restore: Callable[[Any], Any] | None = None,
+                 on_reset: Callable[[int], Any] | None = None,
+                 on_finish: Callable[["Trainer"], Any] | None = None,
+                 on_stop: Callable[["Trainer"], Any] | None = None,
+                 steps_per_epoch: int | Callable[[], int] | None = None,
+                 max_steps: int | Callable[[], int | None] | None = None,
+                 chunk_seconds: float | None = 0.25, seed: int = 0, **params):
+        super().__init__(seed=seed, **params)
+        self.step_fn = step_fn
+        self.chunk = max(1, int(chunk))
+        self.chunk_seconds = chunk_seconds
+        self.on_chunk, self.on_finish, self.on_stop = on_chunk, on_finish, on_stop
+        self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
+        self.steps_per_epoch, self.max_steps = steps_per_epoch, max_steps
+        self.exception: BaseException | None = None
+        self._task: asyncio.Task | None = None
+        self._pause_requested = False
+        self._queue: list[tuple[Callable[[], Any], str]] = []
+        self._zero_counters()
+
+    # -- counters ----------------------------------------------------------------------
+    def _zero_counters(self):
+        self.step = 0
+        self.samples = 0
+        self.train_seconds = 0.0
+        self._rate = 0.0
+        self._last_good = None
+        self._last_good_step = 0
+        self._update_progress()
+
+    def _update_progress(self, epoch_hint=None):
+        spe = _value(self.steps_per_epoch)
+        epoch_float = (self.step / spe) if spe else (epoch_hint or 0.0)
+        st = _backend_status()
+        self.progress = {
+            "step": self.step, "epoch": int(epoch_float), "epoch_float": epoch_float,
+            "max_steps": _value(self.max_steps), "samples": self.samples,
+            "samples_per_s": self._rate, "elapsed_s": self.train_seconds,
+            "backend": st.get("backend", "numpy"), "backend_reason": st.get("reason", ""),
+        }
+
+    @property
+    def finished(self) -> bool:
+        limit = _value(self.max_steps)
+        return limit is not None and self.step >= limit
+
+    # -- controls ----------------------------------------------------------------------
+    def start(self):
+        """Start (or resume) training as an asyncio task; returns the task."""
+        if self.running and self._task is not None and not self._task.done():
+            return self._task
+        if self.pending_reset:
+            self.status = f"Press Reset first: {self.pending_reset}."
+            return None
+        if self.finished:
+            self.status = "Finished. Raise the epochs or press Reset to train again."
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop running (plain script): the task waits for one
+            loop = asyncio.get_event_loop()
+        self._pause_requested = False
+        self.running = True
+        self.error = ""
+        self.status = "Training…"
+        self._task = loop.create_task(self.run())
+        return self._task
+
+    def pause(self):
+        """Stop after the current step; ``start()`` carries on from there."""
+        if self.running:
+            self._pause_requested = True
+
+    def toggle(self):
+        self.pause() if self.running else self.start()
+
+    def step_once(self) -> dict | None:
+        """Train exactly one step now (pausing a run first); returns its metrics."""
+        if self.running:
+            self._stop_task()
+            self._set_stopped("Paused.")
+        if self.pending_reset:
+            self.status = f"Press Reset first: {self.pending_reset}."
+            return None
+        self._apply_queue()
+        if self._last_good is None:
+            self._take_snapshot()
+        out = self._run_chunk(1)
+        if out is not None:
+            self.status = f"Stepped: step {self.step}."
+        return out[-1] if out else None
+
+    def reset(self, seed: int | None = None):
+        """Stop, rebuild through ``on_reset(seed)`` and zero the counters."""
+        if seed is not None:
+            self.seed = int(seed)
+        self._stop_task()
+        self.running = False
+        self._queue.clear()
+        self.pending_reset = ""
+        self.error = ""
+        if self._on_reset is not None:
+            self._on_reset(self.seed)
+        self._zero_counters()
+        self.status = "Ready: press Train."
+
+    def queue(self, fn: Callable[[], Any], label: str = "change"):
+        """Apply ``fn()`` between chunks: now if idle, else before the next chunk."""
+        if self.running:
+            self._queue.append((fn, label))
+            self.status = f"Training… ({label}: applies at the next chunk)"
+        else:
+            fn()
+
+    def needs_reset(self, why: str):
+        """A change that cannot apply to the running model: pause and ask for Reset."""
+        self.pause()
+        self.pending_reset = why
+        self.status = f"{why}: press Reset to apply (the current run is kept until then)."
+
+    # -- the loop ----------------------------------------------------------------------
+    async def run(self, max_chunks: int | None = None):
+        """The training loop (what ``start()`` schedules). Yields after every chunk."""
+        self.running = True
+        self._pause_requested = False
+        if self._last_good is None:
+            self._take_snapshot()
+        chunks = 0
+        try:
+            while not self._pause_requested and not self.finished:
+                self._apply_queue()
+                if self._run_chunk(self.chunk) is None:
+                    return
+                chunks += 1
+                if max_chunks is not None and chunks >= max_chunks:
+                    break
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self.running = False
+            raise
+        if self.finished:
+            self._set_stopped(f"Finished: {self.step} steps.")
+            if self.on_finish is not None:
+                self.on_finish(self)
+        elif self.running:
+            self._set_stopped(f"Paused at step {self.step}.")
+
+    def run_steps(self, n: int) -> list:
+        """Synchronously train ``n`` steps in chunks (tests, scripts); returns all metrics."""
+        self._apply_queue()
+        if self._last_good is None:
+            self._take_snapshot()
+        out = []
+        while len(out) < n and not self.finished:
+            got = self._run_chunk(min(self.chunk, n - len(out)))
+            if got is None:
+                break
+            out.extend(got)
+        return out
+
+    def _run_chunk(self, n: int) -> list | None:
+        """Run up to ``n`` steps; stream, snapshot. None when the run had to stop."""
+        metrics, t0 = [], time.perf_counter()
+        spe = _value(self.steps_per_epoch)
+        for _ in range(n):
+            if self.finished or (self._pause_requested and metrics):
+                break
+            try:
+                m = dict(self.step_fn() or {})
+            except NonFiniteLossError as e:
+                self._diverged(str(e), metrics, t0)
+                return None
+            except Exception as e:  # a bug or bad input: stop cleanly, keep the message
+                self.exception = e
+                self._flush(metrics, t0)
+                self._set_stopped(f"Stopped by an error at step {self.step + 1}: "
+                                  f"{type(e).__name__}: {e}", error=True)
+                return None
+            bad = _non_finite(m)
+            if bad is not None:
+                self._diverged(f"{bad} became {m[bad]}", metrics, t0)
+                return None
+            self.step += 1
+            self.samples += int(m.get("samples", 0))
+            m.setdefault("step", self.step)
+            if spe:
+                m.setdefault("epoch", self.step / spe)
+            metrics.append(m)
+            if self.chunk_seconds and time.perf_counter() - t0 > self.chunk_seconds:
+                break
+        self._flush(metrics, t0)
+        self._take_snapshot()
+        return metrics
+
+    def _flush(self, metrics, t0):
+        dt = time.perf_counter() - t0
+        self.train_seconds += dt
+        n = sum(int(m.get("samples", 0)) for m in metrics)
+        if dt > 0 and n:
+            rate = n / dt
+            self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
+        self._update_progress(metrics[-1].get("epoch") if metrics else None)
+        if metrics and self.on_chunk is not None:
+            self.on_chunk(metrics)
+
+    def _diverged(self, why, metrics, t0):
+        self._flush(metrics, t0)  # the good steps of this chunk still count
+        restored = ""
+        if self._restore_fn is not None and self._last_good is not None:
+            self._restore_fn(self._last_good)
+            self.step = self._last_good_step
+            self._update_progress()
+            restored = f" Restored the last good weights (step {self._last_good_step})."
+        self._set_stopped(f"Stopped: the loss is not a finite number at step {self.step + 1} "
+                          f"({why.split(':')[0]}). Training diverged — try a lower learning "
+                          f"rate (e.g. 10× smaller) or gradient clipping.{restored}", error=True)
+
+    def _take_snapshot(self):
+        if self._snapshot_fn is not None:
+            self._last_good = self._snapshot_fn()
+            self._last_good_step = self.step
+
+    def _apply_queue(self):
+        while self._queue:
+            fn, _ = self._queue.pop(0)
+            fn()
+
+    def _stop_task(self):
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            try:
+                current = asyncio.current_task()
+            except RuntimeError:
+                current = None
+            if task is not current:
+                task.cancel()
+        self._pause_requested = False
+
+    def _set_stopped(self, message: str, error: bool = False):
+        self.running = False
+        self._pause_requested = False
+        self.status = message
+        if error:
+            self.error = message
+        if self.on_stop is not None:
+            self.on_stop(self)
+
+
+# -- Panel view ------------------------------------------------------------------------
+
+def progress_text(p: dict) -> str:
+    """One line for the learner: epoch, step, speed and which matmul backend runs."""
+    if not p:
+        return ""
+    total = f"/{p['max_steps']}" if p.get("max_steps") else ""
+    return (f"epoch {p.get('epoch_float', 0):.2f} · step {p.get('step', 0)}{total} · "
+            f"{p.get('samples_per_s', 0):,.0f} samples/s · matmul: {p.get('backend', '?')} "
+            f"({p.get('backend_reason', '')})")
+
+
+def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None = None):
+    """Train/Pause, Step, Reset, seed, a progress bar and the status line, bound to ``trainer``."""
+    import panel as pn
+
+    train = pn.widgets.Button(name="Train", button_type="primary", width=90)
+    step = pn.widgets.Button(name="Step", width=70)
+    reset = pn.widgets.Button(name="Reset", button_type="warning", width=70)
+    seed_in = pn.widgets.IntInput(name="Seed", value=trainer.seed, start=0, width=90)
+    bar = pn.indicators.Progress(value=0, max=100, width=260, height=16, bar_color="primary",
+                                 sizing_mode="fixed")
+    info = pn.pane.Str("", styles={"font-size": "12px", "color": "#555"})
+    status = pn.pane.Alert(trainer.status, alert_type="light", margin=(4, 5), min_height=40)
+
+    def sync(*_):
+        train.name = "Pause" if trainer.running else "Train"
+        train.button_type = "default" if trainer.running else "primary"
+        p = trainer.progress
+        limit = p.get("max_steps")
+        bar.value = int(min(100, 100 * p.get("step", 0) / limit)) if limit else (
+            -1 if trainer.running else 0)
+        info.object = progress_text(p)
+        status.object = trainer.status
+        status.alert_type = "danger" if trainer.error else (
+            "warning" if trainer.pending_reset else "light")
+
+    trainer.param.watch(sync, ["running", "progress", "status", "error", "pending_reset"])
+    train.on_click(lambda e: trainer.toggle())
+    step.on_click(lambda e: trainer.step_once())
+    reset.on_click(lambda e: trainer.reset(seed=seed_in.value))
+    sync()
+    row = [train, step, reset] + ([seed_in] if seed else [])
+    col = pn.Column(pn.Row(*row, align="center"), pn.Row(bar, align="start"), info, status,
+                    **({"width": width} if width else {"sizing_mode": "stretch_width"}))
+    # handy for tests and apps that want to reach the widgets
+    col.train_button, col.step_button, col.reset_button = train, step, reset
+    col.seed_input, col.progress_bar, col.info, col.status_alert = seed_in, bar, info, status
+    return col
