@@ -1,0 +1,278 @@
+"""WebGPU matmul backend: large products run on site/webgpu/matmul.js, called
+synchronously from Python through JSPI (`pyodide.ffi.run_sync`).
+
+Two layers, so the bare Pyodide core (which has no numpy) can test the bridge:
+- `GPU`: buffer level. float32 Python buffers in, a float32 memoryview out; no numpy and
+  no package-relative imports, so this file also loads on its own.
+- `WebGPUBackend`: the numpy wrapper that engine.backend's seam calls.
+`await install()` tries to set it all up; when anything is missing it leaves numpy
+active and `engine.backend.status()["reason"]` says exactly why. Importable on CPython:
+`pyodide` and `js` are imported only when installing.
+"""
+import array
+import time
+
+# A few hundred microseconds per dispatch + read-back: below ~128³ numpy always wins.
+DEFAULT_THRESHOLD = 128 ** 3
+CALIBRATION_SIZES = (64, 128, 192, 256, 384, 512)
+
+
+class GPUError(RuntimeError):
+    """The GPU cannot compute a product; the message is the reason."""
+
+
+def _message(exc):
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class JsLayer:
+    """The JavaScript side: the `descentGPU` API, run_sync and can_run_sync (fakeable in tests)."""
+
+    def __init__(self, api, run_sync, can_run_sync, to_js, from_js):
+        self.api, self.run_sync, self.can_run_sync = api, run_sync, can_run_sync
+        self.to_js, self.from_js = to_js, from_js
+
+    @classmethod
+    async def connect(cls, module_url=None):
+        """The real layer in Pyodide; raises GPUError naming the first thing missing."""
+        try:
+            import js
+            import pyodide.code
+            import pyodide.ffi
+        except ImportError:
+            raise GPUError("not running in Pyodide (no `js` module): numpy only") from None
+        if getattr(getattr(js, "navigator", None), "gpu", None) is None:
+            raise GPUError("no navigator.gpu: this browser has no WebGPU")
+        if not hasattr(js.WebAssembly, "Suspending") or not hasattr(pyodide.ffi, "run_sync"):
+            raise GPUError("no JSPI (WebAssembly.Suspending): Python cannot wait for the GPU "
+                           "synchronously in this browser")
+        if getattr(js, "descentGPU", None) is None and module_url:
+            try:
+                await pyodide.code.run_js(f"import({module_url!r})")
+            except Exception as e:
+                raise GPUError(f"could not load {module_url}: {_message(e)}") from None
+        api = getattr(js, "descentGPU", None)
+        if api is None:
+            raise GPUError("the WebGPU matmul module (site/webgpu/matmul.js) is not loaded")
+
+        def to_js(buf):
+            mv = memoryview(buf).cast("B").cast("f")
+            arr = js.Float32Array.new(len(mv))
+            arr.assign(mv)
+            return arr
+
+        def from_js(arr, out=None):
+            if out is None:
+                return arr.to_memoryview()
+            arr.assign_to(out)
+            return out
+
+        return cls(api, pyodide.ffi.run_sync, pyodide.ffi.can_run_sync, to_js, from_js)
+
+
+class GPU:
+    """Buffer-level hook: `matmul` takes float32 buffers + shapes and returns a memoryview.
+
+    After any failure it stays down (`ok` False) and `reason` says why."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.ok = False
+        self.adapter = None
+        self.max_bytes = 0
+        self.reason = "not started"
+
+    async def start(self):
+        try:
+            info = await self.layer.api.init()
+            self.adapter = str(info.name)
+            self.max_bytes = int(self.layer.api.status().maxBytes)
+        except Exception as e:
+            self._fail(_message(e))
+        self.ok, self.reason = True, f"WebGPU ready on {self.adapter}"
+        return self
+
+    def _fail(self, why):
+        self.ok, self.reason = False, why
+        raise GPUError(why)
+
+    def fits(self, nbytes):
+        return nbytes <= self.max_bytes
+
+    def _promise(self, a, b, m, k, n, ta, tb, batch, broadcast_a, broadcast_b):
+        if not self.ok:
+            raise GPUError(self.reason)
+        L = self.layer
+        return L.api.matmul(L.to_js(a), L.to_js(b), m, k, n, bool(ta), bool(tb), batch,
+                            bool(broadcast_a), bool(broadcast_b))
+
+    def matmul(self, a, b, m, k, n, ta=False, tb=False, batch=1, broadcast_a=False,
+               broadcast_b=False, out=None):
+        """op(a) @ op(b) for `batch` products, synchronously (call it from an asyncio task
+        or runPythonAsync, where JSPI can suspend). a is m x k (k x m when ta), b is k x n
+        (n x k when tb); a broadcast side holds one matrix for the whole batch."""
+        if not self.layer.can_run_sync():
+            raise GPUError("run_sync is not possible here (not inside an asyncio task / runPythonAsync)")
+        p = self._promise(a, b, m, k, n, ta, tb, batch, broadcast_a, broadcast_b)
+        try:
+            res = self.layer.run_sync(p)
+        except Exception as e:
+            self._fail(_message(e))
+        return self.layer.from_js(res, out)
+
+    async def matmul_async(self, a, b, m, k, n, ta=False, tb=False, batch=1,
+                           broadcast_a=False, broadcast_b=False, out=None):
+        p = self._promise(a, b, m, k, n, ta, tb, batch, broadcast_a, broadcast_b)
+        try:
+            res = await p
+        except Exception as e:
+            self._fail(_message(e))
+        return self.layer.from_js(res, out)
+
+
+def matmul_python(a, b, m, k, n, ta=False, tb=False, batch=1, broadcast_a=False, broadcast_b=False):
+    """Pure-Python reference with `GPU.matmul`'s signature (the no-numpy fallback)."""
+    a, b = memoryview(a).cast("B").cast("f"), memoryview(b).cast("B").cast("f")
+    out = array.array("f", bytes(4 * batch * m * n))
+    for z in range(batch):
+        ao, bo, co = (0 if broadcast_a else z * m * k), (0 if broadcast_b else z * k * n), z * m * n
+        for i in range(m):
+            for j in range(n):
+                out[co + i * n + j] = sum(a[ao + (p * m + i if ta else i * k + p)] *
+                                          b[bo + (j * k + p if tb else p * n + j)] for p in range(k))
+    return memoryview(out)
+
+
+def matmul_buffers(gpu, a, b, m, k, n, **kw):
+    """Buffer-level hook with fallback: (result memoryview, who answered, why)."""
+    if gpu is not None and gpu.ok:
+        try:
+            return gpu.matmul(a, b, m, k, n, **kw), "webgpu", gpu.reason
+        except GPUError:
+            pass
+    why = gpu.reason if gpu is not None else "no GPU hook"
+    return matmul_python(a, b, m, k, n, **kw), "python", why
+
+
+def pick_threshold(timings):
+    """timings: [(size, numpy_seconds, gpu_seconds)] for size³ products, sizes ascending.
+    Returns the multiply-add count from which the GPU wins at every larger size measured
+    (float('inf') when it never does)."""
+    threshold = float("inf")
+    for size, t_np, t_gpu in reversed(sorted(timings)):
+        if t_gpu >= t_np:
+            break
+        threshold = size ** 3
+    return threshold
+
+
+class WebGPUBackend:
+    """The numpy wrapper: products with m*k*n >= threshold go to the GPU."""
+    name = "webgpu"
+
+    def __init__(self, gpu, threshold=DEFAULT_THRESHOLD):
+        self.gpu, self.threshold = gpu, threshold
+
+    def accepts(self, m, k, n):
+        return m * k * n >= self.threshold and self.gpu.layer.can_run_sync()
+
+    @staticmethod
+    def _stored(x, t):
+        """A C-contiguous float32 array and its transpose flag; a transposed view is passed
+        as its contiguous base with the flag flipped, so no copy is made."""
+        import numpy as np
+        if x.dtype == np.float32 and x.flags.c_contiguous:
+            return x, t
+        xt = x.swapaxes(-1, -2)
+        if x.dtype == np.float32 and xt.flags.c_contiguous:
+            return xt, not t
+        return np.ascontiguousarray(x, dtype=np.float32), t
+
+    def matmul(self, a, b, ta=False, tb=False):
+        import numpy as np
+        from . import BackendError
+        m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
+        n = b.shape[-2] if tb else b.shape[-1]
+        sa, sb = a.shape[:-2], b.shape[:-2]
+        if sa and sb and sa != sb:  # general broadcasting: materialise both batches
+            shape = np.broadcast_shapes(sa, sb)
+            a, b = (np.broadcast_to(x, shape + x.shape[-2:]) for x in (a, b))
+            sa = sb = shape
+        batch_shape = sa or sb
+        batch = int(np.prod(batch_shape)) if batch_shape else 1
+        xa, ta2 = self._stored(a, ta)
+        xb, tb2 = self._stored(b, tb)
+        dtype = np.result_type(a.dtype, b.dtype)
+        if not all(self.gpu.fits(4 * s) for s in (xa.size, xb.size, batch * m * n)):
+            return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
+        try:
+            mv = self.gpu.matmul(xa, xb, m, k, n, ta2, tb2, batch,
+                                 broadcast_a=not sa and batch > 1, broadcast_b=not sb and batch > 1)
+        except GPUError as e:
+            raise BackendError(str(e)) from e
+        out = np.frombuffer(mv, dtype=np.float32).reshape(batch_shape + (m, n))
+        return out if dtype == np.float32 else out.astype(dtype)
+
+
+async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=3, clock=time.perf_counter):
+    """Time numpy and the GPU on size³ products; returns (threshold, timings)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    timings = []
+    for s in sizes:
+        a = rng.standard_normal((s, s), dtype=np.float32)
+        b = rng.standard_normal((s, s), dtype=np.float32)
+        t_np = t_gpu = float("inf")
+        await backend.gpu.matmul_async(a, b, s, s, s)  # warm-up: buffers for this size
+        for _ in range(repeats):
+            t = clock()
+            np.matmul(a, b)
+            t_np = min(t_np, clock() - t)
+            t = clock()
+            await backend.gpu.matmul_async(a, b, s, s, s)
+            t_gpu = min(t_gpu, clock() - t)
+        timings.append((s, t_np, t_gpu))
+    return pick_threshold(timings), timings
+
+
+backend = None  # the installed WebGPUBackend, if any
+
+
+async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=None, layer=None):
+    """Make WebGPU the seam's backend when possible. Returns (ok, reason).
+
+    threshold: multiply-adds (m*k*n) from which products go to the GPU; None calibrates
+    it here (time both, take the crossover). On any failure numpy stays active and
+    engine.backend.status() reports the reason."""
+    global backend
+    from . import register, use
+    try:
+        layer = layer or await JsLayer.connect(module_url)
+        gpu = await GPU(layer).start()
+        be = WebGPUBackend(gpu)
+        how = "set by caller"
+        if threshold is None:
+            threshold, timings = await calibrate(be, calibrate_sizes)
+            how = "calibrated: " + ", ".join(f"{s}³ numpy {1e3 * tn:.1f} ms / gpu {1e3 * tg:.1f} ms"
+                                             for s, tn, tg in timings)
+        be.threshold = threshold
+    except GPUError as e:
+        reason = f"numpy: WebGPU unavailable: {e}"
+        use("numpy", reason)
+        return False, reason
+    backend = be
+    register(be)
+    if threshold == float("inf"):
+        reason = f"numpy: WebGPU on {gpu.adapter} was slower than numpy at every size ({how})"
+        use("numpy", reason)
+        return False, reason
+    reason = f"webgpu on {gpu.adapter}: products of >= {threshold:.0f} multiply-adds ({how})"
+    use("webgpu", reason)
+    return True, reason
+
+
+def set_threshold(threshold):
+    """Override the size threshold (multiply-adds) of the installed backend."""
+    if backend is None:
+        raise RuntimeError("WebGPU backend not installed")
+    backend.threshold = threshold
