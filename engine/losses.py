@@ -1,0 +1,116 @@
+"""Losses on raw model outputs, each one fused graph node (forward and backward together).
+
+Working on logits rather than probabilities keeps them numerically stable: no log(0),
+no exp overflow. Names and arguments follow torch.nn.functional.
+"""
+import numpy as np
+
+from .tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _reduce(per_item, reduction, name):
+    """The reduced loss value and the factor its gradient carries (1/n for a mean)."""
+    if reduction == "mean":
+        return np.asarray(per_item.mean(), per_item.dtype), 1.0 / max(per_item.size, 1)
+    if reduction == "sum":
+        return np.asarray(per_item.sum(), per_item.dtype), 1.0
+    if reduction == "none":
+        return per_item, 1.0
+    raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _class_indices(target, n, c):
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape != (n,):
+        raise ValueError(f"cross_entropy: target must hold one class index per row, shape ({n},); "
+                         f"got shape {t.shape} for logits of shape ({n}, {c})")
+    if t.dtype.kind == "f":
+        if not np.all(t == np.round(t)):
+            raise ValueError("cross_entropy: target holds non-integer values; pass class indices "
+                             "(ints in [0, C)) or class probabilities of shape (N, C)")
+        t = t.astype(np.int64)
+    elif t.dtype.kind not in "iub":
+        raise ValueError(f"cross_entropy: target dtype {t.dtype} is not integer class indices")
+    if n and (t.min() < 0 or t.max() >= c):
+        bad = t[(t < 0) | (t >= c)]
+        raise ValueError(f"cross_entropy: target values must be in [0, {c}) for logits of shape "
+                         f"({n}, {c}); found {bad[:5].tolist()}")
+    return t
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy. logits (N, C); target class indices (N,) or probabilities (N, C).
+
+    Backward is (softmax(logits) - q) / N where q is the (smoothed) target distribution."""
+    x = _t(logits)
+    if x.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be 2-D (N, C), got shape {x.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    n, c = x.shape
+    eps = label_smoothing
+    z = x.data - x.data.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    soft = isinstance(target, (Tensor, np.ndarray)) and target.shape == (n, c) and c > 1 \
+        and (target.dtype.kind == "f")
+    if soft:
+        q = target.data if isinstance(target, Tensor) else target
+        q = q * (1 - eps) + eps / c if eps else q
+        per_item = -(q * logp).sum(axis=1)
+    else:
+        t = _class_indices(target, n, c)
+        rows = np.arange(n)
+        per_item = -logp[rows, t]
+        if eps:
+            per_item = (1 - eps) * per_item - eps / c * logp.sum(axis=1)
+    out, scale = _reduce(per_item, reduction, "cross_entropy")
+
+    def backward(g):
+        p = np.exp(logp)
+        if soft:
+            p -= q
+        else:
+            p[rows, t] -= 1 - eps
+            if eps:
+                p -= eps / c
+        g = g[:, None] if reduction == "none" else g
+        return (p * (g * scale),)
+    return x._child(out.astype(x.dtype, copy=False), (x,), backward, "cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """Sigmoid + binary cross-entropy, stable form: max(x, 0) - x*t + log(1 + exp(-|x|))."""
+    x, t = _t(logits), _t(target)
+    if x.shape != t.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target shape {t.shape} must equal "
+                         f"logits shape {x.shape}")
+    xd, td = x.data, t.data
+    per_item = np.maximum(xd, 0) - xd * td + np.log1p(np.exp(-np.abs(xd)))
+    out, scale = _reduce(per_item, reduction, "binary_cross_entropy_with_logits")
+
+    def backward(g):
+        e = np.exp(-np.abs(xd))  # stable sigmoid
+        sig = np.where(xd >= 0, 1 / (1 + e), e / (1 + e))
+        g = g * scale
+        return (sig - td) * g, -xd * g
+    return x._child(out.astype(xd.dtype, copy=False), (x, t), backward, "bce_with_logits")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error. Unlike PyTorch (which warns and broadcasts), shapes must match."""
+    x, t = _t(input), _t(target)
+    if x.shape != t.shape:
+        raise ValueError(f"mse_loss: input shape {x.shape} and target shape {t.shape} differ")
+    d = x.data - t.data
+    out, scale = _reduce(d * d, reduction, "mse_loss")
+
+    def backward(g):
+        gx = 2 * d * (g * scale)
+        return gx, -gx
+    return x._child(out.astype(d.dtype, copy=False), (x, t), backward, "mse_loss")

@@ -1,0 +1,36 @@
+"""engine.nn.utils: gradient clipping (as torch.nn.utils)."""
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _params(parameters):
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    """Scale all gradients together so their joint norm is at most max_norm.
+
+    Returns the norm before clipping (a float): watch it to spot exploding gradients."""
+    grads = [p for p in _params(parameters) if p.grad is not None]
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.abs(p.grad).max()) for p in grads)
+    else:
+        total = sum(float((np.abs(p.grad.astype(np.float64)) ** norm_type).sum())
+                    for p in grads) ** (1.0 / norm_type)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for p in grads:  # a new array: a grad may be a read-only broadcast view
+            p.grad = p.grad * p.grad.dtype.type(coef)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every gradient value into [-clip_value, clip_value]."""
+    for p in _params(parameters):
+        if p.grad is not None:
+            p.grad = np.clip(p.grad, -clip_value, clip_value)
