@@ -22,7 +22,10 @@ class GPUError(RuntimeError):
 
 
 def _message(exc):
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """First line of an exception's text, without JavaScript's "Error: " prefix."""
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text[len("Error: "):] if text.startswith("Error: ") else text
 
 
 class JsLayer:
