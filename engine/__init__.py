@@ -6,4 +6,4 @@ from .tensor import (Tensor, NonFiniteLossError, cat, stack, where, matmul, no_g
                      is_grad_enabled, manual_seed, tensor, zeros, ones, randn, rand)
 
 __version__ = "0.1.0"
-from . import losses, nn  # noqa: E402  (after tensor: they build on it)
+from . import losses, nn, optim, io  # noqa: E402  (after tensor: they build on it)
