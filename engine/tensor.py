@@ -74,7 +74,7 @@ class Tensor:
     # -- graph plumbing -------------------------------------------------------------
     def _child(self, data, parents, backward, op):
         """A new tensor made from `parents`; records the graph only if a parent needs grads."""
-        out = Tensor(data)
+        out = Tensor(np.asarray(data))  # asarray: a numpy float64 scalar must not become float32
         if _grad_enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
             out._parents = parents
@@ -84,6 +84,9 @@ class Tensor:
 
     def backward(self, grad=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad (made under no_grad, "
+                               "detached, or from inputs without requires_grad=True)")
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar, got shape "
@@ -93,7 +96,7 @@ class Tensor:
                     f"the loss is {self.data.item()}: training diverged. Try a lower learning "
                     f"rate (e.g. 10x smaller), gradient clipping, or check the inputs for NaN.")
             grad = np.ones_like(self.data)
-        grad = np.asarray(grad, dtype=self.data.dtype)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(): gradient shape {grad.shape} != tensor shape {self.shape}")
         order, seen, stack = [], set(), [(self, False)]
@@ -110,7 +113,8 @@ class Tensor:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if not t._parents:  # a leaf
+            if not t._parents:  # a leaf: own, writable copy in the leaf's dtype
+                g = np.array(g, dtype=t.data.dtype)
                 t.grad = g if t.grad is None else t.grad + g
                 continue
             for p, pg in zip(t._parents, t._backward(g)):
@@ -178,10 +182,18 @@ class Tensor:
             _unbroadcast(g / y, x.shape), _unbroadcast(-g * x / (y * y), y.shape)), "/")
 
     def __pow__(self, p):
-        if isinstance(p, Tensor):  # x ** y = exp(y log x)
-            return (p * self.log()).exp()
         x = self.data
-        return self._child(x ** p, (self,), lambda g: (g * p * x ** (p - 1),), f"**{p}")
+        if isinstance(p, (Tensor, np.ndarray)):  # d/dy x**y = x**y log x
+            out, p = self._binary(p, np.power, "pow")
+            y = p.data
+            return self._child(out, (self, p), lambda g: (
+                _unbroadcast(g * y * x ** (y - 1), x.shape),
+                _unbroadcast(g * out * np.log(x), y.shape) if p.requires_grad else None), "**")
+        return self._child(x ** p, (self,), lambda g: (
+            g * p * x ** (p - 1) if p != 0 else np.zeros_like(g),), f"**{p}")
+
+    def __rpow__(self, base):
+        return self._lift(base) ** self
 
     def __neg__(self):
         return self._child(-self.data, (self,), lambda g: (-g,), "neg")
@@ -286,7 +298,7 @@ class Tensor:
     def _count(self, axis):
         if axis is None:
             return self.data.size
-        return math.prod(self.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
+        return math.prod(self.shape[a] for a in ((axis,) if np.ndim(axis) == 0 else axis))
 
     def mean(self, axis=None, keepdims=False):
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / self._count(axis))
@@ -300,7 +312,7 @@ class Tensor:
         x = self.data
         m = x.max(axis=axis, keepdims=True)
         hit = x == m
-        share = hit / hit.sum(axis=axis, keepdims=True)  # ties split the gradient
+        share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)  # ties split the gradient
 
         def backward(g):
             if axis is not None and not keepdims:
@@ -327,8 +339,12 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim=1):
-        return self.reshape(self.shape[:start_dim] + (-1,))
+    def flatten(self, start_dim=0, end_dim=-1):
+        """As torch.flatten: merge dims start_dim..end_dim (nn.Flatten uses start_dim=1)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -336,7 +352,7 @@ class Tensor:
             perm = list(range(self.ndim))
             perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
             axes = perm
-        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
+        axes = tuple(a % self.ndim for a in axes) or tuple(reversed(range(self.ndim)))
         inv = tuple(np.argsort(axes))
         return self._child(self.data.transpose(axes), (self,), lambda g: (g.transpose(inv),), "T")
 
@@ -366,8 +382,11 @@ def tensor(data, requires_grad=False, dtype=None):
 def matmul(a, b):
     """a @ b through the backend seam; batched and 1-D operands as in numpy/PyTorch."""
     a, b = (t if isinstance(t, Tensor) else Tensor(t) for t in (a, b))
+    if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else -1]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"(a's last dim must equal b's {'second-to-' if b.ndim > 1 else ''}last)")
     if a.ndim == 1:
-        return matmul(a.reshape(1, -1), b).reshape(b.shape[:-2] + b.shape[-1:])
+        return matmul(a.reshape(1, -1), b).reshape(b.shape[:-2] + b.shape[-1:] if b.ndim > 1 else ())
     if b.ndim == 1:
         return matmul(a, b.reshape(-1, 1)).reshape(a.shape[:-1])
     x, y = a.data, b.data
@@ -412,17 +431,21 @@ def where(cond, a, b):
         "where")
 
 
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
 def zeros(*shape, requires_grad=False):
-    return Tensor(np.zeros(shape, np.float32), requires_grad)
+    return Tensor(np.zeros(_shape(shape), np.float32), requires_grad)
 
 
 def ones(*shape, requires_grad=False):
-    return Tensor(np.ones(shape, np.float32), requires_grad)
+    return Tensor(np.ones(_shape(shape), np.float32), requires_grad)
 
 
 def randn(*shape, requires_grad=False):
-    return Tensor(_rng.standard_normal(shape, dtype=np.float32), requires_grad)
+    return Tensor(_rng.standard_normal(_shape(shape), dtype=np.float32), requires_grad)
 
 
 def rand(*shape, requires_grad=False):
-    return Tensor(_rng.random(shape, dtype=np.float32), requires_grad)
+    return Tensor(_rng.random(_shape(shape), dtype=np.float32), requires_grad)
