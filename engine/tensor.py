@@ -303,7 +303,7 @@ class Tensor:
     def mean(self, axis=None, keepdims=False):
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / self._count(axis))
 
-    def var(self, axis=None, keepdims=False, unbiased=False):
+    def var(self, axis=None, keepdims=False, unbiased=True):
         d = self - self.mean(axis=axis, keepdims=True)
         n = self._count(axis)
         return (d * d).sum(axis=axis, keepdims=keepdims) * (1.0 / (n - 1 if unbiased else n))
