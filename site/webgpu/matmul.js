@@ -2,31 +2,38 @@
 // One device per page (or worker), pipeline compiled once, buffers pooled, one read-back
 // per call. Works in window and worker scopes; Python reaches it as `js.descentGPU`.
 
-const TM = 64, TN = 64, TK = 16; // output tile per workgroup; each of 16x16 threads owns 4x4
+// Each workgroup computes a TM x TN tile of C; each of its WX x WY threads owns an RM x RN
+// block (RN a multiple of 4: vec4 columns) kept in registers across the K loop.
+const CONFIG = { WX: 8, WY: 8, RM: 8, RN: 8, TK: 16 };
 
-const WGSL = /* wgsl */ `
+function kernel({ WX, WY, RM, RN, TK }) {
+  const TM = WY * RM, TN = WX * RN, T = WX * WY, R4 = RM / 4, C4 = RN / 4;
+  const body = []; // the unrolled k step: RM/4 + RN/4 vec4 reads from shared memory, RM*RN/4 vec4 FMAs
+  for (let i = 0; i < R4; i++) body.push(`let a${i} = As[k * ${TM / 4}u + lid.y * ${R4}u + ${i}u];`);
+  for (let j = 0; j < C4; j++) body.push(`let b${j} = Bs[k * ${TN / 4}u + lid.x * ${C4}u + ${j}u];`);
+  for (let r = 0; r < RM; r++)
+    for (let j = 0; j < C4; j++) body.push(`acc[${r * C4 + j}] += a${r >> 2}.${"xyzw"[r & 3]} * b${j};`);
+  return { TM, TN, code: /* wgsl */ `
 struct Params { M: u32, K: u32, N: u32, ta: u32, tb: u32, strideA: u32, strideB: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-// k-major tiles, 4 consecutive rows (A) / columns (B) per vec4: one thread's 4x4 block
-// reads one vec4 of each per k step.
+// k-major tiles, 4 consecutive rows (A) / columns (B) per vec4
 var<workgroup> As: array<vec4<f32>, ${(TK * TM) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TK * TN) / 4}>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(${WX}, ${WY})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
   let row0 = wg.y * ${TM}u;
   let col0 = wg.x * ${TN}u;
   let aBase = wg.z * p.strideA;
   let bBase = wg.z * p.strideB;
-  var acc: array<vec4<f32>, 4>;
+  var acc: array<vec4<f32>, ${RM * C4}>;
   for (var k0 = 0u; k0 < p.K; k0 += ${TK}u) {
-    for (var l = 0u; l < ${(TK * TM) / 256}u; l++) {
-      let i = tid + l * 256u;
+    for (var i = tid; i < ${TK * TM}u; i += ${T}u) {
       // element (m, k) of op(A); walk memory order so neighbouring threads read neighbours
       var m = i / ${TK}u; var ka = i % ${TK}u;
       if (p.ta != 0u) { ka = i / ${TM}u; m = i % ${TM}u; }
@@ -36,6 +43,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         va = A[aBase + select(gm * p.K + gka, gka * p.M + gm, p.ta != 0u)];
       }
       As[ka * ${TM / 4}u + m / 4u][m % 4u] = va;
+    }
+    for (var i = tid; i < ${TK * TN}u; i += ${T}u) {
       // element (k, n) of op(B)
       var kb = i / ${TN}u; var n = i % ${TN}u;
       if (p.tb != 0u) { n = i / ${TK}u; kb = i % ${TK}u; }
@@ -48,27 +57,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
     workgroupBarrier();
     for (var k = 0u; k < ${TK}u; k++) {
-      let a = As[k * ${TM / 4}u + lid.y];
-      let b = Bs[k * ${TN / 4}u + lid.x];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+      ${body.join("\n      ")}
     }
     workgroupBarrier();
   }
   let cBase = wg.z * p.M * p.N;
-  let gn0 = col0 + lid.x * 4u;
-  for (var r = 0u; r < 4u; r++) {
-    let gm = row0 + lid.y * 4u + r;
+  let gn0 = col0 + lid.x * ${RN}u;
+  for (var r = 0u; r < ${RM}u; r++) {
+    let gm = row0 + lid.y * ${RM}u + r;
     if (gm >= p.M) { break; }
-    for (var c = 0u; c < 4u; c++) {
-      if (gn0 + c < p.N) { C[cBase + gm * p.N + gn0 + c] = acc[r][c]; }
+    for (var c = 0u; c < ${RN}u; c++) {
+      if (gn0 + c < p.N) { C[cBase + gm * p.N + gn0 + c] = acc[r * ${C4}u + c / 4u][c % 4u]; }
     }
   }
-}`;
+}` };
+}
 
-const state = { device: null, pipeline: null, params: null, adapter: null, lost: null, starting: null };
+const state = { kernel: null, device: null, pipeline: null, params: null, adapter: null, lost: null, starting: null };
 const pool = new Map(); // "usage:bytes" -> free GPUBuffers
 
 function poolKey(usage, bytes) { return `${usage}:${bytes}`; }
@@ -102,7 +107,7 @@ export function init(options = {}) {
   state.starting = (async () => {
     const gpu = globalThis.navigator && globalThis.navigator.gpu;
     if (!gpu) throw new Error("no navigator.gpu: this browser has no WebGPU");
-    const adapter = await gpu.requestAdapter(options);
+    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference || "high-performance" });
     if (!adapter) throw new Error("navigator.gpu.requestAdapter() returned null: no usable GPU adapter (WebGPU disabled or blocked here)");
     const lim = adapter.limits;
     const device = await adapter.requestDevice({ requiredLimits: {
@@ -111,7 +116,8 @@ export function init(options = {}) {
     device.lost.then((info) => {
       if (state.device === device) state.lost = `WebGPU device lost (${info.reason}): ${info.message || "no message"}`;
     });
-    const module = device.createShaderModule({ code: WGSL });
+    state.kernel = kernel({ ...CONFIG, ...(options.config || {}) });
+    const module = device.createShaderModule({ code: state.kernel.code });
     state.pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
     state.params = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     state.device = device;
@@ -156,7 +162,7 @@ export async function matmul(a, b, M, K, N, ta = false, tb = false, batch = 1, b
     const pass = enc.beginComputePass();
     pass.setPipeline(state.pipeline);
     pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(Math.ceil(N / TN), Math.ceil(M / TM), batch);
+    pass.dispatchWorkgroups(Math.ceil(N / state.kernel.TN), Math.ceil(M / state.kernel.TM), batch);
     pass.end();
     enc.copyBufferToBuffer(bufC, 0, read, 0, out.byteLength);
     device.queue.submit([enc.finish()]);
@@ -194,6 +200,6 @@ export function matmulCPU(a, b, M, K, N, ta = false, tb = false, batch = 1, broa
 // Test hook: lose the device the way a driver reset would.
 export function destroyDevice() { if (state.device) state.device.destroy(); }
 
-const api = { init, status, matmul, matmulCPU, destroyDevice, get device() { return state.device; } };
+const api = { kernel, init, status, matmul, matmulCPU, destroyDevice, get device() { return state.device; } };
 globalThis.descentGPU = api;
 export default api;
