@@ -452,14 +452,15 @@ class Dropout(Module):
 class _BatchNorm(Module):
     _dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 bias=True):
         super().__init__()
         _args(self, num_features=num_features, eps=eps, momentum=momentum, affine=affine,
-              track_running_stats=track_running_stats)
+              track_running_stats=track_running_stats, bias=bias)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine and bias else None
         track = track_running_stats
         self.register_buffer("running_mean", np.zeros(num_features, np.float32) if track else None)
         self.register_buffer("running_var", np.ones(num_features, np.float32) if track else None)
@@ -481,7 +482,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self._args['bias']}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 @register
