@@ -52,7 +52,14 @@ def fake_layer(api, jspi=True):
         return p.fn()
     return webgpu.JsLayer(api, run_sync, lambda: jspi,
                           to_js=lambda buf: bytes(memoryview(buf).cast("B")),
-                          from_js=lambda arr, out=None: memoryview(arr.reshape(-1)))
+                          from_js=from_js)
+
+
+def from_js(arr, out=None):
+    if out is None:
+        return memoryview(arr.reshape(-1))
+    memoryview(out).cast("B")[:] = arr.tobytes()
+    return out
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +98,7 @@ def test_large_products_go_to_gpu_small_stay_on_numpy():
     assert api.calls == [] and small.shape == (8, 8)
     a, b = rand(40, 50), rand(50, 30)
     out = seam.matmul(a, b)
-    assert len(api.calls) == 1 and out.dtype == np.float32
+    assert len(api.calls) == 1 and out.dtype == np.float32 and out.flags.writeable
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
     assert set(seam.status()["stats"]) == {"numpy", "webgpu"}
 

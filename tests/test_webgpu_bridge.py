@@ -53,6 +53,10 @@ async def task():
         assert isinstance(got, memoryview) and got.format == 'f' and len(got) == kw.get('batch', 1) * m * n
         out['errors'][name] = max_err(got, w.matmul_python(a, b, m, k, n, **kw))
     out['type'] = type(got).__name__
+    dest = array.array('f', bytes(4 * 33 * 29))  # out=: written in place (what the numpy wrapper uses)
+    a, b = rand(33 * 17, 3), rand(17 * 29, 4)
+    assert gpu.matmul(a, b, 33, 17, 29, out=dest) is dest
+    out['errors']['out='] = max_err(dest, w.matmul_python(a, b, 33, 17, 29))
     return out
 
 res = await asyncio.create_task(task())

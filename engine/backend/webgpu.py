@@ -208,12 +208,12 @@ class WebGPUBackend:
         dtype = np.result_type(a.dtype, b.dtype)
         if not all(self.gpu.fits(4 * s) for s in (xa.size, xb.size, batch * m * n)):
             return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
+        out = np.empty(batch_shape + (m, n), np.float32)  # writable: autograd updates in place
         try:
-            mv = self.gpu.matmul(xa, xb, m, k, n, ta2, tb2, batch,
-                                 broadcast_a=not sa and batch > 1, broadcast_b=not sb and batch > 1)
+            self.gpu.matmul(xa, xb, m, k, n, ta2, tb2, batch, out=out,
+                            broadcast_a=not sa and batch > 1, broadcast_b=not sb and batch > 1)
         except GPUError as e:
             raise BackendError(str(e)) from e
-        out = np.frombuffer(mv, dtype=np.float32).reshape(batch_shape + (m, n))
         return out if dtype == np.float32 else out.astype(dtype)
 
 
