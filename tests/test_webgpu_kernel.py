@@ -108,3 +108,23 @@ def test_worker_scope(blank_page):
     assert "error" not in out, out
     print(f"worker adapter: {out['name']}")
     assert out["c"] == [19, 22, 43, 50] and out["global"] == "object"
+
+
+@pytest.mark.parametrize("config", [{"WX": 16, "WY": 16, "RM": 4, "RN": 4, "TK": 8},
+                                    {"WX": 4, "WY": 8, "RM": 4, "RN": 8, "TK": 32}])
+def test_other_tile_configurations(blank_page, config):
+    """The WGSL generator is right for other register-block / tile shapes too (tuning knob)."""
+    err = blank_page.evaluate("""async (config) => {
+      const gpu = (await import('/site/webgpu/matmul.js')).default;
+      await gpu.init({config});
+      const M = 131, K = 77, N = 45;
+      let s = 1; const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+      const a = Float32Array.from({length: 2 * M * K}, rnd), b = Float32Array.from({length: 2 * K * N}, rnd);
+      let err = 0;
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const c = await gpu.matmul(a, b, M, K, N, ta, tb, 2), r = gpu.matmulCPU(a, b, M, K, N, ta, tb, 2);
+        err = Math.max(err, c.reduce((m, v, i) => Math.max(m, Math.abs(v - r[i])), 0));
+      }
+      return err;
+    }""", config)
+    assert err < 1e-4
