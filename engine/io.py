@@ -12,7 +12,7 @@ The weights load straight into PyTorch:
     net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
     net.load_state_dict({k: torch.from_numpy(v) for k, v in io.torch_state_dict("digits.npz").items()})
 
-or let `to_torch("digits.npz")` build that torch module from the spec for you.
+or let `io.to_torch("digits.npz", torch)` build that torch module from the spec for you.
 """
 import json
 import os
@@ -222,11 +222,10 @@ def torch_state_dict(src):
     return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
 
-def to_torch(src):
-    """The equivalent torch.nn module with the saved weights (CPython with torch only).
+def to_torch(src, torch):
+    """The equivalent torch.nn module with the saved weights: `io.to_torch(path, torch)`.
+    You pass the torch module in: engine itself never imports torch (it runs in Pyodide).
     Descent's layer names and arguments are PyTorch's, so the spec maps one to one."""
-    import torch
-
     def build(spec):
         if spec["type"] in ("Sequential", "ModuleList"):
             kids = [build(c) for c in spec["children"]]

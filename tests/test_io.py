@@ -220,6 +220,6 @@ def test_saved_cnn_loads_into_pytorch(tmp_path):
     want = model(Tensor(IMAGES)).data
     with torch.no_grad():
         np.testing.assert_allclose(net(torch.from_numpy(IMAGES)).numpy(), want, rtol=1e-4, atol=1e-5)
-        built = io.to_torch(tmp_path / "cnn.npz").eval()  # the same, built from the spec
+        built = io.to_torch(tmp_path / "cnn.npz", torch).eval()  # the same, built from the spec
         np.testing.assert_allclose(built(torch.from_numpy(IMAGES)).numpy(), want, rtol=1e-4, atol=1e-5)
     assert str(built) == str(net)
