@@ -189,3 +189,12 @@ def test_buffer_level_fallback_is_pure_python():
     out = webgpu.matmul_python(a.tobytes(), b2.tobytes(), 4, 3, 2, ta=True)
     np.testing.assert_allclose(np.frombuffer(out, np.float32).reshape(4, 2),
                                a.reshape(3, 4).T @ b2, rtol=1e-5)
+
+
+def test_products_too_big_for_one_binding_run_on_numpy_without_dropping_the_gpu():
+    api = FakeApi()
+    install(threshold=1, layer=fake_layer(api))
+    webgpu.backend.gpu.max_bytes = 1000
+    a, b = rand(20, 20), rand(20, 20)  # 1600 bytes each
+    np.testing.assert_allclose(seam.matmul(a, b), a @ b, rtol=1e-6)
+    assert api.calls == [] and seam.status()["backend"] == "webgpu"

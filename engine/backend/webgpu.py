@@ -203,11 +203,12 @@ class WebGPUBackend:
             sa = sb = shape
         batch_shape = sa or sb
         batch = int(np.prod(batch_shape)) if batch_shape else 1
+        if batch > 65535 or not all(self.gpu.fits(4 * s) for s in (a.size, b.size, batch * m * n)):
+            # beyond one dispatch / one binding: this product alone runs on numpy
+            return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
         xa, ta2 = self._stored(a, ta)
         xb, tb2 = self._stored(b, tb)
         dtype = np.result_type(a.dtype, b.dtype)
-        if not all(self.gpu.fits(4 * s) for s in (xa.size, xb.size, batch * m * n)):
-            return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
         out = np.empty(batch_shape + (m, n), np.float32)  # writable: autograd updates in place
         try:
             self.gpu.matmul(xa, xb, m, k, n, ta2, tb2, batch, out=out,
