@@ -206,6 +206,8 @@ def test_bad_arguments_are_explained():
         optim.Adam(ps, lr=-1)
     with pytest.raises(TypeError, match="not an engine Tensor"):
         optim.SGD([np.zeros(2)], lr=0.1)
+    with pytest.raises(ValueError, match="more than once"):
+        optim.Adam(ps + ps)
     with pytest.raises(TypeError, match="parameter groups"):
         optim.SGD([{"params": ps}], lr=0.1)
 

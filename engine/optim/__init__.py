@@ -35,6 +35,8 @@ class Optimizer:
                                 "parameters and set opt.lr etc. for everyone")
             if not isinstance(p, Tensor):
                 raise TypeError(f"parameter {i} is a {type(p).__name__}, not an engine Tensor")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError("a parameter appears more than once: it would be updated twice per step")
         for k, v in hyper.items():
             setattr(self, k, v)
         self.state = {}     # parameter index -> dict of per-parameter state, as in PyTorch
