@@ -273,3 +273,20 @@ def test_scheduler_state_dict():
     a.step()
     b.step()
     assert a.get_last_lr() == b.get_last_lr()
+
+
+def test_optimises_a_module_from_its_parameters_generator():
+    from engine import nn
+    net = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    x = Tensor(np.random.default_rng(0).standard_normal((32, 3)).astype(np.float32))
+    y = Tensor(x.data.sum(axis=1, keepdims=True))
+    opt = optim.AdamW(net.parameters(), lr=0.02)
+    losses = []
+    for _ in range(150):
+        opt.zero_grad()
+        loss = ((net(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
+    assert len(opt.state_dict()["state"]) == len(list(net.parameters())) == 4
