@@ -68,6 +68,41 @@ def _backend_status() -> dict:
         return {"backend": "numpy", "reason": f"backend status unavailable: {e}", "stats": {}}
 
 
+def _server_doc():
+    """The Bokeh document of this `panel serve` session, or None (Pyodide, Jupyter, tests).
+
+    Under a Bokeh server, models may only change while the session's document lock is held:
+    code in an asyncio task does not hold it, so the Trainer runs each chunk as a
+    next-tick callback (which Bokeh runs with the lock) and awaits it."""
+    try:
+        from panel.io.state import state
+    except Exception:  # pragma: no cover - Panel is always there for the apps
+        return None
+    doc = state.curdoc
+    if doc is None or doc.session_context is None or getattr(state, "_is_pyodide", False):
+        return None
+    return doc
+
+
+async def _locked(fn, *args):
+    """Run ``fn(*args)`` holding the session's document lock (or directly without a server)."""
+    doc = _server_doc()
+    if doc is None:
+        return fn(*args)
+    fut = asyncio.get_running_loop().create_future()
+
+    def callback():
+        if fut.done():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # handed to the awaiting task
+            fut.set_exception(e)
+
+    doc.add_next_tick_callback(callback)
+    return await fut
+
+
 def _value(x):
     """An int, or a callable returning one (so epochs can change mid-run)."""
     return x() if callable(x) else x
@@ -223,16 +258,28 @@ class Trainer(param.Parameterized):
         chunks = 0
         try:
             while not self._pause_requested and not self.finished:
-                self._apply_queue()
-                if self._run_chunk(self.chunk) is None:
+                if await _locked(self._chunk_with_queue) is None:
                     return
                 chunks += 1
                 if max_chunks is not None and chunks >= max_chunks:
                     break
                 await asyncio.sleep(0)
+            await _locked(self._end_of_run)
         except asyncio.CancelledError:
             self.running = False
             raise
+        except Exception as e:  # a failing callback (on_chunk, snapshot...): stop and say so
+            self.exception = e
+            await _locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
+                          f"{type(e).__name__}: {e}", True)
+
+    def _chunk_with_queue(self):
+        if self._pause_requested:  # pressed while this chunk was waiting for its turn
+            return []
+        self._apply_queue()
+        return self._run_chunk(self.chunk)
+
+    def _end_of_run(self):
         if self.finished:
             self._set_stopped(f"Finished: {self.step} steps.")
             if self.on_finish is not None:
@@ -360,11 +407,13 @@ def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None =
     train = pn.widgets.Button(name="Train", button_type="primary", width=90)
     step = pn.widgets.Button(name="Step", width=70)
     reset = pn.widgets.Button(name="Reset", button_type="warning", width=70)
-    seed_in = pn.widgets.IntInput(name="Seed", value=trainer.seed, start=0, width=90)
-    bar = pn.indicators.Progress(value=0, max=100, width=260, height=16, bar_color="primary",
-                                 sizing_mode="fixed")
-    info = pn.pane.Str("", styles={"font-size": "12px", "color": "#555"})
-    status = pn.pane.Alert(trainer.status, alert_type="light", margin=(4, 5), min_height=40)
+    seed_in = pn.widgets.IntInput(name="Seed", value=trainer.seed, start=0, width=80)
+    bar = pn.indicators.Progress(value=0, max=100, width=180, height=14, bar_color="primary",
+                                 sizing_mode="fixed", align="center")
+    info = pn.pane.Markdown("", styles={"font-size": "11px", "color": "#555"}, margin=(0, 5),
+                            sizing_mode="stretch_width")
+    status = pn.pane.Alert(trainer.status, alert_type="light", margin=(4, 5), min_height=40,
+                           sizing_mode="stretch_width")
 
     def sync(*_):
         train.name = "Pause" if trainer.running else "Train"
@@ -383,8 +432,10 @@ def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None =
     step.on_click(lambda e: trainer.step_once())
     reset.on_click(lambda e: trainer.reset(seed=seed_in.value))
     sync()
-    row = [train, step, reset] + ([seed_in] if seed else [])
-    col = pn.Column(pn.Row(*row, align="center"), pn.Row(bar, align="start"), info, status,
+    if _server_doc() is not None:  # a closed browser tab: stop its training task
+        pn.state.on_session_destroyed(lambda ctx: trainer._stop_task())
+    col = pn.Column(pn.Row(train, step, reset), pn.Row(*([seed_in] if seed else []), bar),
+                    info, status,
                     **({"width": width} if width else {"sizing_mode": "stretch_width"}))
     # handy for tests and apps that want to reach the widgets
     col.train_button, col.step_button, col.reset_button = train, step, reset
