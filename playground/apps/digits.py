@@ -1,0 +1,758 @@
+"""Digits — the Hello World of machine learning, watched from the inside.
+
+Train a softmax regression, an MLP or a small CNN on 8,000 MNIST digits and see it learn:
+train and held-out curves, the confusion matrix, the held-out digits it gets wrong, the
+first layer's weights as images, per-layer activation and gradient histograms (dead ReLUs
+show up as a spike at 0). Draw your own digit and watch the class probabilities on every
+stroke. Runs are kept in the browser ("Your runs"); models save to and load from the
+engine's open ``.npz`` format.
+
+``digits_app(**state)`` returns the Panel object; ``DigitsApp`` is the object behind it
+(tests drive it directly). ``panel serve playground/apps/digits.py`` serves it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io as _io
+import math
+import time
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
+from bokeh.plotting import figure
+
+import engine
+from engine import nn
+from engine import data as edata
+from engine import optim
+from engine.tensor import Tensor
+from playground.components import BrowserStore, DrawingCanvas
+from playground.trainer import Trainer, trainer_controls
+
+__all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES"]
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh,
+               "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+LR_OPTIONS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
+MODEL_NAMES = {"softmax": "Softmax regression", "mlp": "MLP", "cnn": "CNN"}
+OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
+
+# The default recipes (checked by scripts/digits_recipes.py; figures in the report/README).
+RECIPES = {
+    "softmax": dict(optimizer="adam", lr=3e-3, batch_size=64, epochs=10, augment=False,
+                    schedule="cosine"),
+    "mlp": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=15, augment=True,
+                schedule="cosine", layers=2, width=256, activation="relu"),
+    "cnn": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=15, augment=True,
+                schedule="cosine", activation="relu"),
+}
+
+EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
+VIEW_EVERY_S = 0.8     # weights, histograms and the drawing's probabilities: at most this often
+N_MISTAKES = 24
+PROBE = 256            # held-out digits used for the activation histograms
+
+
+# --------------------------------------------------------------------------- models
+
+def build_model(kind="mlp", layers=2, width=256, activation="relu"):
+    """softmax regression, MLP (``layers`` hidden layers, ``width`` halving each layer) or CNN."""
+    act = ACTIVATIONS[activation]
+    if kind == "softmax":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    if kind == "mlp":
+        mods, d = [nn.Flatten()], 784
+        for i in range(layers):
+            h = max(16, width >> i)
+            mods += [nn.Linear(d, h), act()]
+            d = h
+        return nn.Sequential(*mods, nn.Linear(d, 10))
+    if kind == "cnn":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3), act(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3), act(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * 5 * 5, 128), act(), nn.Linear(128, 10))
+    raise ValueError(f"unknown model {kind!r}: choose softmax, mlp or cnn")
+
+
+def describe(model) -> str:
+    """'784-256-128-10' for MLPs, layer names otherwise."""
+    parts = []
+    for m in _layers(model):
+        if isinstance(m, nn.Linear):
+            if not parts:
+                parts.append(str(m.in_features))
+            parts.append(str(m.out_features))
+        elif isinstance(m, nn.Conv2d):
+            parts.append(f"conv{m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]}"
+                         f"({m.out_channels})")
+        elif isinstance(m, (nn.MaxPool2d,)):
+            parts.append("pool")
+    return "-".join(parts)
+
+
+def _layers(model):
+    return list(model) if isinstance(model, nn.Sequential) else [model]
+
+
+def make_optimizer(name, params, lr):
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    raise ValueError(f"unknown optimiser {name!r}")
+
+
+def _load_data():
+    return edata.load_mnist()
+
+
+_DATA_CACHE = {}
+
+
+def digits_data():
+    """MNIST-10k, loaded once per process (the browser fetches the .npz once)."""
+    if "d" not in _DATA_CACHE:
+        _DATA_CACHE["d"] = _load_data()
+    return _DATA_CACHE["d"]
+
+
+# --------------------------------------------------------------------------- mosaics
+
+def mosaic(tiles, cols, pad=1, fill=np.nan):
+    """(n, h, w) tiles -> one (rows*(h+pad)-pad, cols*(w+pad)-pad) image, row-major."""
+    n, h, w = tiles.shape
+    rows = max(1, -(-n // cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), fill, np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = tiles[i]
+    return out
+
+
+def first_layer_tiles(model):
+    """The first weight layer as images: Linear rows as 28x28, Conv2d kernels as k x k."""
+    for m in _layers(model):
+        if isinstance(m, nn.Linear) and m.in_features == 784:
+            w = m.weight.data[:32].reshape(-1, 28, 28)
+            return w, (5 if len(w) <= 10 else 8)
+        if isinstance(m, nn.Conv2d):
+            w = m.weight.data[:, 0]
+            return w, 8
+    return None, 1
+
+
+# --------------------------------------------------------------------------- the app
+
+class DigitsApp(param.Parameterized):
+    """The digits playground's state and widgets; ``view`` is the page."""
+
+    model_kind = param.Selector(default="mlp", objects=list(MODEL_NAMES), label="Model")
+    layers = param.Integer(default=2, bounds=(1, 4), label="Hidden layers")
+    width = param.Selector(default=256, objects=[16, 32, 64, 128, 256, 512], label="Width (halves per layer)")
+    activation = param.Selector(default="relu", objects=list(ACTIVATIONS), label="Activation")
+    optimizer = param.Selector(default="adam", objects=list(OPTIMISERS), label="Optimiser")
+    lr = param.Selector(default=1e-3, objects=LR_OPTIONS, label="Learning rate")
+    batch_size = param.Selector(default=64, objects=[16, 32, 64, 128, 256], label="Batch size")
+    epochs = param.Integer(default=15, bounds=(1, 60), label="Epochs")
+    augment = param.Boolean(default=True, label="Augment (shift ±2 px, rotate ±10°)")
+    schedule = param.Selector(default="cosine", objects=["cosine", "constant"], label="LR schedule")
+
+    _structural = ("model_kind", "layers", "width", "activation")
+
+    def __init__(self, data=None, seed=0, recipe=True, **state):
+        kind = state.get("model_kind", "mlp")
+        if recipe:  # defaults of the chosen model's recipe, overridden by explicit state
+            state = {**RECIPES[kind], **state}
+        super().__init__(**state)
+        (self.xtr, self.ytr), (self.xte, self.yte) = data if data is not None else digits_data()
+        self.n_train = len(self.ytr)
+        self._loaded = None          # a model loaded from a file, used by the next build
+        self._last_view = 0.0
+        self.model_note = ""
+        self._make_sources()
+        self.trainer = Trainer(
+            self._step, chunk=20, chunk_seconds=0.2, seed=seed,
+            on_chunk=self._on_chunk, snapshot=self._snapshot, restore=self._restore,
+            on_reset=self._build, on_stop=self._on_stop,
+            max_steps=self._max_steps)
+        self._make_widgets()
+        self._build(seed)
+        self.param.watch(self._structural_change, list(self._structural))
+        self.param.watch(self._live_change, ["optimizer", "lr", "batch_size", "augment",
+                                             "schedule", "epochs"])
+
+    # ------------------------------------------------------------------ run state
+    def _build(self, seed):
+        """A fresh run: model (or the loaded one), optimiser, data order; clears the plots."""
+        engine.manual_seed(seed)
+        if self._loaded is not None:
+            self.model, self._loaded = self._loaded, None
+        else:
+            self.model = build_model(self.model_kind, self.layers, self.width, self.activation)
+            self.model_note = ""
+        self.opt = make_optimizer(self.optimizer, self.model.parameters(), self.lr)
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(self.n_train)
+        self.pos = 0
+        self.samples_seen = 0
+        self.next_eval = EVAL_EVERY
+        self.run_id = f"{time.time():.3f}-{seed}"
+        self.run_started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        self.last_eval = None
+        for src in (self.train_src, self.test_src):
+            src.data = {k: [] for k in src.data}
+        self._make_hist_figures()
+        self._evaluate()
+        self._refresh_views(force=True)
+        self._refresh_model_info()
+
+    def _epoch_float(self):
+        return self.samples_seen / self.n_train
+
+    def _max_steps(self):
+        remaining = self.epochs * self.n_train - getattr(self, "samples_seen", 0)
+        step = self.trainer.step if hasattr(self, "trainer") else 0
+        return step + max(0, math.ceil(remaining / self.batch_size))
+
+    def _current_lr(self):
+        if self.schedule == "cosine":
+            t = min(1.0, self._epoch_float() / self.epochs)
+            return self.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+        return self.lr
+
+    def _next_batch(self, bs):
+        idx = self.order[self.pos:self.pos + bs]
+        self.pos += len(idx)
+        if self.pos >= self.n_train:  # epoch boundary: a fresh shuffle
+            self.order = self.rng.permutation(self.n_train)
+            self.pos = 0
+        return idx
+
+    def _step(self):
+        idx = self._next_batch(self.batch_size)
+        xb, yb = self.xtr[idx], self.ytr[idx]
+        if self.augment:
+            xb = edata.augment(xb, self.rng, max_shift=2, max_rot_deg=10)
+        self.opt.lr = self._current_lr()
+        self.model.train()
+        logits = self.model(Tensor(xb))
+        loss = nn.functional.cross_entropy(logits, yb)
+        self.opt.zero_grad()
+        loss.backward()   # raises NonFiniteLossError on NaN/inf: the trainer stops and restores
+        self.opt.step()
+        self.samples_seen += len(idx)
+        return {"loss": float(loss.item()), "acc": float((logits.data.argmax(1) == yb).mean()),
+                "samples": len(idx), "epoch": self._epoch_float()}
+
+    def _snapshot(self):
+        return {"model": self.model.state_dict(), "opt": _copy_state(self.opt.state),
+                "samples_seen": self.samples_seen, "pos": self.pos, "order": self.order,
+                "rng": self.rng.bit_generator.state}
+
+    def _restore(self, s):
+        self.model.load_state_dict(s["model"])
+        self.opt.state = _copy_state(s["opt"])
+        self.samples_seen, self.pos, self.order = s["samples_seen"], s["pos"], s["order"]
+        self.rng.bit_generator.state = s["rng"]
+        self._evaluate()
+        self._refresh_views(force=True)
+
+    # ------------------------------------------------------------------ evaluation
+    def predict_logits(self, x, batch=500):
+        self.model.eval()
+        with engine.no_grad():
+            out = np.concatenate([self.model(Tensor(x[i:i + batch])).data
+                                  for i in range(0, len(x), batch)])
+        return out
+
+    def _evaluate(self):
+        logits = self.predict_logits(self.xte)
+        z = logits - logits.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        pred = logits.argmax(1)
+        loss = float(-logp[np.arange(len(self.yte)), self.yte].mean())
+        acc = float((pred == self.yte).mean())
+        self.last_eval = {"loss": loss, "acc": acc, "pred": pred, "prob": np.exp(logp),
+                          "epoch": self._epoch_float()}
+        if math.isfinite(loss):
+            self.test_src.stream({"epoch": [self._epoch_float()], "loss": [loss], "acc": [acc]},
+                                 rollover=2000)
+        self._update_confusion()
+        self._update_mistakes()
+        self.acc_fig.title.text = f"Accuracy — held-out {acc:.2%}"
+        return acc
+
+    @property
+    def test_accuracy(self):
+        return self.last_eval["acc"] if self.last_eval else float("nan")
+
+    def _on_chunk(self, metrics):
+        self.train_src.stream({
+            "epoch": [metrics[-1]["epoch"]],
+            "loss": [float(np.mean([m["loss"] for m in metrics]))],
+            "acc": [float(np.mean([m["acc"] for m in metrics]))]}, rollover=4000)
+        if self._epoch_float() >= self.next_eval or self.trainer.finished:
+            self._evaluate()
+            self.next_eval = (math.floor(self._epoch_float() / EVAL_EVERY) + 1) * EVAL_EVERY
+        self._refresh_views()
+
+    def _on_stop(self, trainer):
+        if trainer.step and not trainer.error:
+            self._evaluate()
+        self._refresh_views(force=True)
+        self._refresh_model_info()
+        self._record_run()
+
+    # ------------------------------------------------------------------ changes
+    def _structural_change(self, *events):
+        if self.trainer.step == 0 and not self.trainer.running:
+            self.trainer.reset()  # nothing trained yet: just rebuild
+        else:
+            what = ", ".join(f"{e.name.replace('_', ' ')} → {e.new}" for e in events)
+            self.trainer.needs_reset(f"Model changed ({what})")
+
+    def _live_change(self, *events):
+        for e in events:
+            if e.name == "epochs":
+                self.trainer._update_progress()
+                continue
+            label = f"{self.param[e.name].label.split(' (')[0].lower()} → {e.new}"
+            if e.name == "optimizer":
+                self.trainer.queue(self._swap_optimizer, label + " (fresh optimiser state)")
+            elif e.name == "lr":
+                self.trainer.queue(lambda: setattr(self.opt, "lr", self._current_lr()), label)
+            else:  # batch size, augmentation, schedule: read at every step already
+                self.trainer.queue(lambda: None, label)
+
+    def _swap_optimizer(self):
+        self.opt = make_optimizer(self.optimizer, self.model.parameters(), self._current_lr())
+
+    # ------------------------------------------------------------------ plots
+    def _make_sources(self):
+        self.train_src = ColumnDataSource({"epoch": [], "loss": [], "acc": []}, name="train")
+        self.test_src = ColumnDataSource({"epoch": [], "loss": [], "acc": []}, name="held-out")
+        kw = dict(height=250, width=430, tools="pan,wheel_zoom,reset,hover", toolbar_location="above")
+        self.loss_fig = figure(title="Loss (cross-entropy)", x_axis_label="epoch", **kw)
+        self.acc_fig = figure(title="Accuracy", x_axis_label="epoch", y_range=Range1d(0, 1.0), **kw)
+        for fig, col in ((self.loss_fig, "loss"), (self.acc_fig, "acc")):
+            fig.line("epoch", col, source=self.train_src, color="#9db4d6", legend_label="train (batches)")
+            fig.line("epoch", col, source=self.test_src, color="#d62728", line_width=2,
+                     legend_label="held-out")
+            fig.scatter("epoch", col, source=self.test_src, color="#d62728", size=4)
+            fig.legend.location = "top_right" if col == "loss" else "bottom_right"
+            fig.legend.label_text_font_size = "9pt"
+
+        # confusion matrix: true (rows) x predicted (columns)
+        t, p = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
+        self.conf_src = ColumnDataSource({"true": t.ravel(), "pred": p.ravel(),
+                                          "count": np.zeros(100, int), "frac": np.zeros(100),
+                                          "label": [""] * 100, "text_color": ["black"] * 100})
+        cf = figure(title="Confusion matrix (held-out)", width=330, height=330,
+                    x_range=Range1d(-0.5, 9.5), y_range=Range1d(9.5, -0.5),
+                    x_axis_label="predicted", y_axis_label="true", tools="hover",
+                    tooltips=[("true", "@true"), ("predicted", "@pred"), ("count", "@count")],
+                    toolbar_location=None)
+        mapper = LinearColorMapper(palette=_blues(), low=0, high=1)
+        cf.rect("pred", "true", 1, 1, source=self.conf_src, line_color="white",
+                fill_color={"field": "frac", "transform": mapper})
+        cf.text("pred", "true", text="label", source=self.conf_src, text_align="center",
+                text_baseline="middle", text_font_size="8pt", text_color="text_color")
+        cf.xaxis.ticker = cf.yaxis.ticker = list(range(10))
+        cf.grid.visible = False
+        self.conf_fig = cf
+
+        # mistakes gallery: one grey mosaic + "true→guess" labels
+        self.mistake_src = ColumnDataSource({"image": [np.zeros((1, 1), np.float32)], "dw": [1], "dh": [1]})
+        self.mistake_lbl = ColumnDataSource({"x": [], "y": [], "text": []})
+        mf = figure(title="Held-out mistakes (true → guess)", width=520, height=330,
+                    toolbar_location=None, tools="", x_range=Range1d(0, 8 * 29), y_range=Range1d(0, 3 * 39))
+        mf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.mistake_src,
+                 color_mapper=LinearColorMapper(palette="Greys256", low=1, high=0, nan_color="white"))
+        mf.text("x", "y", text="text", source=self.mistake_lbl, text_align="center",
+                text_font_size="9pt", text_color="#b00")
+        _bare(mf)
+        self.mistake_fig = mf
+
+        # first-layer weights (diverging colours: blue positive, red negative)
+        self.w_src = ColumnDataSource({"image": [np.zeros((1, 1), np.float32)], "dw": [1], "dh": [1]})
+        wf = figure(title="First-layer weights", width=520, height=280, toolbar_location=None,
+                    tools="", match_aspect=True)
+        wf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.w_src,
+                 color_mapper=LinearColorMapper(palette=_rdbu(), low=-1, high=1, nan_color="white"))
+        _bare(wf)
+        self.w_fig = wf
+
+        # the drawing as the model sees it, and its class probabilities
+        self.seen_src = ColumnDataSource({"image": [np.zeros((28, 28), np.float32)]})
+        sf = figure(title="What the model sees (28×28)", width=200, height=220, toolbar_location=None,
+                    tools="", x_range=Range1d(0, 28), y_range=Range1d(0, 28))
+        sf.image("image", x=0, y=0, dw=28, dh=28, source=self.seen_src,
+                 color_mapper=LinearColorMapper(palette="Greys256", low=1, high=0))
+        _bare(sf)
+        sf.outline_line_color = "#999"
+        self.seen_fig = sf
+        self.prob_src = ColumnDataSource({"digit": [str(i) for i in range(10)], "p": [0.0] * 10,
+                                          "color": ["#9db4d6"] * 10}, name="probs")
+        pf = figure(title="Class probabilities", width=300, height=220, toolbar_location=None,
+                    tools="", x_range=[str(i) for i in range(10)], y_range=Range1d(0, 1.0))
+        pf.vbar(x="digit", top="p", width=0.8, color="color", source=self.prob_src)
+        pf.xgrid.visible = False
+        self.prob_fig = pf
+        self.hist_figs = []
+
+    def _make_hist_figures(self):
+        """One activation and one gradient histogram per weight layer of the current model."""
+        self.hist_figs = []
+        self.hist_srcs = []
+        names = self._layer_names()
+        for name in names:
+            row = []
+            for kind, color in (("activations", "#1f77b4"), ("weight gradients", "#ff7f0e")):
+                src = ColumnDataSource({"left": [], "right": [], "top": []})
+                f = figure(title=f"{name}: {kind}", width=260, height=150, toolbar_location=None,
+                           tools="")
+                f.quad(left="left", right="right", bottom=0, top="top", source=src, color=color,
+                       line_color=None)
+                f.title.text_font_size = "8pt"
+                f.yaxis.visible = False
+                row.append((f, src))
+            self.hist_figs.append(row)
+        if hasattr(self, "hist_panel"):
+            self.hist_panel.objects = [pn.Row(*(pn.pane.Bokeh(f) for f, _ in row)) for row in self.hist_figs]
+
+    def _layer_names(self):
+        names, i = [], 0
+        for m in _layers(self.model):
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                i += 1
+                names.append(f"{type(m).__name__} {i}")
+        return names
+
+    def _layer_outputs(self, x):
+        """Per weight layer: its output after the following activation (the last: logits)."""
+        outs, h, pending = [], Tensor(x), None
+        self.model.eval()
+        with engine.no_grad():
+            for m in _layers(self.model):
+                h = m(h)
+                if isinstance(m, (nn.Linear, nn.Conv2d)):
+                    if pending is not None:
+                        outs.append(pending)
+                    pending = h.data
+                elif pending is not None and not isinstance(m, (nn.Flatten, nn.MaxPool2d, nn.Dropout)):
+                    pending = h.data  # the activation right after the layer
+            if pending is not None:
+                outs.append(pending)
+        return outs
+
+    def _update_histograms(self):
+        weights = [m for m in _layers(self.model) if isinstance(m, (nn.Linear, nn.Conv2d))]
+        acts = self._layer_outputs(self.xte[:PROBE])
+        for (row, a, m) in zip(self.hist_figs, acts, weights):
+            (fa, sa), (fg, sg) = row
+            top, edges = np.histogram(a.ravel(), bins=40)
+            sa.data = {"left": edges[:-1], "right": edges[1:], "top": top}
+            units = a.reshape(a.shape[0], a.shape[1], -1).max(axis=(0, 2)) if a.ndim > 2 else a.max(0)
+            dead = float((units <= 0).mean()) if a.min() >= 0 else 0.0
+            fa.title.text = f"{fa.title.text.split(':')[0]}: activations" + (
+                f" — {dead:.0%} dead units" if a.min() >= 0 and m is not weights[-1] else "")
+            g = m.weight.grad
+            if g is not None and np.isfinite(g).all():
+                top, edges = np.histogram(g.ravel(), bins=40)
+                sg.data = {"left": edges[:-1], "right": edges[1:], "top": top}
+
+    def _update_confusion(self):
+        pred = self.last_eval["pred"]
+        cm = np.zeros((10, 10), int)
+        np.add.at(cm, (self.yte, pred), 1)
+        frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        self.conf_src.data = {**dict(self.conf_src.data), "count": cm.ravel(), "frac": frac.ravel(),
+                              "label": [str(c) if c else "" for c in cm.ravel()],
+                              "text_color": ["white" if f > 0.55 else "black" for f in frac.ravel()]}
+
+    def _update_mistakes(self):
+        pred = self.last_eval["pred"]
+        wrong = np.flatnonzero(pred != self.yte)[:N_MISTAKES]
+        tiles = self.xte[wrong, 0] if len(wrong) else np.zeros((0, 28, 28), np.float32)
+        img = mosaic(np.concatenate([tiles, np.full((N_MISTAKES - len(tiles), 28, 28), np.nan,
+                                                    np.float32)]), cols=8, pad=1, fill=np.nan)
+        # leave 10 px under each row for the label: rebuild rows with gaps
+        rows = [img[r * 29:r * 29 + 28] for r in range(3)]
+        gap = np.full((10, img.shape[1]), np.nan, np.float32)
+        full = np.concatenate([np.concatenate([row, gap]) for row in rows])
+        self.mistake_src.data = {"image": [np.flipud(full)], "dw": [full.shape[1]], "dh": [full.shape[0]]}
+        xs, ys, text = [], [], []
+        H = full.shape[0]
+        for i, j in enumerate(wrong):
+            r, c = divmod(i, 8)
+            xs.append(c * 29 + 14)
+            ys.append(H - (r * 38 + 28) - 9)
+            text.append(f"{self.yte[j]}→{pred[j]}")
+        self.mistake_lbl.data = {"x": xs, "y": ys, "text": text}
+        n_wrong = int((pred != self.yte).sum())
+        self.mistake_fig.title.text = (f"Held-out mistakes: {n_wrong} of {len(self.yte)} "
+                                       f"(true → guess; first {len(wrong)})")
+
+    def _update_weights(self):
+        tiles, cols = first_layer_tiles(self.model)
+        if tiles is None:
+            return
+        scale = np.abs(tiles).reshape(len(tiles), -1).max(1)[:, None, None] + 1e-8
+        img = mosaic(tiles / scale, cols=cols, pad=1)
+        self.w_src.data = {"image": [np.flipud(img)], "dw": [img.shape[1]], "dh": [img.shape[0]]}
+        self.w_fig.x_range.start, self.w_fig.x_range.end = 0, img.shape[1]
+        self.w_fig.y_range.start, self.w_fig.y_range.end = 0, img.shape[0]
+        kind = "28×28 input weights of the first units" if tiles.shape[-1] == 28 else "3×3 kernels"
+        self.w_fig.title.text = f"First-layer weights ({len(tiles)} {kind}; blue +, red −)"
+
+    def _refresh_views(self, force=False):
+        now = time.perf_counter()
+        if not force and now - self._last_view < VIEW_EVERY_S:
+            return
+        self._last_view = now
+        self._update_weights()
+        self._update_histograms()
+        self._predict_drawing()
+
+    # ------------------------------------------------------------------ drawing
+    def _predict_drawing(self, *_):
+        img = self.canvas.to_array() if hasattr(self, "canvas") else None
+        if img is None:
+            self.seen_src.data = {"image": [np.zeros((28, 28), np.float32)]}
+            self.prob_src.data = {**dict(self.prob_src.data), "p": [0.0] * 10,
+                                  "color": ["#9db4d6"] * 10}
+            self.prob_fig.title.text = "Class probabilities (draw a digit)"
+            self.drawing_probs = None
+            return None
+        x = edata.preprocess_drawing(img)
+        logits = self.predict_logits(x[None, None])[0]
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        top = int(p.argmax())
+        self.drawing_probs = p
+        self.seen_src.data = {"image": [np.flipud(x)]}
+        self.prob_src.data = {**dict(self.prob_src.data), "p": [float(v) for v in p],
+                              "color": ["#d62728" if i == top else "#9db4d6" for i in range(10)]}
+        self.prob_fig.title.text = f"Class probabilities — guess: {top} ({p[top]:.0%})"
+        return p
+
+    # ------------------------------------------------------------------ runs, files
+    def _hyper(self):
+        d = {"model": MODEL_NAMES[self.model_kind] if not self.model_note else "loaded",
+             "arch": describe(self.model), "optimizer": OPTIMISERS[self.optimizer],
+             "lr": self.lr, "batch": self.batch_size, "epochs": round(self._epoch_float(), 2),
+             "augment": self.augment, "schedule": self.schedule, "seed": self.trainer.seed}
+        if self.model_kind == "mlp" and not self.model_note:
+            d["activation"] = self.activation
+        return d
+
+    def _record_run(self):
+        if not self.trainer.step or self.last_eval is None or not math.isfinite(self.last_eval["loss"]):
+            return
+        entry = {"id": self.run_id, "acc": round(self.test_accuracy, 4), **self._hyper(),
+                 "seconds": round(self.trainer.train_seconds, 1), "when": self.run_started}
+        runs = [r for r in self.store.items if r.get("id") != self.run_id] + [entry]
+        self.store.items = runs[-50:]
+
+    def _render_runs(self, *_):
+        runs = sorted(self.store.items, key=lambda r: -float(r.get("acc", 0)))
+        if not runs:
+            self.runs_pane.object = "<i>No runs yet: train a model and it appears here (kept in this browser).</i>"
+            return
+        head = ("<tr><th></th><th>held-out</th><th>model</th><th>optimiser</th><th>lr</th>"
+                "<th>batch</th><th>epochs</th><th>aug</th><th>time</th><th>when</th></tr>")
+        rows = []
+        for i, r in enumerate(runs[:20]):
+            best = i == 0
+            rows.append(
+                f"<tr style='{'background:#fff4c2;font-weight:600' if best else ''}'>"
+                f"<td>{'★ best' if best else i + 1}</td><td>{float(r.get('acc', 0)):.2%}</td>"
+                f"<td>{_esc(r.get('model'))} {_esc(r.get('arch', ''))}</td><td>{_esc(r.get('optimizer'))}</td>"
+                f"<td>{_esc(r.get('lr'))}</td><td>{_esc(r.get('batch'))}</td><td>{_esc(r.get('epochs'))}</td>"
+                f"<td>{'yes' if r.get('augment') else 'no'}</td><td>{_esc(r.get('seconds'))} s</td>"
+                f"<td>{_esc(r.get('when'))}</td></tr>")
+        self.runs_pane.object = ("<table class='descent-runs' style='border-collapse:collapse;font-size:13px'>"
+                                 + head + "".join(rows) + "</table>"
+                                 "<style>.descent-runs td,.descent-runs th{padding:2px 8px;"
+                                 "border-bottom:1px solid #ddd;text-align:left}</style>")
+
+    def save_bytes(self) -> bytes:
+        from engine import io as eio
+        return eio.dumps(self.model)
+
+    def _download(self):
+        data = self.save_bytes()
+        self._refresh_model_info(size=len(data))
+        return _io.BytesIO(data)
+
+    def load_bytes(self, raw: bytes, filename: str = "model file") -> bool:
+        """Load a saved model; on any problem say so and leave the current model as it is."""
+        from engine import io as eio
+        try:
+            model = eio.load(bytes(raw))
+            self.model.eval()
+            with engine.no_grad():
+                out = model(Tensor(self.xte[:2]))
+            if out.shape != (2, 10):
+                raise ValueError(f"it maps a 1x28x28 digit to shape {out.shape[1:]}, not 10 classes")
+        except Exception as e:  # ModelFileError, or a valid file that is not a digits model
+            self.file_msg.object = (f"Could not load {filename}: {e} — "
+                                    f"the current model is unchanged.")
+            self.file_msg.alert_type = "danger"
+            self.file_msg.visible = True
+            return False
+        self._loaded = model
+        self.model_note = f"loaded from {filename}"
+        self.trainer.reset()
+        self.file_msg.object = (f"Loaded {filename} ({describe(self.model)}): held-out accuracy "
+                                f"{self.test_accuracy:.2%}. Train continues from these weights.")
+        self.file_msg.alert_type = "success"
+        self.file_msg.visible = True
+        return True
+
+    def _on_upload(self, event):
+        if event.new:
+            self.load_bytes(event.new, self.upload.filename or "model file")
+
+    def inference_ms(self, repeats=20):
+        """Median milliseconds to classify one digit (batch of 1)."""
+        x = self.xte[:1]
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            self.predict_logits(x)
+            times.append(time.perf_counter() - t)
+        return 1000 * float(np.median(times))
+
+    def _refresh_model_info(self, size=None):
+        if not hasattr(self, "model_info"):
+            return
+        try:
+            size = size if size is not None else len(self.save_bytes())
+            size_txt = f"{size / 1024:,.0f} KB on disk"
+        except Exception as e:  # engine.io missing or a model it cannot write
+            size_txt = f"size unknown ({type(e).__name__})"
+        n = self.model.num_parameters()
+        note = f" ({self.model_note})" if self.model_note else ""
+        self.model_info.object = (f"**{describe(self.model)}**{note} · {n:,} parameters · "
+                                  f"{size_txt} · {self.inference_ms():.2f} ms per digit")
+
+    # ------------------------------------------------------------------ widgets, layout
+    def _make_widgets(self):
+        w = pn.widgets
+        self.w_model = w.RadioButtonGroup.from_param(self.param.model_kind, options={v: k for k, v in MODEL_NAMES.items()},
+                                                     button_type="primary", button_style="outline")
+        self.w_layers = w.IntSlider.from_param(self.param.layers)
+        self.w_width = w.DiscreteSlider.from_param(self.param.width)
+        self.w_activation = w.Select.from_param(self.param.activation)
+        self.w_optimizer = w.Select.from_param(self.param.optimizer, options={v: k for k, v in OPTIMISERS.items()})
+        self.w_lr = w.DiscreteSlider.from_param(self.param.lr, options={f"{v:g}": v for v in LR_OPTIONS})
+        self.w_batch = w.DiscreteSlider.from_param(self.param.batch_size)
+        self.w_epochs = w.IntSlider.from_param(self.param.epochs)
+        self.w_augment = w.Checkbox.from_param(self.param.augment)
+        self.w_schedule = w.RadioButtonGroup.from_param(self.param.schedule, button_style="outline")
+        self.mlp_box = pn.Column(self.w_layers, self.w_width, visible=self.model_kind == "mlp", margin=0)
+        self.param.watch(lambda e: setattr(self.mlp_box, "visible", e.new == "mlp"), "model_kind")
+        self.controls = trainer_controls(self.trainer)
+
+        self.canvas = DrawingCanvas()
+        self.canvas.param.watch(self._predict_drawing, "image")
+        self.store = BrowserStore(key="descent-digits-runs", height=0, width=0, margin=0)
+        self.runs_pane = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.store.param.watch(self._render_runs, "items")
+        clear = w.Button(name="Forget my runs", button_type="light", width=140)
+        clear.on_click(lambda e: setattr(self.store, "items", []))
+        self.clear_runs = clear
+
+        self.download = w.FileDownload(callback=self._download, filename="digits-model.npz",
+                                       label="Save model (.npz)", button_type="success",
+                                       width=280)
+        self.upload = w.FileInput(accept=".npz", width=280)
+        self.upload.param.watch(self._on_upload, "value")
+        self.file_msg = pn.pane.Alert("", alert_type="light", visible=False, width=280)
+        self.model_info = pn.pane.Markdown("", styles={"font-size": "12px"}, width=280)
+        self.hist_panel = pn.Column()
+
+    def view(self):
+        self._render_runs()
+        self._refresh_model_info()
+        h = lambda s: pn.pane.Markdown(f"#### {s}", margin=(8, 5, 0, 5))  # noqa: E731
+        sidebar = pn.Column(
+            h("Model"), self.w_model, self.w_activation, self.mlp_box,
+            h("Training"), self.w_optimizer, self.w_lr, self.w_schedule, self.w_batch,
+            self.w_epochs, self.w_augment, self.controls,
+            h("Save / load"), self.model_info, self.download,
+            pn.pane.Markdown("Load a saved model:", margin=(0, 5)), self.upload, self.file_msg,
+            width=320, styles={"background": "#f7f8fa", "border-radius": "8px"}, margin=(5, 10))
+        bk = pn.pane.Bokeh
+        draw = pn.Row(pn.Column(pn.pane.Markdown("#### Draw a digit", margin=(0, 5)), self.canvas),
+                      bk(self.prob_fig), bk(self.seen_fig))
+        main = pn.Column(
+            pn.pane.Markdown(
+                "## Digits: watch a network learn to read\n"
+                "Pick a model, press **Train**, and watch it learn from 8,000 handwritten digits; "
+                "2,000 more are held out to check it on digits it never saw.", margin=(0, 5)),
+            pn.Row(bk(self.loss_fig), bk(self.acc_fig)),
+            draw,
+            pn.Row(bk(self.conf_fig), bk(self.mistake_fig)),
+            pn.pane.Markdown("#### Inside the model", margin=(0, 5)),
+            bk(self.w_fig),
+            pn.pane.Markdown("Activations on 256 held-out digits (a spike at 0 with “dead units” = "
+                             "ReLUs that never fire) and the last step's weight gradients:",
+                             margin=(0, 5)),
+            self.hist_panel,
+            pn.pane.Markdown("#### Your runs", margin=(0, 5)),
+            self.runs_pane, self.clear_runs, self.store,
+            sizing_mode="stretch_width")
+        layout = pn.Row(sidebar, main, sizing_mode="stretch_width")
+        layout.app = self
+        return layout
+
+
+def _copy_state(state):
+    return {k: {n: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+                for n, v in d.items()} for k, d in state.items()}
+
+
+def _bare(fig):
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = None
+
+
+def _blues():
+    return [f"#{int(255 - t * 225):02x}{int(255 - t * 160):02x}{int(255 - t * 40):02x}"
+            for t in np.linspace(0, 1, 64)]
+
+
+def _rdbu():
+    out = []
+    for t in np.linspace(-1, 1, 129):
+        if t < 0:
+            r, g, b = 255, int(255 * (1 + t)), int(255 * (1 + t))
+        else:
+            r, g, b = int(255 * (1 - t)), int(255 * (1 - t * 0.6)), 255
+        out.append(f"#{r:02x}{g:02x}{b:02x}")
+    return out
+
+
+def _esc(v):
+    import html
+    return html.escape(str(v if v is not None else ""))
+
+
+def digits_app(**state) -> pn.viewable.Viewable:
+    """The Digits playground as a Panel object; ``state`` sets initial widget values
+    (model_kind, layers, width, activation, optimizer, lr, batch_size, epochs, augment,
+    schedule, seed, data=((x_train, y_train), (x_test, y_test)))."""
+    return DigitsApp(**state).view()
+
+
+if __name__.startswith("bokeh"):  # `panel serve playground/apps/digits.py`
+    pn.extension()
+    digits_app().servable(title="Descent · Digits")
