@@ -64,7 +64,11 @@ def main(argv=None):
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="save the trained model here (.npz)")
+    from playground import site_builder
+    site_builder.add_subcommands(sub)
     a = p.parse_args(argv)
+    if a.cmd in site_builder.COMMANDS:
+        return site_builder.run_command(a)
     if a.cmd == "train":
         try:
             train_digits(a.model, a.epochs, a.batch_size, a.lr, a.seed, a.out)
