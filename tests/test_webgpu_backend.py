@@ -198,3 +198,13 @@ def test_products_too_big_for_one_binding_run_on_numpy_without_dropping_the_gpu(
     a, b = rand(20, 20), rand(20, 20)  # 1600 bytes each
     np.testing.assert_allclose(seam.matmul(a, b), a @ b, rtol=1e-6)
     assert api.calls == [] and seam.status()["backend"] == "webgpu"
+
+
+def test_calibration_stops_where_the_gpu_first_loses():
+    api = FakeApi()
+    be = webgpu.WebGPUBackend(asyncio.run(webgpu.GPU(fake_layer(api)).start()))
+    ticks = iter(range(10 ** 6))
+    # fake clock: every timed call lasts 1 tick, so numpy and GPU tie -> the GPU "loses" at once
+    threshold, timings = asyncio.run(webgpu.calibrate(be, sizes=(8, 16, 32), clock=lambda: next(ticks)))
+    assert threshold == float("inf") and [t[0] for t in timings] == [32]
+    assert len(api.calls) == 3  # warm-up + 2 repeats at the largest size only

@@ -218,12 +218,13 @@ class WebGPUBackend:
         return out if dtype == np.float32 else out.astype(dtype)
 
 
-async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=3, clock=time.perf_counter):
-    """Time numpy and the GPU on size³ products; returns (threshold, timings)."""
+async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=2, clock=time.perf_counter):
+    """Time numpy and the GPU on size³ products, largest first, stopping where the GPU
+    first loses (smaller sizes cannot move the crossover); returns (threshold, timings)."""
     import numpy as np
     rng = np.random.default_rng(0)
     timings = []
-    for s in sizes:
+    for s in sorted(sizes, reverse=True):
         a = rng.standard_normal((s, s), dtype=np.float32)
         b = rng.standard_normal((s, s), dtype=np.float32)
         t_np = t_gpu = float("inf")
@@ -236,7 +237,9 @@ async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=3, clock=time.perf
             await backend.gpu.matmul_async(a, b, s, s, s)
             t_gpu = min(t_gpu, clock() - t)
         timings.append((s, t_np, t_gpu))
-    return pick_threshold(timings), timings
+        if t_gpu >= t_np:
+            break
+    return pick_threshold(timings), sorted(timings)
 
 
 backend = None  # the installed WebGPUBackend, if any
