@@ -404,10 +404,10 @@ def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None =
     """Train/Pause, Step, Reset, seed, a progress bar and the status line, bound to ``trainer``."""
     import panel as pn
 
-    train = pn.widgets.Button(name="Train", button_type="primary", width=90)
-    step = pn.widgets.Button(name="Step", width=70)
-    reset = pn.widgets.Button(name="Reset", button_type="warning", width=70)
-    seed_in = pn.widgets.IntInput(name="Seed", value=trainer.seed, start=0, width=80)
+    train = pn.widgets.Button(label="Train", color="primary", width=90)
+    step = pn.widgets.Button(label="Step", width=70)
+    reset = pn.widgets.Button(label="Reset", color="warning", width=70)
+    seed_in = pn.widgets.IntInput(label="Seed", value=trainer.seed, start=0, width=80)
     bar = pn.indicators.Progress(value=0, max=100, width=180, height=14, bar_color="primary",
                                  sizing_mode="fixed", align="center")
     info = pn.pane.Markdown("", styles={"font-size": "11px", "color": "#555"}, margin=(0, 5),
@@ -416,8 +416,8 @@ def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None =
                            sizing_mode="stretch_width")
 
     def sync(*_):
-        train.name = "Pause" if trainer.running else "Train"
-        train.button_type = "default" if trainer.running else "primary"
+        train.label = "Pause" if trainer.running else "Train"
+        train.color = "default" if trainer.running else "primary"
         p = trainer.progress
         limit = p.get("max_steps")
         bar.value = int(min(100, 100 * p.get("step", 0) / limit)) if limit else (
