@@ -670,13 +670,13 @@ def _project_version():
 def write_service_worker(out: Path, version: str, pyodide: str, lock_pkgs, lock):
     """sw.js with its lists: PRECACHE = every file of the site but the big ones fetched on
     first use (wheels, data, build.json); RUNTIME = those plus the Pyodide runtime files."""
-    files = [_rel(out, p) for p in _files(out)]
+    # not cached: build.json (a report), sw.js (the browser fetches it itself) and
+    # version.json (what the loader asks the network to tell "offline" from "CDN blocked")
+    files = [f for f in (_rel(out, p) for p in _files(out)) if f not in NOT_CACHED]
     lazy = [f for f in files if f.startswith(("wheels/", "data/"))]
-    precache = [f for f in files if f not in lazy and f not in ("build.json", "sw.js")]
+    precache = [f for f in files if f not in lazy]
     digest = hashlib.sha256()
     for f in sorted(files):
-        if f in ("build.json", "sw.js"):
-            continue
         digest.update(f.encode() + b"\0" + hashlib.sha256((out / f).read_bytes()).digest())
     cache = f"descent-{version}-{digest.hexdigest()[:12]}"
     runtime = lazy + [pyodide + f for f in RUNTIME_FILES] + [pyodide + lock[p]["file_name"] for p in lock_pkgs]
@@ -716,6 +716,7 @@ def check_dist(dist: Path, lock_pkgs):
                          f"from github.com/pyodide/pyodide/releases).")
 
 
+NOT_CACHED = {"build.json", "sw.js", "version.json"}
 TEXT_SUFFIXES = {".html", ".js", ".mjs", ".css", ".json", ".webmanifest", ".txt", ".md", ".svg"}
 
 

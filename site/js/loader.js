@@ -16,6 +16,8 @@
   ];
   const state = {};
   let card = null;
+  let current = null;
+  let calls = 0;
   let failed = false;
 
   function mb(n) {
@@ -156,6 +158,7 @@
       return stub;
     }
     const w = new Worker(url);
+    current = w;
     w.addEventListener("message", onMessage);
     w.addEventListener("error", (e) => {
       fail(null, "worker", "The Python worker stopped: " + (e.message || "unknown error"));
@@ -254,7 +257,23 @@
     send();
   }
 
-  window.DescentLoader = {worker, fail, state, snippet};
+  // Run Python in the app's worker (after boot): resolves with the value as text.
+  function python(code) {
+    return new Promise((resolve, reject) => {
+      if (!current) { reject(new Error("no worker")); return; }
+      const id = ++calls;
+      const on = (ev) => {
+        const m = ev.data || {};
+        if (m.type !== "descent:python-result" || m.id !== id) return;
+        current.removeEventListener("message", on);
+        (m.ok ? resolve : reject)(m.ok ? m.value : new Error(m.value));
+      };
+      current.addEventListener("message", on);
+      current.postMessage({type: "descent:python", id, code});
+    });
+  }
+
+  window.DescentLoader = {worker, fail, state, snippet, python};
   registerSW();
   const ready = () => {
     if (document.documentElement.hasAttribute("data-descent-app")) ensureCard();

@@ -47,7 +47,7 @@ self.fetch = async function (input, init) {
   const resp = await realFetch(input, init);
   if (!resp.body || resp.status < 200 || resp.status > 599 || resp.type === "opaque") return resp;
   const len = Number(resp.headers.get("content-length") || 0);
-  const url = typeof input === "string" ? input : (input && input.url) || "";
+  const url = String((input && input.url) || input || "");
   // Files whose size the build did not know (Pyodide's own packages): add them as they come.
   if (len && !resp.headers.get("content-encoding") && !(CONFIG.knownSizes || {})[url.split("/").pop()]) {
     total += len;
@@ -129,13 +129,15 @@ async function boot() {
   });
   const missing = CONFIG.lockPackages.filter((p) => !(p in self.pyodide.loadedPackages));
   if (missing.length) {
-    const first = missing[0];
-    const err = await diagnose(`the package ${first}`, INDEX_URL + (CONFIG.lockFiles[first] || first), failed.join("; "));
-    if (err.kind === "http") {
-      err.message = `Could not load ${missing.join(", ")} from the Pyodide distribution (${INDEX_URL}): ` +
-                    (failed.join("; ") || "not found");
-    }
-    throw err;
+    missing.sort((a, b) => (b === "numpy") - (a === "numpy"));
+    const url = INDEX_URL + (CONFIG.lockFiles[missing[0]] || missing[0]);
+    let status = null;
+    try { status = (await realFetch(url, {method: "HEAD", cache: "no-store"})).status; } catch (e) { status = null; }
+    if (status === null) throw await diagnose(`the package ${missing[0]}`, url, failed.join("; "));
+    throw new StageError("http",
+      `The Pyodide distribution at ${INDEX_URL} did not deliver ${missing.length} package(s): ` +
+      `${missing.join(", ")} (${url.split("/").pop()}: HTTP ${status}). ` +
+      (status === 404 ? "It is not a full Pyodide distribution (the npm core has no packages)." : ""));
   }
   await installWheels(CONFIG.wheels.map(abs), "bokeh and panel");
   finish();
@@ -207,6 +209,19 @@ boot().catch((e) => {
   const kind = e instanceof StageError ? e.kind : "error";
   console.warn(`[descent] ${stage} stage failed (${kind}): ${e.message}`);
   self.postMessage({type: "descent:fail", stage, kind, message: e.message});
+});
+
+// For automated checks and the console: {type: "descent:python", id, code} runs Python in
+// this worker (as an asyncio task, so JSPI/WebGPU works) and answers with its value as text.
+self.addEventListener("message", async (event) => {
+  const m = event.data || {};
+  if (m.type !== "descent:python" || !self.pyodide) return;
+  try {
+    const value = await self.pyodide.runPythonAsync(m.code);
+    self.postMessage({type: "descent:python-result", id: m.id, ok: true, value: String(value)});
+  } catch (e) {
+    self.postMessage({type: "descent:python-result", id: m.id, ok: false, value: String(e.message || e)});
+  }
 });
 
 /*@PANEL_HANDLERS@*/

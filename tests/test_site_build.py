@@ -1,0 +1,323 @@
+"""The built static site (`descent build-site`): pages, references, wheels, service worker,
+offline bundle. The site is built once per test session (see `build_once`, shared with
+tests/test_site_browser.py)."""
+import html.parser
+import json
+import re
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from playground import site_builder as sb
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "node_modules" / "pyodide"
+_BUILD = {}
+
+
+def build_once(tmp_path_factory):
+    """Build the site into a session temp dir (once) and return (folder, summary)."""
+    if "site" not in _BUILD:
+        if not (ROOT / "engine" / "_data" / "mnist10k.npz").is_file():
+            pytest.skip("engine/_data/mnist10k.npz missing: python -m engine.data build-mnist")
+        if not (CORE / "pyodide-lock.json").is_file():
+            pytest.skip("node_modules/pyodide missing: npm ci")
+        out = tmp_path_factory.getbasetemp() / "site-build" / "_site"
+        try:
+            summary = sb.build_site(out, quiet=True)
+        except sb.BuildError as e:
+            pytest.fail(f"build-site failed: {e}")
+        _BUILD["site"] = (out, summary)
+    return _BUILD["site"]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    return build_once(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def site(built):
+    return built[0]
+
+
+class _Refs(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href"):
+            if a.get(key) and not (tag == "a" and a[key].startswith(("http://", "https://")) is False and False):
+                self.refs.append(a[key])
+
+
+def _worker_config(js_text):
+    m = re.search(r"const CONFIG = (\{.*?\n\});", js_text, re.S)
+    assert m, "worker without CONFIG"
+    return json.loads(m.group(1))
+
+
+def _check_ref(site, page, ref):
+    if ref.startswith(("#", "data:", "mailto:", "javascript:", "blob:")):
+        return None
+    if ref.startswith(("http://", "https://")):
+        return None if ref.startswith(sb.PYODIDE_CDN) else f"{page}: external address {ref}"
+    target = (page.parent / ref.split("#")[0].split("?")[0]).resolve()
+    if not target.is_relative_to(site.resolve()):
+        return f"{page}: {ref} points outside the site"
+    return None if target.exists() else f"{page}: {ref} does not exist"
+
+
+def test_build_summary_lists_every_app_page_and_embed(built):
+    site, summary = built
+    for slug in summary["apps"]:
+        assert (site / f"{slug}.html").is_file() and (site / f"{slug}.js").is_file()
+    for w in summary["embeds"]:
+        assert (site / "embed" / f"{w}.html").is_file() and (site / "embed" / f"{w}.js").is_file()
+    assert "autograd" in summary["apps"] and "autograd" in summary["embeds"]
+    assert (site / "index.html").is_file() and (site / "data" / "mnist10k.npz").is_file()
+
+
+def test_every_page_references_only_existing_files_or_the_pinned_cdn(site):
+    problems, checked = [], 0
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        p = _Refs()
+        p.feed(text)
+        # the pre-rendered Bokeh documents carry stylesheet addresses inside JSON
+        refs = p.refs + re.findall(r'"((?:\.\./)?vendor/[^"\\]+)"', text)
+        for ref in refs:
+            if page.parent.name == "embed" and ref.startswith("vendor/"):
+                ref = "../" + ref if not ref.startswith("../") else ref
+            checked += 1
+            if err := _check_ref(site, page, ref):
+                problems.append(err)
+        for cdn in ("cdn.holoviz.org", "cdn.bokeh.org", "pypi.org", "files.pythonhosted.org"):
+            assert cdn not in text, f"{page.name} still points at {cdn}"
+    assert checked > 50 and not problems, problems[:10]
+
+
+def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
+    lock = sb.read_lock(CORE / "pyodide-lock.json")
+    workers = [p for p in site.rglob("*.js") if p.with_suffix(".html").is_file()]
+    assert workers
+    for w in workers:
+        cfg = _worker_config(w.read_text())
+        root = (w.parent / cfg["siteRoot"]).resolve()
+        assert root == site.resolve()
+        assert cfg["pyodide"] == sb.PYODIDE_CDN == "https://cdn.jsdelivr.net/pyodide/v0.29.3/full/"
+        for rel in cfg["wheels"] + [cfg["wheel"], cfg["webgpu"]] + ([cfg["data"]] if cfg["data"] else []):
+            assert (root / rel).is_file(), f"{w.name}: {rel} missing"
+        assert "numpy" in cfg["lockPackages"] and "micropip" in cfg["lockPackages"]
+        for p in cfg["lockPackages"]:  # the closure: every dependency is loaded too
+            assert set(lock[p]["depends"]) <= set(cfg["lockPackages"]), p
+        assert not {"bokeh", "panel"} & set(cfg["lockPackages"])  # pinned wheels from the site instead
+        names = [Path(x).name for x in cfg["wheels"]]
+        assert "bokeh-3.9.2-py3-none-any.whl" in names and "panel-1.9.4-py3-none-any.whl" in names
+        assert cfg["sizes"]["wheel"] == (root / cfg["wheel"]).stat().st_size
+        assert "write_doc" in w.read_text() and "self.onmessage" in w.read_text()
+
+
+def test_digits_pages_fetch_the_data_and_the_others_do_not(site, built):
+    for slug in built[1]["apps"]:
+        cfg = _worker_config((site / f"{slug}.js").read_text())
+        assert bool(cfg["data"]) == (slug in ("digits", "gan")), slug
+
+
+def test_index_is_a_gallery_with_lessons_embeds_and_offline_sections(site, built):
+    text = (site / "index.html").read_text()
+    for slug in built[1]["apps"]:
+        assert f'href="{slug}.html"' in text
+    assert "<h2>Lessons</h2>" in text and "<h2>Embed in your blog</h2>" in text
+    assert "<h2>Use it offline</h2>" in text
+    lessons = sorted((ROOT / "lessons").glob("*.md"))
+    for md in lessons:
+        assert f"lessons/{md.stem}.html" in text and (site / "lessons" / f"{md.stem}.html").is_file()
+    if not lessons:
+        assert "No lessons yet" in text
+
+
+def test_app_pages_have_chrome_and_an_embed_button_embeds_have_none(site, built):
+    for slug in built[1]["apps"]:
+        text = (site / f"{slug}.html").read_text()
+        assert 'class="descent-bar-top"' in text and "data-embed-widget=" in text
+        assert 'DescentLoader.worker("./' + slug + '.js")' in text
+        assert "serviceWorker.register" not in text  # Panel's forced-reload registration is gone
+    for w in built[1]["embeds"]:
+        text = (site / "embed" / f"{w}.html").read_text()
+        assert "data-descent-embed" in text and "descent-bar-top" not in text
+        assert f'DescentLoader.worker("./{w}.js")' in text
+
+
+def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
+    (whl,) = (site / "wheels").glob("descent-*.whl")
+    assert whl.name.endswith("-py3-none-any.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    assert "engine/__init__.py" in names and "playground/site_builder.py" in names
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dll", ".npz"))]
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=True)
+    py = env / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(whl)],
+                   check=True, capture_output=True)
+    r = subprocess.run([py, "-c", "import importlib.metadata as m, importlib.util as u; "
+                        "print(m.version('descent'), bool(u.find_spec('engine')), bool(u.find_spec('playground')))"],
+                       capture_output=True, text=True)
+    assert r.stdout.split() == ["0.1.0", "True", "True"], r.stderr
+
+
+def test_site_wheels_are_pure_and_panel_is_slimmed(site):
+    for w in (site / "wheels").glob("*.whl"):
+        assert w.name.endswith("-none-any.whl"), w.name
+    (panel,) = (site / "wheels").glob("panel-1.9.4-*.whl")
+    z = zipfile.ZipFile(panel)
+    names = z.namelist()
+    assert "panel/__init__.py" in names and "panel/io/pyodide.py" in names
+    assert not [n for n in names if n.startswith("panel/dist/bundled/")]
+    record = next(n for n in names if n.endswith(".dist-info/RECORD"))
+    listed = {line.split(",")[0] for line in z.read(record).decode().splitlines() if line}
+    assert listed == set(names), "RECORD must list exactly the files in the slimmed wheel"
+    assert panel.stat().st_size < 5e6
+
+
+def _sw_lists(site):
+    js = (site / "sw.js").read_text()
+    pre = json.loads(re.search(r"const PRECACHE = (\[.*?\]);", js, re.S).group(1))
+    run = json.loads(re.search(r"const RUNTIME = (\[.*?\]);", js, re.S).group(1))
+    cache = json.loads(re.search(r"const CACHE = (\".*?\");", js).group(1))
+    return pre, run, cache
+
+
+def test_service_worker_cache_lists_match_the_files(site):
+    pre, run, cache = _sw_lists(site)
+    files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    files -= sb.NOT_CACHED
+    local = {x for x in pre + run if not x.startswith("http") and x != "./"}
+    assert local == files, (sorted(local - files)[:5], sorted(files - local)[:5])
+    assert not set(pre) & set(run)
+    assert all(x.startswith(("wheels/", "data/", sb.PYODIDE_CDN)) for x in run)
+    assert sb.PYODIDE_CDN + "pyodide.asm.wasm" in run and any(x.endswith(".whl") and "numpy" in x for x in run)
+    version = json.loads((site / "version.json").read_text())
+    assert cache == version["cache"] and re.fullmatch(r"descent-0\.1\.0-[0-9a-f]{12}", cache)
+    assert (site / "manifest.webmanifest").is_file() and "manifest.webmanifest" in pre
+
+
+def test_cache_key_changes_with_the_contents(site, tmp_path):
+    copy = tmp_path / "s"
+    shutil.copytree(site, copy)
+    lock = sb.read_lock(CORE / "pyodide-lock.json")
+    pkgs = _worker_config((site / "autograd.js").read_text())["lockPackages"]
+    same = sb.write_service_worker(copy, "0.1.0", sb.PYODIDE_CDN, pkgs, lock)
+    assert same == _sw_lists(site)[2]
+    (copy / "css" / "descent.css").write_text("/* changed */")
+    assert sb.write_service_worker(copy, "0.1.0", sb.PYODIDE_CDN, pkgs, lock) != same
+
+
+# ------------------------------------------------------------------ offline bundle
+
+def fake_dist(path, lock_pkgs, drop=(), lock_drop=()):
+    """A FAKE minimal Pyodide distribution: the npm core files, a lock file, and a stand-in
+    file for every package the site needs (it is never booted here)."""
+    path.mkdir(parents=True)
+    for f in sb.RUNTIME_FILES:
+        shutil.copy2(CORE / f, path / f)
+    lock = json.loads((CORE / "pyodide-lock.json").read_text())
+    for name in lock_drop:
+        lock["packages"].pop(name)
+    (path / "pyodide-lock.json").write_text(json.dumps(lock))
+    for name, info in lock["packages"].items():
+        if name in lock_pkgs and name not in drop:
+            (path / info["file_name"]).write_bytes(b"fake wheel for " + name.encode())
+    return path
+
+
+@pytest.fixture(scope="session")
+def offline(built, tmp_path_factory):
+    site, summary = built
+    copy = tmp_path_factory.mktemp("offline") / "_site"
+    shutil.copytree(site, copy)
+    dist = fake_dist(tmp_path_factory.mktemp("dist") / "pyodide", summary["lock_packages"])
+    info = sb.make_offline_bundle(copy, dist, summary["lock_packages"])
+    return Path(info["dir"]), info, summary
+
+
+def test_offline_bundle_has_no_cdn_address_and_vendors_pyodide(offline):
+    folder, info, summary = offline
+    assert sb.offline_cdn_refs(folder) == []
+    for p in folder.rglob("*"):
+        if p.suffix in sb.TEXT_SUFFIXES and p.parts[len(folder.parts)] != "pyodide":
+            assert "cdn.jsdelivr.net/pyodide" not in p.read_text(errors="ignore"), p
+    for f in sb.RUNTIME_FILES:
+        assert (folder / "pyodide" / f).is_file()
+    lock = sb.read_lock(folder / "pyodide" / "pyodide-lock.json")
+    for name in summary["lock_packages"]:
+        assert (folder / "pyodide" / lock[name]["file_name"]).is_file()
+    cfg = _worker_config((folder / "autograd.js").read_text())
+    assert cfg["pyodide"] == "pyodide/"
+    pre, run, cache = _sw_lists(folder)
+    assert "pyodide/pyodide.asm.wasm" in run and cache.startswith("descent-0.1.0-offline-")
+    assert info["bytes"] == sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_offline_bundle_zip_holds_the_folder(offline):
+    folder, info, _ = offline
+    names = zipfile.ZipFile(info["zip"]).namelist()
+    assert f"{folder.name}/index.html" in names and f"{folder.name}/pyodide/pyodide.asm.wasm" in names
+    assert len(names) == sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def test_offline_bundle_prints_its_size(built, tmp_path, capsys):
+    site, summary = built
+    copy = tmp_path / "_site"
+    shutil.copytree(site, copy)
+    dist = fake_dist(tmp_path / "dist", summary["lock_packages"])
+    sb.make_offline_bundle(copy, dist, summary["lock_packages"])
+    out = capsys.readouterr().out
+    assert re.search(r"offline bundle: .*_site-offline \(\d+\.\d MB\)", out), out
+
+
+def test_offline_refuses_a_dist_without_the_numpy_wheel(built, tmp_path):
+    pkgs = built[1]["lock_packages"]
+    dist = fake_dist(tmp_path / "dist", pkgs, drop=("numpy",))
+    with pytest.raises(sb.BuildError, match=r"lacks 1 file.*numpy-2\.2\.5.*full distribution"):
+        sb.check_dist(dist, pkgs)
+
+
+def test_offline_refuses_a_lock_without_numpy(built, tmp_path):
+    pkgs = built[1]["lock_packages"]
+    dist = fake_dist(tmp_path / "dist", pkgs, lock_drop=("numpy",))
+    with pytest.raises(sb.BuildError, match="lists no numpy"):
+        sb.check_dist(dist, pkgs)
+
+
+def test_offline_refuses_the_npm_core_and_a_folder_without_a_lock(built, tmp_path):
+    with pytest.raises(sb.BuildError, match=r"lacks \d+ file.*npm core"):
+        sb.check_dist(CORE, built[1]["lock_packages"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(sb.BuildError, match="no pyodide-lock.json"):
+        sb.check_dist(tmp_path / "empty", built[1]["lock_packages"])
+
+
+def test_cli_refuses_an_incomplete_dist_with_a_clear_message(tmp_path):
+    (tmp_path / "d").mkdir()
+    r = subprocess.run([sys.executable, "-m", "playground.cli", "build-site", "--out", str(tmp_path / "o"),
+                        "--offline-dist", str(tmp_path / "d")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode != 0 and "no pyodide-lock.json" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_serve_local_runs_panel_serve_on_every_app(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sb.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    assert sb.serve_local(port=5999) == 0
+    (cmd,) = calls
+    assert cmd[1] == "serve" and "--port" in cmd and "5999" in cmd
+    apps, _ = sb.available_apps()
+    assert [c for c in cmd if c.endswith(".py")] == [str(ROOT / (a.module.replace(".", "/") + ".py")) for a, _, _ in apps]
