@@ -37,6 +37,16 @@ def test_conv2d_gradcheck(stride, padding, size):
               randn(4, 3, 3, 2), randn(4))
 
 
+def test_conv2d_gradcheck_many_channels_strided():
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1), randn(1, 4, 5, 6), randn(2, 4, 3, 3), randn(2))
+
+
+def test_pool_on_channels_last_memory_matches_torch():
+    x = randn(2, 6, 6, 4).transpose(0, 3, 1, 2)  # NCHW view of NHWC memory, as conv2d returns
+    for ours, theirs in [(nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1)), (nn.AvgPool2d(2), torch.nn.AvgPool2d(2))]:
+        _parity(ours, theirs, x)
+
+
 def test_conv2d_gradcheck_no_bias_1x1():
     gradcheck(lambda x, w: F.conv2d(x, w), randn(2, 3, 4, 4), randn(2, 3, 1, 1))
 
@@ -100,7 +110,7 @@ def _copy_into_torch(ours, theirs):
 def _parity(ours, theirs, x, tol=(1e-4, 1e-5), input_grad=True):
     _copy_into_torch(ours, theirs)
     xt = torch.tensor(x, requires_grad=input_grad)
-    xo = Tensor(x.copy(), requires_grad=input_grad)
+    xo = Tensor(x.copy(order="K"), requires_grad=input_grad)  # keeps a channels-last layout
     out, ref = ours(xo), theirs(xt)
     np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=tol[0], atol=tol[1])
     g = randn(*out.shape)
@@ -121,6 +131,7 @@ LAYERS = [
     (lambda m: m.Conv2d(3, 4, 3), (2, 3, 8, 8)),
     (lambda m: m.Conv2d(3, 4, (3, 2), stride=2, padding=1), (2, 3, 9, 7)),
     (lambda m: m.Conv2d(2, 3, 5, stride=(2, 1), padding=(0, 2), bias=False), (1, 2, 11, 6)),
+    (lambda m: m.Conv2d(5, 3, 3, stride=2, padding=1), (2, 5, 8, 7)),  # many channels: other gather
     (lambda m: m.MaxPool2d(2), (2, 3, 8, 8)),
     (lambda m: m.MaxPool2d(3, stride=2, padding=1), (2, 3, 9, 8)),
     (lambda m: m.AvgPool2d(2), (2, 3, 7, 7)),

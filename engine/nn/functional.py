@@ -5,6 +5,7 @@ overhead low, which is most of the cost at playground batch sizes. Layouts follo
 PyTorch: weight (out, in), images NCHW.
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import backend
 from ..losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss  # noqa: F401
@@ -79,11 +80,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     xh = x.data.transpose(0, 2, 3, 1)  # NHWC view
     if ph or pw:
         xh = np.pad(xh, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    cols = np.empty((n, ho, wo, kh, kw, c), xh.dtype)
     offs = _offsets(kh, kw, sh, sw, ho, wo)
-    for i, j, r, s in offs:
-        cols[:, :, :, i, j, :] = xh[:, r, s, :]
-    cols = cols.reshape(n * ho * wo, kh * kw * c)
+    if c >= 4:  # one copy of all windows; for few channels a loop over offsets is faster
+        cols = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)
+    else:
+        cols = np.empty((n, ho, wo, kh, kw, c), xh.dtype)
+        for i, j, r, s in offs:
+            cols[:, :, :, i, j, :] = xh[:, r, s, :]
+        cols = cols.reshape(n * ho * wo, kh * kw * c)
     wm = weight.data.transpose(0, 2, 3, 1).reshape(o, -1)  # (O, kh*kw*C), matching cols
     y = backend.matmul(cols, wm, tb=True)  # (N*ho*wo, O)
     if bias is not None:
@@ -107,61 +112,68 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     return x._child(out, parents, backward, "conv2d")
 
 
-def _pool_setup(x, kernel_size, stride, padding, name):
+def _pool(x, kernel_size, stride, padding, name, pad_value):
+    """Shared set-up of the pools: sizes, and a padded view of x in its memory layout.
+
+    conv2d outputs lie in memory as NHWC; walking them as NHWC (and giving the gradient
+    the same layout) keeps every elementwise pass contiguous, before and after the pool."""
     x = _t(x)
     if x.ndim != 4:
         raise ValueError(f"{name}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    (kh, kw) = _pair(kernel_size)
+    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
     (sh, sw) = _pair(stride if stride is not None else kernel_size)
-    (ph, pw) = _pair(padding)
     ho = _out_size(x.shape[2], kh, sh, ph, name, x.shape)
     wo = _out_size(x.shape[3], kw, sw, pw, name, x.shape)
-    return x, kh, kw, sh, sw, ph, pw, ho, wo
+    last = x.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory
+    perm, inv = ((0, 2, 3, 1), (0, 3, 1, 2)) if last else ((0, 1, 2, 3), (0, 1, 2, 3))
+    xv = x.data.transpose(perm)  # spatial axes: 1, 2 if last else 2, 3
+    lead = (slice(None),) if last else (slice(None), slice(None))
+    if ph or pw:
+        pads = [(0, 0)] * 4
+        pads[len(lead)], pads[len(lead) + 1] = (ph, ph), (pw, pw)
+        xv = np.pad(xv, pads, constant_values=pad_value)
+    wins = [lead + (r, s) for _, _, r, s in _offsets(kh, kw, sh, sw, ho, wo)]
+    unpad = lead + (slice(ph, ph + x.shape[2]), slice(pw, pw + x.shape[3]))
+    return x, xv, wins, unpad, perm, inv, kh * kw
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over each window; the gradient goes to the first maximum (as PyTorch).
 
     A loop over the kh*kw kernel offsets, each a strided view: no copies of windows."""
-    x, kh, kw, sh, sw, ph, pw, ho, wo = _pool_setup(x, kernel_size, stride, padding, "max_pool2d")
-    xd = x.data
-    if ph or pw:
-        xd = np.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
-    wins = [(..., r, s) for _, _, r, s in _offsets(kh, kw, sh, sw, ho, wo)]
-    y = xd[wins[0]].copy()
+    x, xv, wins, unpad, perm, inv, _ = _pool(x, kernel_size, stride, padding, "max_pool2d", -np.inf)
+    y = xv[wins[0]].copy()
     for win in wins[1:]:
-        np.maximum(y, xd[win], out=y)
+        np.maximum(y, xv[win], out=y)
 
     def backward(g):
-        gx = np.zeros(xd.shape, g.dtype)
+        g = g.transpose(perm)
+        gx = np.zeros(xv.shape, g.dtype)
         free = np.ones(y.shape, bool)  # windows whose max has not been routed yet
         for win in wins:
-            hit = (xd[win] == y) & free
+            hit = xv[win] == y
+            hit &= free
             gx[win] += g * hit
-            free &= ~hit
-        return (gx[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
-    return x._child(y, (x,), backward, "max_pool2d")
+            free ^= hit
+        return (gx[unpad].transpose(inv),)
+    return x._child(y.transpose(inv), (x,), backward, "max_pool2d")
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Mean over each window (padding counts as zeros, PyTorch's count_include_pad=True)."""
-    x, kh, kw, sh, sw, ph, pw, ho, wo = _pool_setup(x, kernel_size, stride, padding, "avg_pool2d")
-    xd = x.data
-    if ph or pw:
-        xd = np.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    wins = [(..., r, s) for _, _, r, s in _offsets(kh, kw, sh, sw, ho, wo)]
-    y = xd[wins[0]].copy()
+    x, xv, wins, unpad, perm, inv, k = _pool(x, kernel_size, stride, padding, "avg_pool2d", 0)
+    y = xv[wins[0]].copy()
     for win in wins[1:]:
-        y += xd[win]
-    y *= 1.0 / (kh * kw)
+        y += xv[win]
+    y *= 1.0 / k
 
     def backward(g):
-        gx = np.zeros(xd.shape, g.dtype)
-        g = g * (1.0 / (kh * kw))
+        g = g.transpose(perm) * (1.0 / k)
+        gx = np.zeros(xv.shape, g.dtype)
         for win in wins:
             gx[win] += g
-        return (gx[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
-    return x._child(y, (x,), backward, "avg_pool2d")
+        return (gx[unpad].transpose(inv),)
+    return x._child(y.transpose(inv), (x,), backward, "avg_pool2d")
 
 
 # -- normalisation, dropout, embedding ----------------------------------------------------
