@@ -507,8 +507,8 @@ def playground2d_app(location=None):
                                            options={FEATURES[k][0]: k for k in FEATURES})
     w["features"] = feat_box
     w["dropout"] = pn.widgets.FloatSlider.from_param(setup.param.dropout, step=0.05, name="Dropout")
-    w["l1"] = pn.widgets.Select(label="L1", options=[0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1], value=setup.l1)
-    w["l2"] = pn.widgets.Select(label="L2", options=[0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1], value=setup.l2)
+    w["l1"] = pn.widgets.Select(label="L1", width=140, options=[0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1], value=setup.l1)
+    w["l2"] = pn.widgets.Select(label="L2", width=140, options=[0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1], value=setup.l2)
     w["loss"] = pn.widgets.Select.from_param(setup.param.loss, name="Loss")
     w["optimizer"] = pn.widgets.Select.from_param(setup.param.optimizer, name="Optimizer")
     w["lr"] = pn.widgets.Select(label="Learning rate", options=[0.00001, 0.0001, 0.001, 0.003, 0.01,

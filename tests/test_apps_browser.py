@@ -1,0 +1,152 @@
+"""The playground apps in a real browser: `panel serve` + Debian Chromium via Playwright.
+
+Press Train on the GAN and the 2-D playground and see their images change; no console
+errors; a screenshot of each app goes to docs/screenshots/ (used by the README)."""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.browser
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+APPS = ["gan", "playground2d", "autograd", "lines"]
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def apps_server():
+    """`panel serve` for the four apps on a free port; yields the base URL."""
+    pytest.importorskip("panel")
+    port = _free_port()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "panel", "serve", *[f"playground/apps/{a}.py" for a in APPS],
+           "--port", str(port), "--address", "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/autograd", timeout=5)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                out = proc.stdout.read().decode(errors="replace")[-2000:]
+                pytest.fail(f"panel serve did not start:\n{out}")
+            time.sleep(0.5)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = shutil.which("chromium")
+    if not exe:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_app(browser, apps_server):
+    pages = []
+
+    def go(name):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.errors = []
+        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(f"{apps_server}/{name}")
+        page.wait_for_load_state("networkidle")
+        page.locator("canvas").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        pages.append(page)
+        return page
+    yield go
+    for p in pages:
+        p.close()
+
+
+def _figure_shot(page, index):
+    return page.locator(".bk-Figure").nth(index).screenshot()
+
+
+def _wait_changed(page, index, before, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        page.wait_for_timeout(1000)
+        if _figure_shot(page, index) != before:
+            return True
+    return False
+
+
+def _train(page, seconds):
+    page.get_by_role("button", name="Train").first.click()
+    page.wait_for_timeout(seconds * 1000)
+    page.get_by_role("button", name="Pause").first.click()
+    page.wait_for_timeout(1000)
+
+
+def test_gan_grid_changes_after_training(open_app):
+    page = open_app("gan")
+    before = _figure_shot(page, 0)  # the sample grid is the first figure
+    _train(page, 6)
+    assert _wait_changed(page, 0, before), "the GAN sample grid did not change"
+    assert "step 0 " not in page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "gan.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_playground2d_heatmap_changes_after_training(open_app):
+    page = open_app("playground2d")
+    before = _figure_shot(page, 0)  # the output heat-map
+    _train(page, 5)
+    assert _wait_changed(page, 0, before), "the decision-boundary heat-map did not change"
+    page.get_by_role("button", name="Show me the code").click()
+    page.wait_for_timeout(1000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground2d.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_autograd_steps_and_screenshot(open_app):
+    page = open_app("autograd")
+    before = _figure_shot(page, 0)
+    page.get_by_role("button", name="Backward: one node").click()
+    page.get_by_role("button", name="Backward: one node").click()
+    assert _wait_changed(page, 0, before, timeout=20)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "autograd.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_lines_trains_and_screenshot(open_app):
+    page = open_app("lines")
+    before = _figure_shot(page, 0)  # per-count accuracy bars
+    _train(page, 8)
+    assert _wait_changed(page, 0, before), "the per-count accuracy did not change"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "lines.png"), full_page=True)
+    assert page.errors == []
