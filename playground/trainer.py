@@ -347,13 +347,14 @@ class Trainer(param.Parameterized):
 
     def _diverged(self, why, metrics, t0):
         self._flush(metrics, t0)  # the good steps of this chunk still count
+        failed_at = self.step + 1
         restored = ""
         if self._restore_fn is not None and self._last_good is not None:
             self._restore_fn(self._last_good)
             self.step = self._last_good_step
             self._update_progress()
             restored = f" Restored the last good weights (step {self._last_good_step})."
-        self._set_stopped(f"Stopped: the loss is not a finite number at step {self.step + 1} "
+        self._set_stopped(f"Stopped: the loss is not a finite number at step {failed_at} "
                           f"({why.split(':')[0]}). Training diverged — try a lower learning "
                           f"rate (e.g. 10× smaller) or gradient clipping.{restored}", error=True)
 

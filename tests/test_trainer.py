@@ -107,6 +107,7 @@ def test_non_finite_metric_stops_and_restores_last_good():
     assert c.w == pytest.approx(good) and t.step == 8
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_engine_nan_loss_keeps_last_good_weights():
     engine.manual_seed(0)
     rng = np.random.default_rng(0)

@@ -43,10 +43,10 @@ OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
 RECIPES = {
     "softmax": dict(optimizer="adam", lr=3e-3, batch_size=64, epochs=10, augment=False,
                     schedule="cosine"),
-    "mlp": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=15, augment=True,
-                schedule="cosine", layers=2, width=256, activation="relu"),
-    "cnn": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=15, augment=True,
-                schedule="cosine", activation="relu"),
+    "mlp": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=20, augment=True,
+                schedule="cosine", layers=2, width=512, activation="relu", dropout=0.1),
+    "cnn": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=20, augment=True,
+                schedule="cosine", activation="relu", dropout=0.25),
 }
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
@@ -57,23 +57,25 @@ PROBE = 256            # held-out digits used for the activation histograms
 
 # --------------------------------------------------------------------------- models
 
-def build_model(kind="mlp", layers=2, width=256, activation="relu"):
-    """softmax regression, MLP (``layers`` hidden layers, ``width`` halving each layer) or CNN."""
+def build_model(kind="mlp", layers=2, width=512, activation="relu", dropout=0.0):
+    """softmax regression, MLP (``layers`` hidden layers, ``width`` halving each layer) or
+    CNN (conv3(16)-BN-pool-conv3(32)-BN-pool-fc128); ``dropout`` after hidden layers."""
     act = ACTIVATIONS[activation]
+    drop = [nn.Dropout(dropout)] if dropout else []
     if kind == "softmax":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     if kind == "mlp":
         mods, d = [nn.Flatten()], 784
         for i in range(layers):
             h = max(16, width >> i)
-            mods += [nn.Linear(d, h), act()]
+            mods += [nn.Linear(d, h), act(), *([nn.Dropout(dropout)] if dropout else [])]
             d = h
         return nn.Sequential(*mods, nn.Linear(d, 10))
     if kind == "cnn":
         return nn.Sequential(
-            nn.Conv2d(1, 16, 3), act(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3), act(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * 5 * 5, 128), act(), nn.Linear(128, 10))
+            nn.Conv2d(1, 16, 3), nn.BatchNorm2d(16), act(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3), nn.BatchNorm2d(32), act(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * 5 * 5, 128), act(), *drop, nn.Linear(128, 10))
     raise ValueError(f"unknown model {kind!r}: choose softmax, mlp or cnn")
 
 
@@ -153,16 +155,17 @@ class DigitsApp(param.Parameterized):
 
     model_kind = param.Selector(default="mlp", objects=list(MODEL_NAMES), label="Model")
     layers = param.Integer(default=2, bounds=(1, 4), label="Hidden layers")
-    width = param.Selector(default=256, objects=[16, 32, 64, 128, 256, 512], label="Width (halves per layer)")
+    width = param.Selector(default=512, objects=[16, 32, 64, 128, 256, 512], label="Width (halves per layer)")
+    dropout = param.Selector(default=0.1, objects=[0.0, 0.1, 0.25, 0.5], label="Dropout")
     activation = param.Selector(default="relu", objects=list(ACTIVATIONS), label="Activation")
     optimizer = param.Selector(default="adam", objects=list(OPTIMISERS), label="Optimiser")
     lr = param.Selector(default=1e-3, objects=LR_OPTIONS, label="Learning rate")
     batch_size = param.Selector(default=64, objects=[16, 32, 64, 128, 256], label="Batch size")
-    epochs = param.Integer(default=15, bounds=(1, 60), label="Epochs")
+    epochs = param.Integer(default=20, bounds=(1, 60), label="Epochs")
     augment = param.Boolean(default=True, label="Augment (shift ±2 px, rotate ±10°)")
     schedule = param.Selector(default="cosine", objects=["cosine", "constant"], label="LR schedule")
 
-    _structural = ("model_kind", "layers", "width", "activation")
+    _structural = ("model_kind", "layers", "width", "activation", "dropout")
 
     def __init__(self, data=None, seed=0, recipe=True, **state):
         kind = state.get("model_kind", "mlp")
@@ -193,7 +196,8 @@ class DigitsApp(param.Parameterized):
         if self._loaded is not None:
             self.model, self._loaded = self._loaded, None
         else:
-            self.model = build_model(self.model_kind, self.layers, self.width, self.activation)
+            self.model = build_model(self.model_kind, self.layers, self.width, self.activation,
+                                     self.dropout)
             self.model_note = ""
         self.opt = make_optimizer(self.optimizer, self.model.parameters(), self.lr)
         self.rng = np.random.default_rng(seed)
@@ -547,8 +551,8 @@ class DigitsApp(param.Parameterized):
              "arch": describe(self.model), "optimizer": OPTIMISERS[self.optimizer],
              "lr": self.lr, "batch": self.batch_size, "epochs": round(self._epoch_float(), 2),
              "augment": self.augment, "schedule": self.schedule, "seed": self.trainer.seed}
-        if self.model_kind == "mlp" and not self.model_note:
-            d["activation"] = self.activation
+        if not self.model_note:
+            d["activation"], d["dropout"] = self.activation, self.dropout
         return d
 
     def _record_run(self):
@@ -650,6 +654,7 @@ class DigitsApp(param.Parameterized):
         self.w_layers = w.IntSlider.from_param(self.param.layers)
         self.w_width = w.DiscreteSlider.from_param(self.param.width)
         self.w_activation = w.Select.from_param(self.param.activation)
+        self.w_dropout = w.DiscreteSlider.from_param(self.param.dropout)
         self.w_optimizer = w.Select.from_param(self.param.optimizer, options={v: k for k, v in OPTIMISERS.items()})
         self.w_lr = w.DiscreteSlider.from_param(self.param.lr, options={f"{v:g}": v for v in LR_OPTIONS})
         self.w_batch = w.DiscreteSlider.from_param(self.param.batch_size)
@@ -665,12 +670,12 @@ class DigitsApp(param.Parameterized):
         self.store = BrowserStore(key="descent-digits-runs", height=0, width=0, margin=0)
         self.runs_pane = pn.pane.HTML("", sizing_mode="stretch_width")
         self.store.param.watch(self._render_runs, "items")
-        clear = w.Button(name="Forget my runs", button_type="light", width=140)
+        clear = w.Button(label="Forget my runs", color="light", width=140)
         clear.on_click(lambda e: setattr(self.store, "items", []))
         self.clear_runs = clear
 
         self.download = w.FileDownload(callback=self._download, filename="digits-model.npz",
-                                       label="Save model (.npz)", button_type="success",
+                                       label="Save model (.npz)", color="success",
                                        width=280)
         self.upload = w.FileInput(accept=".npz", width=280)
         self.upload.param.watch(self._on_upload, "value")
@@ -683,7 +688,7 @@ class DigitsApp(param.Parameterized):
         self._refresh_model_info()
         h = lambda s: pn.pane.Markdown(f"#### {s}", margin=(8, 5, 0, 5))  # noqa: E731
         sidebar = pn.Column(
-            h("Model"), self.w_model, self.w_activation, self.mlp_box,
+            h("Model"), self.w_model, self.w_activation, self.mlp_box, self.w_dropout,
             h("Training"), self.w_optimizer, self.w_lr, self.w_schedule, self.w_batch,
             self.w_epochs, self.w_augment, self.controls,
             h("Save / load"), self.model_info, self.download,
@@ -752,6 +757,32 @@ def digits_app(**state) -> pn.viewable.Viewable:
     schedule, seed, data=((x_train, y_train), (x_test, y_test)))."""
     return DigitsApp(**state).view()
 
+
+def check_recipe(kind="mlp", epochs=None, seed=0, verbose=True):
+    """Train ``kind``'s default recipe exactly as the app does (no browser); returns the
+    held-out accuracy. ``python -m playground.apps.digits mlp`` prints it."""
+    app = DigitsApp(model_kind=kind, seed=seed, **({"epochs": epochs} if epochs else {}))
+    t0, last = time.perf_counter(), -1
+    while not app.trainer.finished:
+        app.trainer.run_steps(200)
+        if app.trainer.error:
+            raise RuntimeError(app.trainer.error)
+        if verbose and int(app._epoch_float()) != last:
+            last = int(app._epoch_float())
+            print(f"  epoch {app._epoch_float():5.2f}: held-out {app.test_accuracy:.2%} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    acc = app._evaluate()
+    if verbose:
+        print(f"{kind} ({describe(app.model)}, {app.epochs} epochs, {app.optimizer} lr {app.lr}, "
+              f"batch {app.batch_size}, augment {app.augment}, {app.schedule}): held-out "
+              f"{acc:.2%} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return acc
+
+
+if __name__ == "__main__":
+    import sys
+    for kind in sys.argv[1:] or ["mlp", "cnn"]:
+        check_recipe(kind)
 
 if __name__.startswith("bokeh"):  # `panel serve playground/apps/digits.py`
     pn.extension()

@@ -1,0 +1,222 @@
+"""The Digits app's objects: every control changes what it should, a short run learns,
+a diverging run stops and keeps its last good weights, bad model files are refused."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import nn, optim
+from engine import data as edata
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    if not edata.DEFAULT_MNIST_PATH.is_file() and not os.environ.get("DESCENT_MNIST"):
+        r = subprocess.run([sys.executable, "-m", "engine.data", "build-mnist"], cwd=ROOT,
+                           capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"MNIST npz missing and the build failed: {r.stderr[-300:]}")
+    return edata.load_mnist()
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """2,000 train / 500 held-out digits: enough to check wiring quickly."""
+    (xtr, ytr), (xte, yte) = mnist
+    return (xtr[:2000], ytr[:2000]), (xte[:500], yte[:500])
+
+
+def tiny_app(data, **state):
+    from playground.apps.digits import DigitsApp
+    state = {"model_kind": "mlp", "layers": 1, "width": 32, "dropout": 0.0, "augment": False,
+             **state}
+    return DigitsApp(data=data, **state)
+
+
+def weights(app):
+    return {k: v.copy() for k, v in app.model.state_dict().items()}
+
+
+def test_digits_app_returns_a_panel_object(small):
+    import panel as pn
+    from playground.apps.digits import digits_app
+    view = digits_app(data=small, model_kind="softmax")
+    assert isinstance(view, pn.viewable.Viewable)
+    app = view.app
+    assert app.model_kind == "softmax" and "784-10" in app.model_info.object
+    assert "KB on disk" in app.model_info.object and "ms per digit" in app.model_info.object
+
+
+def test_model_controls_rebuild_the_model(small):
+    app = tiny_app(small)
+    from playground.apps.digits import describe
+    assert describe(app.model) == "784-32-10"
+    app.layers = 2
+    assert describe(app.model) == "784-32-16-10"
+    app.width = 64
+    assert describe(app.model) == "784-64-32-10"
+    app.activation = "tanh"
+    assert any(isinstance(m, nn.Tanh) for m in app.model)
+    app.dropout = 0.25
+    assert any(isinstance(m, nn.Dropout) and m.p == 0.25 for m in app.model)
+    app.model_kind = "softmax"
+    assert describe(app.model) == "784-10"
+    app.model_kind = "cnn"
+    assert any(isinstance(m, nn.Conv2d) for m in app.model)
+    assert not app.mlp_box.visible
+    assert len(app.hist_figs) == 4  # two convs, two linears
+
+
+def test_structural_change_mid_run_asks_for_reset(small):
+    app = tiny_app(small)
+    app.trainer.run_steps(3)
+    before = weights(app)
+    app.width = 64
+    assert app.trainer.pending_reset and "Reset" in app.trainer.status
+    assert all(np.array_equal(before[k], v) for k, v in app.model.state_dict().items())
+    app.trainer.reset()
+    from playground.apps.digits import describe
+    assert describe(app.model) == "784-64-10" and app.trainer.step == 0
+
+
+def test_training_controls_apply(small, monkeypatch):
+    app = tiny_app(small, schedule="constant")
+    app.optimizer = "sgd"
+    assert isinstance(app.opt, optim.SGD)
+    app.optimizer = "adamw"
+    assert isinstance(app.opt, optim.AdamW)
+    app.lr = 3e-3
+    assert app.opt.lr == pytest.approx(3e-3)
+    app.batch_size = 32
+    assert app.trainer.step_once()["samples"] == 32
+    calls = []
+    real = edata.augment
+    monkeypatch.setattr(edata, "augment", lambda x, *a, **k: calls.append(len(x)) or real(x, *a, **k))
+    app.augment = True
+    app.trainer.step_once()
+    assert calls == [32]
+    before = app.trainer.progress["max_steps"]
+    app.epochs = app.epochs + 2
+    assert app.trainer.progress["max_steps"] == before + 2 * 2000 // 32
+    app.schedule = "cosine"
+    app.samples_seen = app.epochs * app.n_train // 2     # half way: cosine at about half
+    assert app._current_lr() == pytest.approx(3e-3 * (0.02 + 0.98 * 0.5), rel=1e-6)
+
+
+def test_seed_makes_runs_repeatable(small):
+    app = tiny_app(small)
+    app.trainer.reset(seed=5)
+    app.trainer.run_steps(5)
+    a = weights(app)
+    app.trainer.reset(seed=5)
+    app.trainer.run_steps(5)
+    b = weights(app)
+    app.trainer.reset(seed=6)
+    c = weights(app)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_views_update_while_training(small):
+    app = tiny_app(small, epochs=1)
+    w0 = app.w_src.data["image"][0].copy()
+    app.trainer.run_steps(40)  # 40 x 64 = 1.3 epochs of 2,000 -> at least one evaluation
+    app._refresh_views(force=True)
+    assert len(app.train_src.data["loss"]) > 0
+    assert len(app.test_src.data["acc"]) >= 2          # the initial point and later ones
+    assert int(np.sum(app.conf_src.data["count"])) == 500
+    wrong = int((app.last_eval["pred"] != app.yte).sum())
+    assert len(app.mistake_lbl.data["text"]) == min(24, wrong)
+    assert "→" in app.mistake_lbl.data["text"][0]
+    assert not np.allclose(app.w_src.data["image"][0], w0, equal_nan=True)
+    (fa, sa), (fg, sg) = app.hist_figs[0]
+    assert sum(sa.data["top"]) > 0 and sum(sg.data["top"]) > 0
+    assert "dead units" in fa.title.text
+    assert "held-out" in app.acc_fig.title.text
+
+
+def test_drawing_gives_probabilities(small):
+    from playground.components import DrawingCanvas
+    app = tiny_app(small)
+    img = np.zeros((112, 112), np.float32)
+    img[15:97, 52:60] = 1.0                       # a vertical stroke
+    app.canvas.image = DrawingCanvas.encode(img)
+    p = np.array(app.prob_src.data["p"])
+    assert p.shape == (10,) and p.sum() == pytest.approx(1, abs=1e-5)
+    seen = np.flipud(app.seen_src.data["image"][0])
+    np.testing.assert_allclose(seen, edata.preprocess_drawing(img), atol=1e-6)
+    assert "guess" in app.prob_fig.title.text
+    app.canvas.image = ""                          # Clear
+    assert sum(app.prob_src.data["p"]) == 0 and app.drawing_probs is None
+
+
+def test_short_run_beats_90_percent_and_is_recorded(mnist):
+    app = tiny_app(mnist, width=256, lr=1e-3, epochs=2, schedule="cosine")
+    acc0 = app.test_accuracy
+    app.trainer.run_steps(10_000)                 # stops after 2 epochs
+    assert app.trainer.finished
+    app.trainer._set_stopped("Finished.")         # what the async loop does at the end
+    assert acc0 < 0.5 < 0.9 < app.test_accuracy
+    runs = app.store.items
+    assert len(runs) == 1 and runs[0]["acc"] == pytest.approx(app.test_accuracy, abs=1e-4)
+    assert runs[0]["arch"] == "784-256-10" and runs[0]["lr"] == 1e-3
+    assert "★ best" in app.runs_pane.object and "Forget" in app.clear_runs.label
+    app.clear_runs.clicks += 1
+    assert app.store.items == [] and "No runs yet" in app.runs_pane.object
+
+
+def test_runs_from_the_browser_are_shown_best_first(small):
+    app = tiny_app(small)
+    app.store.items = [{"id": "a", "acc": 0.91, "model": "MLP"}, {"id": "b", "acc": 0.97, "model": "CNN"}]
+    html = app.runs_pane.object
+    assert html.index("97.00%") < html.index("91.00%") and "★ best" in html
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_huge_learning_rate_stops_and_keeps_last_good_weights(small):
+    app = tiny_app(small, optimizer="sgd", lr=1e-3, schedule="constant", layers=2, width=256)
+    app.trainer.run_steps(4)                      # one good chunk: the snapshot
+    good = weights(app)
+    app.lr = 100.0
+    app.trainer.run_steps(200)
+    assert app.trainer.error, "a learning rate of 100 should blow up"
+    assert "not a finite number" in app.trainer.status and "lower learning rate" in app.trainer.status
+    assert "Restored the last good weights (step 4)" in app.trainer.status
+    assert all(np.array_equal(good[k], v) for k, v in app.model.state_dict().items())
+    assert np.isfinite(app.test_accuracy) and not app.trainer.running and app.trainer.step == 4
+
+
+def test_save_and_load_round_trip(small):
+    app = tiny_app(small)
+    app.trainer.run_steps(5)
+    raw = app.save_bytes()
+    other = tiny_app(small, width=64)             # another architecture: loading replaces it
+    assert other.load_bytes(raw, "mine.npz")
+    assert other.file_msg.alert_type == "success"
+    np.testing.assert_allclose(other.predict_logits(small[1][0][:20]),
+                               app.predict_logits(small[1][0][:20]), rtol=1e-5, atol=1e-5)
+    assert "loaded from mine.npz" in other.model_info.object
+    assert other.download.callback().getvalue()[:2] == b"PK"
+
+
+@pytest.mark.parametrize("bad", [b"not a model at all", b"PK\x03\x04truncated", "truncate"])
+def test_bad_model_file_is_refused_and_model_kept(small, bad):
+    app = tiny_app(small)
+    if bad == "truncate":
+        bad = app.save_bytes()[:300]
+    before = weights(app)
+    assert not app.load_bytes(bad, "broken.npz")
+    assert app.file_msg.alert_type == "danger" and "unchanged" in app.file_msg.object
+    assert "broken.npz" in app.file_msg.object
+    assert all(np.array_equal(before[k], v) for k, v in app.model.state_dict().items())
+
+
+def test_upload_widget_loads(small):
+    app = tiny_app(small)
+    app.upload.filename = "junk.npz"
+    app.upload.value = b"junk"
+    assert app.file_msg.visible and "junk.npz" in app.file_msg.object
