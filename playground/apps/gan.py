@@ -451,7 +451,7 @@ def gan_app(data=None, classifier="default"):
         pn.pane.Markdown("The arrows show **−∂(G's loss)/∂x** at each generated point: where the "
                          "generator's next step will push it, uphill on D's heat-map."))
 
-    layout = pn.Column("## GAN studio", pn.Tabs(("MNIST GAN", mnist_tab), ("2-D anatomy", anatomy_tab)),
+    layout = pn.Column("## GAN studio", "### MNIST GAN", mnist_tab, "### 2-D anatomy", anatomy_tab,
                        sizing_mode="stretch_width")
     layout.controls = dict(trainer=trainer, gan=gan, conditional=conditional, digit=digit, lr=lr,
                            interp=interp, grid=grid_src, interp_img=interp_src, losses=loss_src,
