@@ -100,6 +100,8 @@
       card.appendChild(b);
     }
     document.body.classList.remove("pn-loading");
+    const b = document.querySelector(".descent-backend");
+    if (b) b.textContent = "Python did not start";
   }
 
   function onMessage(ev) {

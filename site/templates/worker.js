@@ -136,7 +136,8 @@ async function boot() {
     if (status === null) throw await diagnose(`the package ${missing[0]}`, url, failed.join("; "));
     throw new StageError("http",
       `The Pyodide distribution at ${INDEX_URL} did not deliver ${missing.length} package(s): ` +
-      `${missing.join(", ")} (${url.split("/").pop()}: HTTP ${status}). ` +
+      missing.slice(0, 3).join(", ") + (missing.length > 3 ? ` and ${missing.length - 3} more` : "") +
+      ` (${url.split("/").pop()}: HTTP ${status}). ` +
       (status === 404 ? "It is not a full Pyodide distribution (the npm core has no packages)." : ""));
   }
   await installWheels(CONFIG.wheels.map(abs), "bokeh and panel");

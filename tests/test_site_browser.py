@@ -1,0 +1,328 @@
+"""The built site in headless Chromium (Playwright, Debian's chromium), served from
+127.0.0.1. The Pyodide CDN address is routed to the npm `pyodide@0.29.3` core in
+node_modules, so the runtime stage really boots; the core has no packages (numpy...), so
+those requests are answered 404 *explicitly* and the loader must say so. A full boot needs a
+full distribution: set DESCENT_PYODIDE_DIST."""
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from playground import site_builder as sb
+from test_site_build import build_once
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "node_modules" / "pyodide"
+CDN = sb.PYODIDE_CDN
+SHOTS = ROOT / "docs" / "screenshots"
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+         ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip"}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES,
+                      ".webmanifest": "application/manifest+json"}
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(folder):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    return build_once(tmp_path_factory)[0]
+
+
+@pytest.fixture(scope="session")
+def site_url(site):
+    srv, url = _serve(site)
+    yield url
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="session")
+def host_url(tmp_path_factory, site_url):
+    """Another origin (another localhost port) with a blog post that embeds a widget."""
+    d = tmp_path_factory.mktemp("blog")
+    (d / "post.html").write_text(f"""<!doctype html><meta charset=utf-8><title>My blog</title>
+<style>body{{font-family:Georgia,serif;max-width:760px;margin:30px auto;padding:0 16px;color:#222}}</style>
+<h1>How a network learns to see digits</h1>
+<p>Press Train in the widget below: it runs in your browser.</p>
+<div data-descent="autograd" data-eager></div>
+<script src="{site_url}js/embed.js" async></script>
+<p>The end.</p>""")
+    srv, url = _serve(d)
+    yield url
+    srv.shutdown()
+    srv.server_close()
+
+
+def _cdn_to_npm_core(route):
+    """The pinned CDN address answered from the npm core; what the core lacks (every
+    package: numpy...) is an explicit 404 that the tests expect and ignore."""
+    name = route.request.url[len(CDN):].split("?")[0]
+    f = CORE / name
+    headers = {"access-control-allow-origin": "*"}
+    if f.is_file() and "/" not in name:
+        route.fulfill(status=200, body=f.read_bytes(),
+                      headers={**headers, "content-type": TYPES.get(f.suffix, "application/octet-stream")})
+    else:
+        route.fulfill(status=404, body=b"not in the npm core", headers=headers)
+
+
+def _expected_failure(text):
+    """Console lines caused by the routed 404s of packages the npm core lacks."""
+    return "404" in text and ("Failed to load resource" in text or ".whl" in text)
+
+
+@pytest.fixture
+def ctx(chromium_launcher, site_url):
+    browser = chromium_launcher(webgpu=False)
+    c = browser.new_context(viewport={"width": 1280, "height": 860}, service_workers="block")
+    c.route(CDN + "**", _cdn_to_npm_core)
+    c.errors = []
+    c.others = []
+
+    def other(route):  # nothing else may be fetched: record and refuse
+        c.others.append(route.request.url)
+        route.abort()
+    c.route(lambda u: not u.startswith(("http://127.0.0.1", CDN)), other)
+    yield c
+    c.close()
+
+
+def _page(ctx):
+    pg = ctx.new_page()
+    pg.on("console", lambda m: ctx.errors.append(m.text) if m.type == "error" and not _expected_failure(m.text) else None)
+    pg.on("pageerror", lambda e: ctx.errors.append(f"pageerror: {e}"))
+    return pg
+
+
+def _wait(fn, timeout=60, every=0.25):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(every)
+    return fn()
+
+
+def _stages(pg):
+    return pg.evaluate("JSON.parse(JSON.stringify(window.DescentLoader ? window.DescentLoader.state : {}))")
+
+
+def test_index_renders_without_console_errors(ctx, site_url, site):
+    pg = _page(ctx)
+    pg.goto(site_url + "index.html", wait_until="networkidle")
+    cards = pg.locator(".card")
+    assert cards.count() == len([p for p in site.glob("*.html") if p.name != "index.html"])
+    assert pg.locator("h2", has_text="Lessons").count() == 1
+    assert "http://127.0.0.1" in pg.locator(".site-url").first.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / "site-index.png"), full_page=True)
+    assert ctx.errors == [] and ctx.others == []
+
+
+def test_app_page_boots_the_npm_core_and_reaches_the_package_stage(ctx, site_url):
+    pg = _page(ctx)
+    pg.goto(site_url + "autograd.html")
+    # the pre-rendered app is visible while Python boots; the loader shows the stages
+    assert pg.locator(".descent-loader").is_visible()
+    seen_progress = _wait(lambda: (_stages(pg).get("runtime") or {}).get("loaded", 0) > 0, 30)
+    assert seen_progress, _stages(pg)
+    pg.screenshot(path=str(SHOTS / "site-app-loading.png"))
+    st = _wait(lambda: (s := _stages(pg)).get("packages", {}).get("state") in ("active", "failed") and s, 60)
+    assert st["runtime"]["state"] == "done"
+    # the real bytes of the runtime (wasm + stdlib + lock) were counted and shown
+    assert st["runtime"]["loaded"] >= (CORE / "pyodide.asm.wasm").stat().st_size
+    assert re.search(r"\d+\.\d MB ✓", pg.locator('[data-stage="runtime"] .descent-stage-size').inner_text())
+    st = _wait(lambda: (s := _stages(pg)).get("packages", {}).get("state") == "failed" and s, 60)
+    msg = pg.locator(".descent-loader-msg")
+    assert "did not deliver" in msg.inner_text() and "numpy" in msg.inner_text()
+    assert "npm core has no packages" in msg.inner_text()
+    assert pg.locator(".descent-loader-msg").get_attribute("data-kind") == "http"
+    pg.screenshot(path=str(SHOTS / "site-app-package-stage.png"))
+    assert ctx.errors == [] and ctx.others == []
+
+
+def test_every_embed_page_renders_without_chrome_or_console_errors(ctx, site_url, site):
+    for page in sorted((site / "embed").glob("*.html")):
+        if page.name == "index.html":
+            continue
+        pg = _page(ctx)
+        pg.goto(site_url + f"embed/{page.name}")
+        assert pg.locator(".descent-bar-top").count() == 0
+        assert pg.locator(".descent-embed-badge").count() == 1
+        _wait(lambda: _stages(pg).get("packages", {}).get("state") in ("active", "failed"), 60)
+        assert _stages(pg)["runtime"]["state"] == "done", page.name
+        pg.close()
+    assert ctx.errors == [] and ctx.others == []
+
+
+def test_embed_snippet_on_another_origin_makes_a_sized_iframe(ctx, host_url, site_url):
+    pg = _page(ctx)
+    pg.goto(host_url + "post.html")
+    frame_el = pg.locator("iframe")
+    _wait(lambda: frame_el.count() == 1, 10)
+    assert frame_el.get_attribute("src").startswith(site_url + "embed/autograd.html?descent-id=")
+    assert _wait(lambda: frame_el.get_attribute("data-sized") == "1", 30)
+    frame = frame_el.element_handle().content_frame()
+    _wait(lambda: frame.evaluate("window.DescentLoader && DescentLoader.state.runtime && DescentLoader.state.runtime.state") == "done", 60)
+    time.sleep(1.0)
+    content = frame.evaluate("Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))")
+    box = frame_el.bounding_box()
+    assert content > 200
+    assert abs(box["height"] - content) <= 2, (box, content)
+    assert abs(box["width"] - pg.evaluate("document.querySelector('[data-descent]').clientWidth")) <= 1
+    pg.screenshot(path=str(SHOTS / "site-embed-host.png"), full_page=True)
+    assert ctx.errors == [] and ctx.others == []
+
+
+def test_embed_js_ignores_size_messages_from_other_origins(ctx, host_url):
+    pg = _page(ctx)
+    pg.goto(host_url + "post.html")
+    frame_el = pg.locator("iframe")
+    _wait(lambda: frame_el.count() == 1, 10)
+    fid = re.search(r"descent-id=([^&]+)", frame_el.get_attribute("src")).group(1)
+    before = frame_el.evaluate("f => f.style.height")
+    # the host page itself (another origin than the Descent site) forges a size message
+    pg.evaluate("id => window.postMessage({type: 'descent:size', id, height: 7777}, '*')", fid)
+    time.sleep(0.5)
+    assert frame_el.evaluate("f => f.style.height") != "7777px"
+    assert before is not None
+
+
+def test_copy_embed_snippet_button(ctx, site_url):
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/"))
+    pg = _page(ctx)
+    pg.goto(site_url + "autograd.html")
+    pg.click(".descent-embed-btn")
+    box = pg.locator(".descent-snippet textarea")
+    _wait(lambda: box.count() == 1, 5)
+    snippet = box.input_value()
+    assert '<div data-descent="autograd"></div>' in snippet
+    assert f'<script src="{site_url}js/embed.js" async></script>' in snippet
+    assert pg.evaluate("navigator.clipboard.readText()") == snippet
+
+
+def test_network_blocked_shows_the_offline_message(ctx, site_url):
+    pg = _page(ctx)
+    pg.goto(site_url + "autograd.html", wait_until="domcontentloaded")
+    # from here on the network is gone (the page itself came from the cache)
+    ctx.unroute(CDN + "**")
+    ctx.route(CDN + "**", lambda r: r.abort("internetdisconnected"))
+    ctx.route("**/version.json*", lambda r: r.abort("internetdisconnected"))
+    pg.reload(wait_until="domcontentloaded")
+    msg = pg.locator(".descent-loader-msg")
+    _wait(lambda: msg.inner_text().strip() != "", 30)
+    assert msg.get_attribute("data-kind") == "offline"
+    assert "You are offline" in msg.inner_text() and "after one online visit" in msg.inner_text()
+    assert _stages(pg)["runtime"]["state"] == "failed"
+    pg.screenshot(path=str(SHOTS / "site-offline-message.png"))
+
+
+def test_blocked_cdn_is_told_apart_from_offline(ctx, site_url):
+    ctx.unroute(CDN + "**")
+    ctx.route(CDN + "**", lambda r: r.abort("blockedbyclient"))
+    pg = _page(ctx)
+    pg.goto(site_url + "autograd.html")
+    msg = pg.locator(".descent-loader-msg")
+    _wait(lambda: msg.inner_text().strip() != "", 30)
+    assert msg.get_attribute("data-kind") == "cdn-blocked"
+    assert "cdn.jsdelivr.net" in msg.inner_text() and "offline bundle" in msg.inner_text()
+
+
+def test_no_webassembly_gets_a_specific_message(ctx, site_url):
+    pg = _page(ctx)
+    pg.add_init_script("delete globalThis.WebAssembly")
+    pg.goto(site_url + "autograd.html")
+    msg = pg.locator(".descent-loader-msg")
+    _wait(lambda: msg.inner_text().strip() != "", 10)
+    assert msg.get_attribute("data-kind") == "no-wasm" and "WebAssembly" in msg.inner_text()
+
+
+def test_service_worker_caches_the_site_for_offline_use(chromium_launcher, site_url):
+    browser = chromium_launcher(webgpu=False)
+    c = browser.new_context()
+    c.route(CDN + "**", _cdn_to_npm_core)
+    try:
+        pg = c.new_page()
+        pg.goto(site_url + "index.html")
+        pg.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        pg.reload()
+        assert _wait(lambda: pg.evaluate("!!navigator.serviceWorker.controller"), 15)
+        cached = pg.evaluate("""async () => {
+            const keys = await caches.keys();
+            const c = await caches.open(keys.find(k => k.startsWith('descent-')));
+            return {names: keys, n: (await c.keys()).length};
+        }""")
+        assert any(re.fullmatch(r"descent-0\.1\.0-[0-9a-f]{12}", k) for k in cached["names"]) and cached["n"] > 50
+        c.set_offline(True)
+        pg.goto(site_url + "autograd.html")
+        assert pg.locator(".descent-bar-top").count() == 1  # served by the service worker
+        pg.goto(site_url + "index.html")
+        assert pg.locator(".card").count() >= 1
+    finally:
+        c.close()
+
+
+DIST = os.environ.get("DESCENT_PYODIDE_DIST")
+
+
+@pytest.mark.skipif(not DIST, reason="DESCENT_PYODIDE_DIST is not set: the full boot (Pyodide + numpy + "
+                    "Panel + our wheel, training digits in the page) needs a full Pyodide 0.29.3 distribution")
+def test_full_boot_trains_digits_in_the_page(chromium_launcher, site, tmp_path):
+    summary = build_once.__globals__["_BUILD"]["site"][1]
+    copy = tmp_path / "_site"
+    shutil.copytree(site, copy)
+    info = sb.make_offline_bundle(copy, Path(DIST), summary["lock_packages"])
+    srv, url = _serve(info["dir"])
+    browser = chromium_launcher(webgpu=True)
+    c = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors, outside = [], []
+    c.route(lambda u: not u.startswith("http://127.0.0.1"), lambda r: (outside.append(r.request.url), r.abort()))
+    try:
+        pg = c.new_page()
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.goto(url + "digits.html")
+        done = _wait(lambda: (s := _stages(pg)).get("app", {}).get("state") == "done"
+                     or any(v.get("state") == "failed" for v in s.values()), 300, 1)
+        st = _stages(pg)
+        assert st["app"]["state"] == "done", (st, pg.locator(".descent-loader-msg").inner_text())
+        assert done and pg.evaluate("!document.body.classList.contains('pn-loading')")
+        result = pg.evaluate("""() => DescentLoader.python(`
+import numpy as np, panel, bokeh, engine
+from engine import data, nn, optim
+(xtr, ytr), (xte, yte) = data.load_mnist()
+engine.manual_seed(0)
+net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+opt = optim.Adam(net.parameters(), lr=1e-3)
+losses = []
+for i in range(20):
+    xb, yb = xtr[i*64:(i+1)*64].reshape(64, -1), ytr[i*64:(i+1)*64]
+    loss = nn.functional.cross_entropy(net(engine.Tensor(xb)), yb)
+    opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+f"{len(xtr)} {losses[0]:.4f} {losses[-1]:.4f} {panel.__version__} {bokeh.__version__} {engine.backend.status()['backend']}"
+`)""")
+        n, first, last, pn_v, bk_v, backend = result.split()
+        assert n == "8000" and float(last) < float(first), result
+        assert (pn_v, bk_v) == ("1.9.4", "3.9.2")
+        assert outside == [] and errors == [], (outside, errors)
+    finally:
+        c.close()
+        srv.shutdown()
