@@ -94,10 +94,13 @@ async def _locked(fn, *args):
     def callback():
         if fut.done():
             return
+        doc.hold("combine")  # one patch message for everything this chunk changed
         try:
             fut.set_result(fn(*args))
         except BaseException as e:  # handed to the awaiting task
             fut.set_exception(e)
+        finally:
+            doc.unhold()
 
     doc.add_next_tick_callback(callback)
     return await fut
@@ -134,11 +137,14 @@ class Trainer(param.Parameterized):
                  on_stop: Callable[["Trainer"], Any] | None = None,
                  steps_per_epoch: int | Callable[[], int] | None = None,
                  max_steps: int | Callable[[], int | None] | None = None,
-                 chunk_seconds: float | None = 0.25, seed: int = 0, **params):
+                 chunk_seconds: float | None = 0.25, progress_every: float = 0.3,
+                 seed: int = 0, **params):
         super().__init__(seed=seed, **params)
         self.step_fn = step_fn
         self.chunk = max(1, int(chunk))
         self.chunk_seconds = chunk_seconds
+        self.progress_every = progress_every  # seconds between `progress` updates while running
+        self._progress_at = 0.0
         self.on_chunk, self.on_finish, self.on_stop = on_chunk, on_finish, on_stop
         self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
         self.steps_per_epoch, self.max_steps = steps_per_epoch, max_steps
@@ -263,7 +269,8 @@ class Trainer(param.Parameterized):
                 chunks += 1
                 if max_chunks is not None and chunks >= max_chunks:
                     break
-                await asyncio.sleep(0)
+                # let the browser's events (Pause!) and our outgoing patches through
+                await asyncio.sleep(0.005 if _server_doc() is not None else 0)
             await _locked(self._end_of_run)
         except asyncio.CancelledError:
             self.running = False
@@ -341,7 +348,12 @@ class Trainer(param.Parameterized):
         if dt > 0 and n:
             rate = n / dt
             self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
-        self._update_progress(metrics[-1].get("epoch") if metrics else None)
+        now = time.perf_counter()
+        if now - self._progress_at >= self.progress_every or self.finished:
+            self._progress_at = now
+            self._update_progress(metrics[-1].get("epoch") if metrics else None)
+        else:
+            self._epoch_hint = metrics[-1].get("epoch") if metrics else None
         if metrics and self.on_chunk is not None:
             self.on_chunk(metrics)
 
@@ -380,6 +392,7 @@ class Trainer(param.Parameterized):
         self._pause_requested = False
 
     def _set_stopped(self, message: str, error: bool = False):
+        self._update_progress(getattr(self, "_epoch_hint", None))
         self.running = False
         self._pause_requested = False
         self.status = message

@@ -50,7 +50,8 @@ RECIPES = {
 }
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
-VIEW_EVERY_S = 0.8     # weights, histograms and the drawing's probabilities: at most this often
+STREAM_EVERY_S = 0.3   # train-curve points at most this often
+VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
 N_MISTAKES = 24
 PROBE = 256            # held-out digits used for the activation histograms
 
@@ -176,6 +177,8 @@ class DigitsApp(param.Parameterized):
         self.n_train = len(self.ytr)
         self._loaded = None          # a model loaded from a file, used by the next build
         self._last_view = 0.0
+        self._last_stream = 0.0
+        self._pending = []
         self.model_note = ""
         self._make_sources()
         self.trainer = Trainer(
@@ -208,6 +211,7 @@ class DigitsApp(param.Parameterized):
         self.run_id = f"{time.time():.3f}-{seed}"
         self.run_started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         self.last_eval = None
+        self._pending = []
         for src in (self.train_src, self.test_src):
             src.data = {k: [] for k in src.data}
         self._make_hist_figures()
@@ -296,16 +300,28 @@ class DigitsApp(param.Parameterized):
         return self.last_eval["acc"] if self.last_eval else float("nan")
 
     def _on_chunk(self, metrics):
-        self.train_src.stream({
-            "epoch": [metrics[-1]["epoch"]],
-            "loss": [float(np.mean([m["loss"] for m in metrics]))],
-            "acc": [float(np.mean([m["acc"] for m in metrics]))]}, rollover=4000)
-        if self._epoch_float() >= self.next_eval or self.trainer.finished:
+        self._pending.extend(metrics)
+        now = time.perf_counter()
+        due_eval = self._epoch_float() >= self.next_eval or self.trainer.finished
+        if due_eval or now - self._last_stream >= STREAM_EVERY_S:
+            self._flush_train_points()
+            self._last_stream = now
+        if due_eval:
             self._evaluate()
             self.next_eval = (math.floor(self._epoch_float() / EVAL_EVERY) + 1) * EVAL_EVERY
         self._refresh_views()
 
+    def _flush_train_points(self):
+        """One point (the mean over the steps since the last one) per flush: few, cheap patches."""
+        if not self._pending:
+            return
+        ms, self._pending = self._pending, []
+        self.train_src.stream({"epoch": [ms[-1]["epoch"]],
+                               "loss": [float(np.mean([m["loss"] for m in ms]))],
+                               "acc": [float(np.mean([m["acc"] for m in ms]))]}, rollover=4000)
+
     def _on_stop(self, trainer):
+        self._flush_train_points()
         if trainer.step and not trainer.error:
             self._evaluate()
         self._refresh_views(force=True)

@@ -1,0 +1,130 @@
+"""The Digits app in a real browser: `panel serve` + Playwright driving Debian's chromium.
+
+Press Train and see the curves get points; train a little, draw a "1" with the mouse and
+get 1 as the top class; no console errors; save docs/screenshots/digits.png.
+"""
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHOT = ROOT / "docs" / "screenshots" / "digits.png"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def digits_server(mnist_ready):
+    port = _free_port()
+    panel = pathlib.Path(sys.executable).with_name("panel")
+    cmd = [str(panel) if panel.exists() else "panel", "serve", "playground/apps/digits.py",
+           "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
+           f"127.0.0.1:{port}", "--num-procs", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    lines = []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if "Bokeh app running at" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail("panel serve did not start:\n" + "".join(lines))
+    if proc.poll() is not None:
+        pytest.fail("panel serve exited:\n" + "".join(lines))
+    yield f"http://127.0.0.1:{port}/digits", proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def mnist_ready():
+    from engine.data import DEFAULT_MNIST_PATH
+    if not DEFAULT_MNIST_PATH.is_file() and not os.environ.get("DESCENT_MNIST"):
+        r = subprocess.run([sys.executable, "-m", "engine.data", "build-mnist"], cwd=ROOT,
+                           capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"MNIST npz missing and could not be built: {r.stderr[-300:]}")
+
+
+def _wait_until(fn, timeout, step=0.25, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _bokeh_eval(page, body):
+    return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
+
+
+def test_train_draw_and_screenshot(digits_server, chromium_launcher):
+    url, proc = digits_server
+    browser = chromium_launcher(webgpu=False)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url, timeout=60000)
+        page.wait_for_selector("canvas.descent-draw", timeout=90000)
+
+        n_train_points = "return doc.get_model_by_name('train').data.acc.length;"
+        assert _bokeh_eval(page, n_train_points) == 0
+
+        page.get_by_role("button", name="Train").click()
+        _wait_until(lambda: _bokeh_eval(page, n_train_points) > 0, 60, what="training-curve points")
+        # train until the held-out accuracy reads >= 85 % (bounded), then pause
+        held_out = ("const a = doc.get_model_by_name('held-out').data.acc; "
+                    "return a.length ? a[a.length - 1] : 0;")
+        _wait_until(lambda: _bokeh_eval(page, held_out) >= 0.85, 90, step=0.5,
+                    what="held-out accuracy >= 85%")
+        page.get_by_role("button", name="Pause").click()
+        page.get_by_role("button", name="Train").wait_for(timeout=30000)
+
+        # draw a "1": one vertical stroke with the mouse
+        box = page.locator("canvas.descent-draw").bounding_box()
+        x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+        page.mouse.move(x, y0)
+        page.mouse.down()
+        for i in range(1, 21):
+            page.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
+        page.mouse.up()
+        top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
+               "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
+        guess = _wait_until(lambda: (lambda g: g if g >= 0 else None)(_bokeh_eval(page, top)), 30,
+                            what="class probabilities for the drawing")
+        assert guess == 1, f"a vertical stroke was read as {guess}"
+
+        SHOT.parent.mkdir(parents=True, exist_ok=True)
+        time.sleep(1.0)
+        page.screenshot(path=str(SHOT), full_page=True)
+        assert SHOT.stat().st_size > 20_000
+        real = [e for e in errors if "favicon" not in e]
+        assert not real, f"console errors: {real}"
+    finally:
+        ctx.close()
