@@ -253,7 +253,7 @@ def autograd_app():
     run_btn = pn.widgets.Button(label="Backward: all")
     reset_btn = pn.widgets.Button(label="Reset gradients")
     message = pn.pane.Alert("", alert_type="danger", visible=False)
-    chain = pn.pane.Markdown("", styles={"font-family": "monospace"})
+    chain = pn.pane.Str("", styles={"font-size": "14px"})
     result = pn.pane.Markdown("")
 
     nodes_src = ColumnDataSource(dict(x=[], y=[], label=[], value=[], grad=[], color=[], line=[]))
@@ -298,7 +298,7 @@ def autograd_app():
         edges_src.data = dict(xs=xs, ys=ys)
         depth = max(nd["depth"] for nd in g.nodes)
         fig.x_range.start, fig.x_range.end = -0.6, depth + 0.6
-        chain.object = "```\n" + g.last_message + "\n```"
+        chain.object = g.last_message
 
     def rebuild(*_):
         try:
