@@ -326,3 +326,34 @@ f"{len(xtr)} {losses[0]:.4f} {losses[-1]:.4f} {panel.__version__} {bokeh.__versi
     finally:
         c.close()
         srv.shutdown()
+
+
+def test_an_update_is_offered_never_forced(chromium_launcher, site, tmp_path):
+    copy = tmp_path / "_site"
+    shutil.copytree(site, copy)
+    srv, url = _serve(copy)
+    c = chromium_launcher(webgpu=False).new_context()
+    try:
+        pg = c.new_page()
+        pg.goto(url + "index.html")
+        pg.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        pg.reload()
+        assert _wait(lambda: pg.evaluate("!!navigator.serviceWorker.controller"), 15)
+        old = pg.evaluate("caches.keys()")
+        pg.evaluate("window.__marker = 'still here'")  # gone if the page reloads
+        sw = copy / "sw.js"
+        sw.write_text(sw.read_text().replace('const CACHE = "descent-', 'const CACHE = "descent-new-', 1))
+        pg.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+        bar = pg.locator(".descent-update")
+        assert _wait(lambda: bar.count() == 1, 20), "no update offered"
+        time.sleep(1.0)
+        assert pg.evaluate("window.__marker") == "still here"  # offered, not forced
+        assert pg.evaluate("caches.keys()") == old or set(old) <= set(pg.evaluate("caches.keys()"))
+        with pg.expect_navigation():
+            bar.locator("button", has_text="Reload now").click()
+        assert pg.evaluate("window.__marker") is None
+        assert _wait(lambda: any(k.startswith("descent-new-") for k in pg.evaluate("caches.keys()")), 10)
+        assert not set(old) & set(pg.evaluate("caches.keys()"))  # the old version's cache is gone
+    finally:
+        c.close()
+        srv.shutdown()

@@ -60,7 +60,9 @@ self.addEventListener("fetch", (event) => {
     const hit = await cache.match(req, {ignoreSearch: url.searchParams.has("descent-id")});
     if (hit) return hit;
     const resp = await fetch(req);
-    if (resp.ok && resp.type !== "opaque") cache.put(req, resp.clone());
+    // importScripts() of pyodide.js / pyodide.asm.js from the CDN is a no-cors request:
+    // its answer is opaque, and must be kept too or the runtime would not start offline
+    if (resp.ok || (resp.type === "opaque" && url.href.startsWith(PYODIDE))) cache.put(req, resp.clone());
     return resp;
   })());
 });
