@@ -31,7 +31,7 @@ from engine.tensor import Tensor
 from playground.components import BrowserStore, DrawingCanvas
 from playground.trainer import Trainer, trainer_controls
 
-__all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES"]
+__all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES", "use_digits_data", "check_recipe"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh,
                "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
@@ -115,6 +115,12 @@ def _load_data():
 
 
 _DATA_CACHE = {}
+
+
+def use_digits_data(data):
+    """Provide MNIST arrays ``((x_train, y_train), (x_test, y_test))`` yourself, e.g. in the
+    browser after fetching the .npz: ``use_digits_data(engine.data.load_mnist_bytes(b))``."""
+    _DATA_CACHE["d"] = data
 
 
 def digits_data():
@@ -686,7 +692,7 @@ class DigitsApp(param.Parameterized):
         self.store = BrowserStore(key="descent-digits-runs", height=0, width=0, margin=0)
         self.runs_pane = pn.pane.HTML("", sizing_mode="stretch_width")
         self.store.param.watch(self._render_runs, "items")
-        clear = w.Button(label="Forget my runs", color="light", width=140)
+        clear = w.Button(label="Forget my runs", width=140)
         clear.on_click(lambda e: setattr(self.store, "items", []))
         self.clear_runs = clear
 
