@@ -8,9 +8,13 @@ DATA := engine/_data/mnist10k.npz
 
 .PHONY: start test setup browser bench clean
 
-## start: set everything up, then run the main job (train the default digits model)
+PORT ?= 8000
+
+## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
+##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
 start: setup $(DATA)
-	$(BIN)/descent train digits
+	$(BIN)/descent build-site --out _site
+	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
 test: setup browser $(DATA)
