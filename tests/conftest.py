@@ -1,11 +1,17 @@
 """Shared fixtures: a local HTTP server over the repo and headless Debian Chromium."""
 import functools
 import http.server
+import os
 import pathlib
 import shutil
 import threading
 
 import pytest
+
+# One BLAS thread for the suite and the servers it starts: on 2 cores, OpenBLAS's own threads
+# oversubscribe the machine and make small training steps several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
