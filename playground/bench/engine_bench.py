@@ -12,8 +12,9 @@ wall-clock samples/s it reports samples per CPU-second of the process (one threa
 this is the time the training itself got): far steadier when other jobs share the cores.
 Prints a table and writes ``artifacts/bench-engine.json``.
 
-``--quick``: MLP 2 epochs, CNN 1 epoch, 2 repeats. ``--profile``: after the timing,
-cProfile one engine epoch of each model and print where the time goes.
+``--quick``: MLP 2 epochs, CNN 1 epoch, 2 repeats. ``--profile``: after the timing, time
+each layer's forward and backward alone (engine vs torch), and cProfile one engine epoch
+of each model, to show where the time goes.
 """
 import os
 import sys
@@ -126,7 +127,7 @@ def profile_engine(kind, data, epochs=1, top=25):
     (x, y), _ = data
     net = twins.engine_model(kind, seed=0)
     engine.backend.reset_stats()
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)  # CPU time: other jobs' turns don't count
     prof.enable()
     _, secs = twins.train_engine(net, x, y, epochs)
     prof.disable()
@@ -136,10 +137,67 @@ def profile_engine(kind, data, epochs=1, top=25):
     stats.sort_stats("tottime").print_stats(top)
     mm = engine.backend.status()["stats"]
     mm_secs = sum(s["seconds"] for s in mm.values())
-    head = (f"--- engine {kind}: {epochs} epoch(s), {secs:.2f} s under cProfile; matmul seam: "
+    head = (f"--- engine {kind}: {epochs} epoch(s), {secs:.2f} s wall under cProfile (table: CPU "
+            f"s); matmul seam (wall): "
             f"{sum(s['calls'] for s in mm.values())} calls, {mm_secs:.2f} s "
             f"({mm_secs / secs:.0%} of the profiled time) ---\n")
     return head + out.getvalue()
+
+
+def layer_times(kind, data, batch=twins.BATCH, reps=30):
+    """Per layer, best-of-``reps`` CPU ms of forward and of backward, engine vs torch.
+
+    Each layer runs alone on the activation the model gives it (a fresh leaf that needs
+    a gradient; for the engine in the memory layout its previous layer produced, as in
+    training), and its backward gets a fixed random output gradient. Public API only.
+    Returns rows ``(name, engine_fwd, engine_bwd, torch_fwd, torch_bwd)`` in ms."""
+    import engine
+    (x, _), _ = data
+    net = twins.engine_model(kind, seed=0)
+    twin = twins.torch_twin(net, kind)
+    rng = np.random.default_rng(0)
+    act = x[:batch]            # the engine's activation, as its previous layer left it
+    rows = []
+    for i, (e_layer, t_layer) in enumerate(zip(net, twin)):
+        def eng_fwd():
+            inp = engine.Tensor(act, requires_grad=True)
+            return inp, e_layer(inp)
+
+        def torch_fwd():
+            inp = torch.from_numpy(np.ascontiguousarray(act)).requires_grad_(True)
+            return inp, t_layer(inp)
+        out_np = eng_fwd()[1].data
+        g = np.empty_like(out_np)  # same memory layout as the output, as in training
+        g[...] = rng.standard_normal(out_np.shape)
+        g_torch = torch.from_numpy(np.ascontiguousarray(g))
+        times = []
+        for fwd, bwd in ((eng_fwd, lambda out: out.backward(g)),
+                         (torch_fwd, lambda out: out.backward(g_torch))):
+            f_best = b_best = float("inf")
+            for _ in range(reps):
+                c0 = time.process_time()
+                _, out = fwd()
+                c1 = time.process_time()
+                bwd(out)
+                c2 = time.process_time()
+                f_best, b_best = min(f_best, c1 - c0), min(b_best, c2 - c1)
+            times += [f_best * 1e3, b_best * 1e3]
+        rows.append((f"{i}:{type(e_layer).__name__}{tuple(out_np.shape[1:])}", *times))
+        act = out_np
+    return rows
+
+
+def format_layer_times(kind, rows):
+    lines = [f"--- {kind}: per-layer CPU ms at batch {twins.BATCH} (best of repeats; the first "
+             f"layer's input needs a gradient here, unlike in training) ---",
+             f"{'layer':28s} {'eng fwd':>8s} {'eng bwd':>8s} {'torch fwd':>9s} {'torch bwd':>9s}"
+             f" {'eng/torch (f+b)':>16s}"]
+    for name, ef, eb, tf, tb in rows:
+        lines.append(f"{name:28s} {ef:8.3f} {eb:8.3f} {tf:9.3f} {tb:9.3f} {(ef + eb) / (tf + tb):15.2f}x")
+    tot = [sum(r[k] for r in rows) for k in range(1, 5)]
+    lines.append(f"{'total':28s} {tot[0]:8.3f} {tot[1]:8.3f} {tot[2]:9.3f} {tot[3]:9.3f} "
+                 f"{(tot[0] + tot[1]) / (tot[2] + tot[3]):15.2f}x")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
@@ -150,7 +208,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="MLP 2 epochs, CNN 1, 2 repeats")
     p.add_argument("--repeats", type=int, help="runs per engine and model (best is kept)")
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
-    p.add_argument("--profile", action="store_true", help="cProfile one engine epoch per model")
+    p.add_argument("--profile", action="store_true",
+                   help="per-layer times and a cProfile of one engine epoch per model")
     p.add_argument("--out", default=str(OUT), help=f"JSON results (default {OUT})")
     a = p.parse_args(argv)
 
@@ -189,7 +248,7 @@ def main(argv=None):
     if a.profile:
         results["profiles"] = {}
         for kind in kinds:
-            text = profile_engine(kind, data)
+            text = format_layer_times(kind, layer_times(kind, data)) + "\n\n" + profile_engine(kind, data)
             results["profiles"][kind] = text
             print("\n" + text)
 
