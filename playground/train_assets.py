@@ -21,8 +21,8 @@ CLASSIFIER_PATH = ASSETS / "digits_classifier.npz"
 
 
 def classifier_model():
-    from playground.recipes import digits_model
-    return digits_model("cnn")
+    from playground.recipes import build_model
+    return build_model("cnn", batchnorm=False)
 
 
 def train_classifier(epochs=4, seed=0, data=None, log=print):

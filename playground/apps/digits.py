@@ -29,25 +29,14 @@ from engine import data as edata
 from engine import optim
 from engine.tensor import Tensor
 from playground.components import BrowserStore, DrawingCanvas
+from playground.recipes import ACTIVATIONS, RECIPES, build_model, make_optimizer
 from playground.trainer import Trainer, trainer_controls
 
 __all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES", "use_digits_data", "check_recipe"]
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh,
-               "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 LR_OPTIONS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
 MODEL_NAMES = {"softmax": "Softmax regression", "mlp": "MLP", "cnn": "CNN"}
 OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
-
-# The default recipes (checked by scripts/digits_recipes.py; figures in the report/README).
-RECIPES = {
-    "softmax": dict(optimizer="adam", lr=3e-3, batch_size=64, epochs=10, augment=False,
-                    schedule="cosine"),
-    "mlp": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=20, augment=True,
-                schedule="cosine", layers=2, width=512, activation="relu", dropout=0.1),
-    "cnn": dict(optimizer="adam", lr=1e-3, batch_size=64, epochs=20, augment=True,
-                schedule="cosine", activation="relu", dropout=0.25),
-}
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
 STREAM_EVERY_S = 0.3   # train-curve points at most this often
@@ -57,28 +46,6 @@ PROBE = 256            # held-out digits used for the activation histograms
 
 
 # --------------------------------------------------------------------------- models
-
-def build_model(kind="mlp", layers=2, width=512, activation="relu", dropout=0.0):
-    """softmax regression, MLP (``layers`` hidden layers, ``width`` halving each layer) or
-    CNN (conv3(16)-BN-pool-conv3(32)-BN-pool-fc128); ``dropout`` after hidden layers."""
-    act = ACTIVATIONS[activation]
-    drop = [nn.Dropout(dropout)] if dropout else []
-    if kind == "softmax":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    if kind == "mlp":
-        mods, d = [nn.Flatten()], 784
-        for i in range(layers):
-            h = max(16, width >> i)
-            mods += [nn.Linear(d, h), act(), *([nn.Dropout(dropout)] if dropout else [])]
-            d = h
-        return nn.Sequential(*mods, nn.Linear(d, 10))
-    if kind == "cnn":
-        return nn.Sequential(
-            nn.Conv2d(1, 16, 3), nn.BatchNorm2d(16), act(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3), nn.BatchNorm2d(32), act(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * 5 * 5, 128), act(), *drop, nn.Linear(128, 10))
-    raise ValueError(f"unknown model {kind!r}: choose softmax, mlp or cnn")
-
 
 def describe(model) -> str:
     """'784-256-128-10' for MLPs, layer names otherwise."""
@@ -98,16 +65,6 @@ def describe(model) -> str:
 
 def _layers(model):
     return list(model) if isinstance(model, nn.Sequential) else [model]
-
-
-def make_optimizer(name, params, lr):
-    if name == "adam":
-        return optim.Adam(params, lr=lr)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=1e-2)
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=0.9)
-    raise ValueError(f"unknown optimiser {name!r}")
 
 
 def _load_data():
