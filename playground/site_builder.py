@@ -761,6 +761,19 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
             n = t.replace(PYODIDE_CDN, "pyodide/")
             if n != t:
                 p.write_text(n, errors="surrogateescape")
+    # the package sizes are known now: the loader shows a determinate bar for them too
+    pkg_bytes = {lock[p]["file_name"]: (pyo / lock[p]["file_name"]).stat().st_size for p in lock_pkgs}
+    for w in dest.rglob("*.js"):
+        if not w.with_suffix(".html").is_file():
+            continue
+        t = w.read_text()
+        m = re.search(r"const CONFIG = (\{.*?\n\});", t, re.S)
+        if not m:
+            continue
+        cfg = json.loads(m.group(1))
+        cfg["sizes"]["packages"] += sum(pkg_bytes.values())
+        cfg["knownSizes"].update(pkg_bytes)
+        w.write_text(t[:m.start(1)] + json.dumps(cfg, indent=1) + t[m.end(1):])
     # the service worker's cache key changes with the contents
     write_service_worker(dest, _project_version() + "-offline", "pyodide/", lock_pkgs, lock)
     left = offline_cdn_refs(dest)

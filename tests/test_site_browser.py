@@ -280,13 +280,37 @@ def test_service_worker_caches_the_site_for_offline_use(chromium_launcher, site_
         c.close()
 
 
+def test_offline_bundle_boots_the_runtime_with_no_network(chromium_launcher, tmp_path_factory, tmp_path):
+    """The offline bundle built from a FAKE dist (npm core + stand-in package files): every
+    request stays on 127.0.0.1 and the runtime boots from the bundle's pyodide/ folder."""
+    from test_site_build import fake_dist
+    site, summary = build_once(tmp_path_factory)
+    copy = tmp_path / "_site"
+    shutil.copytree(site, copy)
+    dist = fake_dist(tmp_path / "dist", summary["lock_packages"])
+    info = sb.make_offline_bundle(copy, dist, summary["lock_packages"], quiet=True)
+    srv, url = _serve(info["dir"])
+    c = chromium_launcher(webgpu=False).new_context(service_workers="block")
+    outside = []
+    c.route(lambda u: not u.startswith("http://127.0.0.1"), lambda r: (outside.append(r.request.url), r.abort()))
+    try:
+        pg = c.new_page()
+        pg.goto(url + "autograd.html")
+        st = _wait(lambda: (s := _stages(pg)).get("packages", {}).get("state") in ("active", "failed") and s, 60)
+        assert st and st["runtime"]["state"] == "done", st
+        assert outside == [], outside
+    finally:
+        c.close()
+        srv.shutdown()
+
+
 DIST = os.environ.get("DESCENT_PYODIDE_DIST")
 
 
 @pytest.mark.skipif(not DIST, reason="DESCENT_PYODIDE_DIST is not set: the full boot (Pyodide + numpy + "
                     "Panel + our wheel, training digits in the page) needs a full Pyodide 0.29.3 distribution")
-def test_full_boot_trains_digits_in_the_page(chromium_launcher, site, tmp_path):
-    summary = build_once.__globals__["_BUILD"]["site"][1]
+def test_full_boot_trains_digits_in_the_page(chromium_launcher, tmp_path_factory, tmp_path):
+    site, summary = build_once(tmp_path_factory)
     copy = tmp_path / "_site"
     shutil.copytree(site, copy)
     info = sb.make_offline_bundle(copy, Path(DIST), summary["lock_packages"])

@@ -161,7 +161,8 @@ def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
     assert whl.name.endswith("-py3-none-any.whl")
     names = zipfile.ZipFile(whl).namelist()
     assert "engine/__init__.py" in names and "playground/site_builder.py" in names
-    assert not [n for n in names if n.endswith((".so", ".pyd", ".dll", ".npz"))]
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dll"))]
+    assert not [n for n in names if "mnist" in n.lower()]  # the data travels beside the wheel
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     py = env / "bin" / "python"
@@ -323,3 +324,16 @@ def test_serve_local_runs_panel_serve_on_every_app(monkeypatch):
     assert cmd[1] == "serve" and "--port" in cmd and "5999" in cmd
     apps, _ = sb.available_apps()
     assert [c for c in cmd if c.endswith(".py")] == [str(ROOT / (a.module.replace(".", "/") + ".py")) for a, _, _ in apps]
+
+
+def test_lessons_are_listed_and_rendered(monkeypatch, tmp_path):
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "01-gradient-descent.md").write_text("# Gradient descent\n\nStep *downhill*.\n")
+    monkeypatch.setattr(sb, "ROOT", tmp_path)
+    lessons = sb._lessons()
+    assert [(slug, title) for slug, title, _ in lessons] == [("01-gradient-descent", "Gradient descent")]
+    page = sb.lesson_page("Gradient descent", lessons[0][2])
+    assert "<h1>Gradient descent</h1>" in page and "<em>downhill</em>" in page
+    assert 'href="../css/descent.css"' in page and 'href="../index.html"' in page
+    index = sb.index_page([], lessons, [], "0.1.0")
+    assert 'href="lessons/01-gradient-descent.html"' in index

@@ -127,7 +127,9 @@ async function boot() {
     messageCallback: () => {},
     errorCallback: (m) => failed.push(m),
   });
-  const missing = CONFIG.lockPackages.filter((p) => !(p in self.pyodide.loadedPackages));
+  const norm = (n) => n.toLowerCase().replace(/[-_.]+/g, "-");
+  const have = new Set(Object.keys(self.pyodide.loadedPackages).map(norm));
+  const missing = CONFIG.lockPackages.filter((p) => !have.has(norm(p)));
   if (missing.length) {
     missing.sort((a, b) => (b === "numpy") - (a === "numpy"));
     const url = INDEX_URL + (CONFIG.lockFiles[missing[0]] || missing[0]);
