@@ -138,12 +138,13 @@ class Trainer(param.Parameterized):
                  steps_per_epoch: int | Callable[[], int] | None = None,
                  max_steps: int | Callable[[], int | None] | None = None,
                  chunk_seconds: float | None = 0.25, progress_every: float = 0.3,
-                 seed: int = 0, **params):
+                 server_gap: float = 0.04, seed: int = 0, **params):
         super().__init__(seed=seed, **params)
         self.step_fn = step_fn
         self.chunk = max(1, int(chunk))
         self.chunk_seconds = chunk_seconds
         self.progress_every = progress_every  # seconds between `progress` updates while running
+        self.server_gap = server_gap  # idle seconds between chunks under `panel serve` (see run)
         self._progress_at = 0.0
         self.on_chunk, self.on_finish, self.on_stop = on_chunk, on_finish, on_stop
         self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
@@ -269,8 +270,7 @@ class Trainer(param.Parameterized):
                 chunks += 1
                 if max_chunks is not None and chunks >= max_chunks:
                     break
-                # let the browser's events (Pause!) and our outgoing patches through
-                await asyncio.sleep(0.005 if _server_doc() is not None else 0)
+                await asyncio.sleep(self._gap())
             await _locked(self._end_of_run)
         except asyncio.CancelledError:
             self.running = False
@@ -279,6 +279,18 @@ class Trainer(param.Parameterized):
             self.exception = e
             await _locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
                           f"{type(e).__name__}: {e}", True)
+
+    def _gap(self) -> float:
+        """How long to leave the event loop to others between two chunks.
+
+        Under `panel serve` the browser talks back after every chunk: every plot whose
+        ``DataRange1d`` follows streamed data sends its new start/end, and clicks (Pause!)
+        queue behind those. Tornado reads one websocket message at a time, and each needs
+        the document lock and a few loop turns, so a bare ``sleep(0)`` lets about one
+        message through per chunk: the backlog grows without bound, text and Pause lag
+        ever further behind. A short idle gap drains it every time. (In Pyodide each
+        message is its own JavaScript task, so ``sleep(0)`` is enough there.)"""
+        return self.server_gap if _server_doc() is not None else 0
 
     def _chunk_with_queue(self):
         if self._pause_requested:  # pressed while this chunk was waiting for its turn

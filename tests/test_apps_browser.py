@@ -4,6 +4,7 @@ Press Train on the GAN and the 2-D playground and see their images change; no co
 errors; a screenshot of each app goes to docs/screenshots/ (used by the README)."""
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -106,6 +107,59 @@ def _train(page, seconds):
     page.wait_for_timeout(seconds * 1000)
     page.get_by_role("button", name="Pause").first.click()
     page.wait_for_timeout(1000)
+
+
+PROGRESS = re.compile(r"epoch [\d.]+ · step (\d+)")
+
+
+def _progress_step(page, index=0):
+    """The step number in the index-th trainer progress line, as the page shows it."""
+    text = page.get_by_text(PROGRESS).nth(index).inner_text()
+    return int(PROGRESS.search(text).group(1))
+
+
+def _poll(fn, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _text_follows_training_and_pause(page):
+    """Train: the progress line's step climbs in the DOM; Pause: the status says so in < 2 s."""
+    assert _progress_step(page) == 0
+    page.get_by_role("button", name="Train", exact=True).first.click()
+    first = _poll(lambda: _progress_step(page), 20, "the progress line to leave step 0")
+    page.wait_for_timeout(4000)  # long enough for a backlog of browser messages to build up
+    assert _progress_step(page) > first, "the progress text stopped following the training"
+    clicked = time.time()
+    page.get_by_role("button", name="Pause", exact=True).first.click()
+    paused = page.get_by_text(re.compile(r"^Paused at step \d+")).first
+    paused.wait_for(timeout=10_000)
+    took = time.time() - clicked
+    assert took < 2.0, f"Pause took {took:.1f} s to show"
+    n = int(re.search(r"\d+", paused.inner_text()).group())
+    page.wait_for_timeout(1500)
+    assert _progress_step(page) == n, "steps kept coming after Pause"
+    return n
+
+
+def test_gan_text_panes_follow_training_and_pause(open_app):
+    page = open_app("gan")
+    judge = page.get_by_text("mean max-probability").first
+    before = judge.inner_text()
+    _text_follows_training_and_pause(page)
+    assert judge.inner_text() != before, "the judge summary under the histogram stayed stale"
+    assert page.errors == []
+
+
+def test_lines_text_panes_follow_training_and_pause(open_app):
+    page = open_app("lines")
+    _text_follows_training_and_pause(page)
+    assert page.errors == []
 
 
 def test_gan_grid_changes_after_training(open_app):

@@ -103,8 +103,12 @@ def test_train_draw_and_screenshot(digits_server, chromium_launcher):
                     "return a.length ? a[a.length - 1] : 0;")
         _wait_until(lambda: _bokeh_eval(page, held_out) >= 0.85, 90, step=0.5,
                     what="held-out accuracy >= 85%")
+        clicked = time.time()
         page.get_by_role("button", name="Pause").click()
         page.get_by_role("button", name="Train").wait_for(timeout=30000)
+        page.get_by_text(re.compile(r"^Paused at step \d+")).first.wait_for(timeout=30000)
+        took = time.time() - clicked
+        assert took < 2.0, f"Pause took {took:.1f} s to show"
 
         # draw a "1": one vertical stroke with the mouse
         box = page.locator("canvas.descent-draw").bounding_box()
