@@ -127,12 +127,12 @@ def line_fit(lr=0.1, batch=0):
     from bokeh.plotting import figure
 
     fit = LineFit(lr=float(lr), batch=int(batch))
-    lr_w = pn.widgets.Select(name="Learning rate", options=[0.01, 0.1, 0.5, 1.05], value=float(lr), width=130)
-    batch_w = pn.widgets.Select(name="Points per step", options={"all 40 (full batch)": 0, "8 (mini-batch)": 8,
+    lr_w = pn.widgets.Select(label="Learning rate", options=[0.01, 0.1, 0.5, 1.05], value=float(lr), width=130)
+    batch_w = pn.widgets.Select(label="Points per step", options={"all 40 (full batch)": 0, "8 (mini-batch)": 8,
                                                                   "1 (pure SGD)": 1}, value=int(batch), width=170)
-    step_b = pn.widgets.Button(name="Step", button_type="primary", width=80)
-    run_b = pn.widgets.Button(name="20 steps", width=90)
-    reset_b = pn.widgets.Button(name="Reset", width=80)
+    step_b = pn.widgets.Button(label="Step", color="primary", width=80)
+    run_b = pn.widgets.Button(label="20 steps", width=90)
+    reset_b = pn.widgets.Button(label="Reset", width=80)
     info = pn.pane.Markdown("", margin=(0, 10))
     pts = ColumnDataSource(dict(x=fit.x, y=fit.y))
     line = ColumnDataSource(dict(x=[-1.2, 1.2], y=[0, 0]))
@@ -196,7 +196,7 @@ def backend_widget():
     from engine import backend
     status = pn.pane.Markdown("")
     table = pn.pane.Markdown("")
-    go = pn.widgets.Button(name="Benchmark matmul on this machine", button_type="primary")
+    go = pn.widgets.Button(label="Benchmark matmul on this machine", color="primary")
 
     def show_status():
         s = backend.status()
@@ -232,7 +232,7 @@ def save_model_widget():
 
     model = {"m": build()}
     out = pn.pane.Markdown("")
-    save_b = pn.widgets.Button(name="Save, reload, time it", button_type="primary")
+    save_b = pn.widgets.Button(label="Save, reload, time it", color="primary")
 
     def file_bytes():
         return eio.dumps(model["m"])
@@ -258,7 +258,7 @@ def save_model_widget():
 
     save_b.on_click(run)
     download = pn.widgets.FileDownload(callback=lambda: _io.BytesIO(file_bytes()), filename="digits-mlp.npz",
-                                       label="Download the file", button_type="default")
+                                       label="Download the file")
     layout = pn.Column(save_b, download, out)
     layout.controls = dict(run=run, out=out, model=model)
     return layout

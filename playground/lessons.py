@@ -288,9 +288,9 @@ def _exercise_view(ex, progress: Progress):
     feedback = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width",
                              css_classes=["descent-feedback"])
     hint_md = pn.pane.Markdown(f"**Hint:** {ex.hint}", visible=False, margin=(0, 5))
-    hint_b = pn.widgets.Button(name="Hint", width=80)
-    sol_b = pn.widgets.Button(name="Show solution", width=120)
-    check_b = pn.widgets.Button(name="Check", button_type="primary", width=90)
+    hint_b = pn.widgets.Button(label="Hint", width=80)
+    sol_b = pn.widgets.Button(label="Show solution", width=120)
+    check_b = pn.widgets.Button(label="Check", color="primary", width=90)
     hint_b.on_click(lambda e: setattr(hint_md, "visible", not hint_md.visible))
 
     def show(res):
@@ -309,10 +309,10 @@ def _exercise_view(ex, progress: Progress):
         editor = pn.widgets.CodeEditor(value=ex.starter, language="python", theme="chrome",
                                        height=max(120, 22 * (ex.starter.count("\n") + 3)),
                                        sizing_mode="stretch_width")
-        run_b = pn.widgets.Button(name="Run", width=80)
+        run_b = pn.widgets.Button(label="Run", width=80)
         output = pn.pane.Markdown("", visible=False, margin=(0, 5), sizing_mode="stretch_width")
         sol_md = pn.pane.Markdown(f"```python\n{ex.solution}```", visible=False, margin=(0, 5))
-        use_b = pn.widgets.Button(name="Put the solution in the editor", visible=False, width=240)
+        use_b = pn.widgets.Button(label="Put the solution in the editor", visible=False, width=240)
 
         def do_run(_):
             res = ex.run(editor.value)
