@@ -282,7 +282,7 @@ _FEEDBACK = {True: "success", False: "warning"}
 
 def _exercise_view(ex, progress: Progress):
     import panel as pn
-    badge = pn.pane.Markdown("", margin=(0, 5), css_classes=["descent-ex-badge"])
+    badge = pn.pane.Markdown("", margin=(0, 5), css_classes=["descent-ex-badge"], styles={"color": "#1a7f37"})
     title = pn.pane.Markdown(f"### ✎ {ex.title}", margin=(0, 5))
     prompt = pn.pane.Markdown(ex.prompt, margin=(0, 5), sizing_mode="stretch_width")
     feedback = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width",
@@ -301,7 +301,7 @@ def _exercise_view(ex, progress: Progress):
             progress.mark(ex.id)
 
     def sync_badge():
-        badge.object = "✅ **solved**" if progress.solved(ex.id) else ""
+        badge.object = "✓ **solved**" if progress.solved(ex.id) else ""
 
     progress.on_change(sync_badge)
     items = [pn.Row(title, badge), prompt]
