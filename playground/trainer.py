@@ -21,7 +21,7 @@ Usage::
     trainer = Trainer(step, chunk=5, on_chunk=on_chunk,
                       snapshot=lambda: model.state_dict(),      # taken after each good chunk
                       restore=model.load_state_dict,            # used when the loss blows up
-                      on_reset=lambda seed: rebuild(seed),      # Reset button: fresh model
+                      on_reset=lambda seed: build(seed),        # Reset button: fresh model
                       steps_per_epoch=len(loader), max_steps=lambda: epochs * len(loader))
     trainer.start()        # schedules the asyncio task (from a Panel callback, Pyodide, Jupyter)
     trainer.pause()        # stops after the current step; start() resumes
@@ -29,6 +29,7 @@ Usage::
     trainer.reset(seed=3)  # stops, calls on_reset(3), zeroes the counters
     trainer.queue(lambda: setattr(opt, "lr", 0.01), "learning rate 0.01")  # at next chunk
     trainer.needs_reset("model shape changed")   # say so instead of corrupting the run
+    trainer.rebuild("dataset → xor")             # reset now if untrained, else needs_reset
     await trainer.run()    # or run the loop yourself (tests); trainer.run_steps(n) is sync
 
     pn.Column(trainer_controls(trainer), ...)   # Train / Pause / Step / Reset / seed + progress
@@ -252,8 +253,17 @@ class Trainer(param.Parameterized):
     def needs_reset(self, why: str):
         """A change that cannot apply to the running model: pause and ask for Reset."""
         self.pause()
-        self.pending_reset = why
-        self.status = f"{why}: press Reset to apply (the current run is kept until then)."
+        reasons = [r for r in self.pending_reset.split("; ") if r]
+        self.pending_reset = "; ".join(reasons + ([why] if why not in reasons else []))
+        self.status = f"{self.pending_reset}: press Reset to apply (the current run is kept until then)."
+
+    def rebuild(self, why: str):
+        """A change that needs a fresh model (new data, new architecture): rebuild now if
+        nothing has been trained yet, else keep the run and ask for Reset (``needs_reset``)."""
+        if self.step == 0 and not self.running:
+            self.reset()
+        else:
+            self.needs_reset(why)
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self, max_chunks: int | None = None):
@@ -304,7 +314,8 @@ class Trainer(param.Parameterized):
             if self.on_finish is not None:
                 self.on_finish(self)
         elif self.running:
-            self._set_stopped(f"Paused at step {self.step}.")
+            ask = f" {self.pending_reset}: press Reset to apply." if self.pending_reset else ""
+            self._set_stopped(f"Paused at step {self.step}.{ask}")
 
     def run_steps(self, n: int) -> list:
         """Synchronously train ``n`` steps in chunks (tests, scripts); returns all metrics."""
@@ -388,9 +399,13 @@ class Trainer(param.Parameterized):
             self._last_good_step = self.step
 
     def _apply_queue(self):
+        applied = []
         while self._queue:
-            fn, _ = self._queue.pop(0)
+            fn, label = self._queue.pop(0)
             fn()
+            applied.append(label)
+        if applied and self.running:  # replace "…: applies at the next chunk"
+            self.status = f"Training… ({', '.join(applied)}: applied at step {self.step})"
 
     def _stop_task(self):
         task, self._task = self._task, None

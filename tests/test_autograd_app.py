@@ -68,3 +68,22 @@ def test_app_controls_rebuild_and_bad_input_message():
     c["expr"].value = "sigmoid(a) * exp(d)"
     assert not c["message"].visible
     assert "sigmoid" in c["nodes"].data["label"] and "exp" in c["nodes"].data["label"]
+
+
+def test_app_explains_a_value_that_is_not_a_number_and_an_empty_box():
+    app = autograd_app()
+    c = app.controls
+    c["inputs"]["a"].value = 0.0
+    c["expr"].value = "a/0"
+    assert c["message"].visible and c["message"].alert_type == "warning"
+    assert "out = nan" in c["message"].object and "/(0, 0)" in c["message"].object
+    assert c["nodes"].data["label"] == ["a", "0", "/"]  # the graph still shows where
+    c["run"].clicks += 1                                 # and backward does not crash
+    c["expr"].value = "exp(exp(exp(b)))"
+    c["inputs"]["b"].value = 3.0
+    assert "= inf" in c["message"].object and "exp(" in c["message"].object
+    c["expr"].value = "a*b"
+    assert not c["message"].visible
+    c["inputs"]["a"].value = None                        # the learner emptied the box
+    assert c["message"].visible and c["message"].alert_type == "danger"
+    assert "a has no value" in c["message"].object

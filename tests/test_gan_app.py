@@ -94,7 +94,9 @@ def test_2d_gan_anatomy_steps_heatmap_and_arrows():
     c["trainer2d"].run_steps(30)
     assert len(c["losses2d"].data["step"]) >= 1
     real0 = list(c["real"].data["x"])
-    c["dist"].value = "two moons"
+    c["dist"].value = "two moons"  # after training: the run is kept until Reset
+    assert c["gan2d"]["m"].dist == "ring" and "press Reset" in c["trainer2d"].status
+    c["trainer2d"].reset()
     assert c["gan2d"]["m"].dist == "two moons" and c["real"].data["x"] != real0
 
 

@@ -47,3 +47,15 @@ def test_lines_lab_per_count_accuracy_is_consistent():
     for k, a in enumerate(ev["per_count"], 1):
         assert a == pytest.approx(float((pred[lab.yt == k] == k).mean()))
     assert set(np.unique(pred)) <= {1, 2, 3, 4}
+
+
+def test_a_data_change_after_training_asks_for_reset():
+    from playground.apps.lines import lines_app
+    app = lines_app()
+    c = app.controls
+    c["trainer"].run_steps(5)
+    model = c["lab"]["m"]
+    c["max_lines"].value = 3
+    assert c["lab"]["m"] is model and "press Reset" in c["trainer"].status
+    c["trainer"].reset()
+    assert c["lab"]["m"].max_lines == 3 and len(c["bars"].data["count"]) == 3

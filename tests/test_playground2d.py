@@ -99,17 +99,19 @@ def test_url_state_round_trips():
 
 
 def test_csv_parsing_and_errors():
-    X, y = parse_csv("x,y,label\n0.1,0.2,1\n-0.5,0.3,0\n# a comment\n\n0.9,-0.9,1\n0,0,0\n")
-    assert X.shape == (4, 2) and y.tolist() == [1, 0, 1, 0]
-    X, y = parse_csv(b"10,0,1\n-20,5,0\n3,3,1\n1,1,-1\n")
-    assert np.abs(X).max() == pytest.approx(1.0) and y.tolist() == [1, 0, 1, 0]
+    more = "".join(f"0.{k},-0.{k},{k % 2}\n" for k in range(6))  # 10 points at least
+    X, y = parse_csv("x,y,label\n0.1,0.2,1\n-0.5,0.3,0\n# a comment\n\n0.9,-0.9,1\n0,0,0\n" + more)
+    assert X.shape == (10, 2) and y.tolist()[:4] == [1, 0, 1, 0]
+    X, y = parse_csv(b"10,0,1\n-20,5,0\n3,3,1\n1,1,-1\n" + more.encode())
+    assert np.abs(X).max() == pytest.approx(1.0) and y.tolist()[:4] == [1, 0, 1, 0]
     bad = {
         "x,y,label\n0.1,0.2,1\n0.3,0.4\n": "Line 3",
         "0.1,0.2,1\n0.1,abc,0\n": "Line 2",
         "0.1,0.2,1\n0.1,0.3,0\n0,0,7\n": "Line 3",
         "0.1,0.2,1\n0.1,nan,0\n": "Line 2",
-        "0.1,0.2,1\n": "at least 4",
-        "1,1,1\n2,2,1\n3,3,1\n4,4,1\n": "same label",
+        "0.1,0.2,1\n": "at least 10",
+        "".join(f"{k},{k},1\n" for k in range(10)): "same label",
+        "0,0,1\n1,1,0\n0,1,1\n1,0,0\n": "at least 10",  # too few to split into train and test
     }
     for text, words in bad.items():
         with pytest.raises(CSVError, match=words):
@@ -164,3 +166,21 @@ def test_export_code_for_custom_and_regression_is_valid_python():
     code = export_code(s, "torch", 2)
     compile(code, "x.py", "exec")
     assert "make_regression('hills'" in code and "nn.Dropout(0.1)" in code and "p.abs()" in code
+
+
+def test_too_few_points_and_changes_after_training_keep_the_run():
+    app = playground2d_app(location=Location())
+    c = app.controls
+    t, s = c["trainer"], c["setup"]
+    c["upload"].value = b"0,0,1\n1,1,0\n0,1,1\n1,0,0\n"  # too few to split: a message, no crash
+    assert c["upload_msg"].visible and "at least 10" in c["upload_msg"].object
+    assert s.dataset != "custom"
+    t.run_steps(40)
+    weights = [p.data.copy() for p in c["playground"].model.parameters()]
+    s.dataset = "xor"          # after training: asks for Reset, keeps the trained model
+    s.noise = 0.3
+    assert t.pending_reset == "dataset → xor; noise → 0.3" and "press Reset" in t.status
+    assert all(np.array_equal(a, p.data) for a, p in zip(weights, c["playground"].model.parameters()))
+    assert t.step == 40
+    t.reset()
+    assert t.step == 0 and not t.pending_reset and len(c["train_points"].data["x"]) > 0

@@ -91,9 +91,38 @@ def test_queue_applies_between_chunks_when_running_now_when_idle():
         assert c.lr == 0.5 and "next chunk" in t.status
         await asyncio.sleep(0)           # the next chunk applies it first
         assert c.lr == 0.25
+        assert "next chunk" not in t.status and "lr 0.25: applied at step" in t.status
         t.pause()
         await t._task
     asyncio.run(main())
+
+
+def test_rebuild_resets_an_untrained_run_and_asks_for_reset_otherwise():
+    resets = []
+    t, c, got = make(max_steps=100, chunk_seconds=None, on_reset=resets.append)
+    t.rebuild("dataset → xor")           # nothing trained: rebuild at once
+    assert resets == [0] and not t.pending_reset
+    t.run_steps(5)
+    t.rebuild("dataset → xor")
+    t.rebuild("noise → 0.3")             # both reasons are kept, the run too
+    assert resets == [0] and t.step == 5
+    assert t.pending_reset == "dataset → xor; noise → 0.3" and "press Reset" in t.status
+    assert t.start() is None and "Reset first" in t.status
+    t.reset()
+    assert resets == [0, 0] and not t.pending_reset and t.step == 0
+
+
+def test_a_change_needing_reset_mid_run_says_so_after_the_pause():
+    t, c, got = make(max_steps=1000, chunk_seconds=None)
+
+    async def main():
+        t.start()
+        await asyncio.sleep(0)
+        t.rebuild("width → 64")          # running: pause and ask, keep the run
+        await t._task
+    asyncio.run(main())
+    assert not t.running and t.step > 0
+    assert t.status.startswith("Paused at step") and "width → 64: press Reset" in t.status
 
 
 def test_non_finite_metric_stops_and_restores_last_good():

@@ -96,7 +96,10 @@ def build(text: str, values: dict):
             if node.id in FUNCTIONS:
                 raise ExpressionError(f"{node.id} is a function: call it, e.g. {node.id}(a).")
             if node.id not in leaves:
-                leaves[node.id] = Tensor(np.float64(values.get(node.id, 0.0)), requires_grad=True)
+                value = values.get(node.id, 0.0)
+                if value is None:  # the learner emptied the variable's box
+                    raise ExpressionError(f"{node.id} has no value: type a number in its box.")
+                leaves[node.id] = Tensor(np.float64(value), requires_grad=True)
             return leaves[node.id]
         if isinstance(node, ast.UnaryOp):
             x = ev(node.operand)
@@ -209,6 +212,20 @@ class Graph:
             self.step()
         self.step()
 
+    def not_a_number(self) -> str | None:
+        """Why the output is nan or ±inf, in plain words (the first node that is), or None."""
+        for i, nd in enumerate(self.nodes):
+            value = float(nd["tensor"].data)
+            if math.isfinite(value):
+                continue
+            args = ", ".join(_fmt(float(self.nodes[p]["tensor"].data)) for p in nd["parents"])
+            where = f"{self.name(i)}: {nd['label']}({args}) = {_fmt(value)}" if nd["parents"] else self.name(i)
+            return (f"out = {_fmt(float(self.out.data))}: the value stops being a number at {where} "
+                    "(a division by zero, the log or square root of a negative number, or an "
+                    "overflow). The gradients through it are not numbers either; change the "
+                    "inputs or the expression.")
+        return None
+
     def name(self, i):
         nd = self.nodes[i]
         if nd["kind"] != "op":
@@ -305,13 +322,14 @@ def autograd_app():
             out, leaves = build(expr.value, {k: w.value for k, w in inputs.items()})
         except ExpressionError as e:
             state["graph"] = None
-            message.object, message.visible = str(e), True
+            message.object, message.alert_type, message.visible = str(e), "danger", True
             result.object, chain.object = "", ""
             redraw()
             return
-        message.visible = False
         g = Graph(out, leaves)
         state["graph"] = g
+        why = g.not_a_number()  # not an error: the graph still shows where it happens
+        message.object, message.alert_type, message.visible = why or "", "warning", bool(why)
         with np.errstate(all="ignore"):
             for t in leaves.values():
                 t.grad = None

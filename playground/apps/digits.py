@@ -293,11 +293,8 @@ class DigitsApp(param.Parameterized):
 
     # ------------------------------------------------------------------ changes
     def _structural_change(self, *events):
-        if self.trainer.step == 0 and not self.trainer.running:
-            self.trainer.reset()  # nothing trained yet: just rebuild
-        else:
-            what = ", ".join(f"{e.name.replace('_', ' ')} → {e.new}" for e in events)
-            self.trainer.needs_reset(f"Model changed ({what})")
+        what = ", ".join(f"{e.name.replace('_', ' ')} → {e.new}" for e in events)
+        self.trainer.rebuild(f"Model changed ({what})")
 
     def _live_change(self, *events):
         for e in events:
@@ -578,7 +575,7 @@ class DigitsApp(param.Parameterized):
         from engine import io as eio
         try:
             model = eio.load(bytes(raw))
-            self.model.eval()
+            model.eval()
             with engine.no_grad():
                 out = model(Tensor(self.xte[:2]))
             if out.shape != (2, 10):

@@ -364,8 +364,9 @@ def gan_app(data=None, classifier="default"):
     trainer = Trainer(lambda: gan["m"].step(), chunk=10, chunk_seconds=0.4, on_chunk=on_chunk,
                       snapshot=lambda: gan["m"].state(), restore=lambda s: gan["m"].load_state(s),
                       on_reset=build_gan, on_stop=lambda t: refresh_judge())
-    conditional.param.watch(lambda e: trainer.reset(), "value")
-    digit.param.watch(lambda e: trainer.reset(), "value")
+    conditional.param.watch(lambda e: trainer.rebuild(f"conditional → {e.new}"), "value")
+    digit.param.watch(lambda e: trainer.rebuild(f"train on → {'all digits' if e.new == -1 else e.new}"),
+                      "value")
     lr.param.watch(lambda e: trainer.queue(lambda: gan["m"].set_lr(e.new), f"learning rate {e.new}"), "value")
     interp.param.watch(lambda e: refresh_images(), "value")
     build_gan()
@@ -440,7 +441,7 @@ def gan_app(data=None, classifier="default"):
 
     d_btn.on_click(lambda e: manual("d"))
     g_btn.on_click(lambda e: manual("g"))
-    dist.param.watch(lambda e: trainer2.reset(), "value")
+    dist.param.watch(lambda e: trainer2.rebuild(f"real distribution → {e.new}"), "value")
     show_arrows.param.watch(lambda e: draw_2d(), "value")
     build_2d()
 

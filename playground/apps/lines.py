@@ -163,7 +163,7 @@ def lines_app():
                       snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
                       on_reset=build, on_stop=lambda t: flush(), steps_per_epoch=lambda: len(lab["m"].loader) if lab["m"] else None)
     for w in (max_lines, n_train):
-        w.param.watch(lambda e: trainer.reset(), "value")
+        w.param.watch(lambda e: trainer.rebuild(f"{e.obj.name.lower()} → {e.new}"), "value")
     lr.param.watch(lambda e: trainer.queue(lambda: setattr(lab["m"].opt, "lr", e.new),
                                            f"learning rate {e.new}"), "value")
     build()

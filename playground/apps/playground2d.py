@@ -32,6 +32,7 @@ GRID = 48          # decision-boundary resolution
 NEURON_GRID = 20   # per-neuron map resolution
 MAX_LAYERS, MAX_NEURONS = 6, 8
 MAX_CSV_POINTS = 5000
+MIN_CSV_POINTS = 10  # with the training ratio in [0.1, 0.9] both splits keep >= 1 point
 
 
 class CSVError(ValueError):
@@ -137,8 +138,9 @@ def parse_csv(text, problem="classification"):
         rows.append(vals)
         if len(rows) > MAX_CSV_POINTS:
             raise CSVError(f"Line {lineno}: too many points (at most {MAX_CSV_POINTS}).")
-    if len(rows) < 4:
-        raise CSVError(f"The file has {len(rows)} data lines; at least 4 points are needed.")
+    if len(rows) < MIN_CSV_POINTS:
+        raise CSVError(f"The file has {len(rows)} data lines; at least {MIN_CSV_POINTS} points are "
+                       "needed (so that both the training and the test split get some).")
     a = np.array(rows, dtype=np.float64)
     X = a[:, :2]
     span = np.abs(X).max()
@@ -571,7 +573,7 @@ def playground2d_app(location=None):
         upload_msg.object = f"Loaded {len(y)} points from {upload.filename or 'your file'}."
         upload_msg.alert_type, upload_msg.visible = "success", True
         if setup.dataset == "custom":
-            trainer.reset()
+            trainer.rebuild(f"new points from {upload.filename or 'your file'}")
         else:
             setup.dataset = "custom"
 
@@ -608,7 +610,8 @@ def playground2d_app(location=None):
             upload_msg.object, upload_msg.alert_type, upload_msg.visible = (
                 "Upload a CSV of x,y,label to use your own points.", "warning", True)
         if names & set(restart_keys):
-            trainer.reset()
+            trainer.rebuild(", ".join(f"{e.name} → {_short(e.new)}" for e in events
+                                      if e.name in restart_keys))
         else:
             if "lr" in names:
                 trainer.queue(lambda: setattr(pg.opt, "lr", setup.lr), f"learning rate {setup.lr}")
@@ -642,6 +645,12 @@ def playground2d_app(location=None):
                            add_layer=add_layer, remove_layer=remove_layer, layers=layers_box,
                            summary=summary, trainer_controls=controls)
     return layout
+
+
+def _short(v, n=24):
+    """A setting's value for a status line, cut to ``n`` characters."""
+    text = str(v)
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def _orange_blue(n=64):
