@@ -48,9 +48,12 @@ def http_server():
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_launcher():
-    """launch(webgpu=True, extra_args=()) -> a Playwright Browser, cached per argument set."""
+    """launch(webgpu=True, extra_args=()) -> a Playwright Browser, cached per argument set.
+
+    Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it
+    is alive, which would break later tests that call asyncio.run()."""
     exe = shutil.which("chromium")
     if not exe:
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
@@ -68,7 +71,7 @@ def chromium_launcher():
             b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser(chromium_launcher):
     """Headless Chromium with WebGPU enabled (SwiftShader here)."""
     return chromium_launcher()
