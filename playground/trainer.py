@@ -46,6 +46,7 @@ traceback is kept in ``trainer.exception``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from typing import Any, Callable
@@ -58,7 +59,7 @@ except ImportError:  # pragma: no cover - the engine always ships with the playg
     class NonFiniteLossError(FloatingPointError):
         pass
 
-__all__ = ["Trainer", "trainer_controls", "progress_text"]
+__all__ = ["Trainer", "trainer_controls", "progress_text", "document_safe"]
 
 
 def _backend_status() -> dict:
@@ -105,6 +106,24 @@ async def _locked(fn, *args):
 
     doc.add_next_tick_callback(callback)
     return await fut
+
+
+def document_safe(fn):
+    """Decorator for callbacks that change Bokeh models (``source.data = ...``).
+
+    Panel runs most widget callbacks holding the session's document lock, but not all: a
+    ``TextInput``'s Enter key arrives as an event that Panel handles without it, and Bokeh
+    then refuses the change ("_pending_writes should be non-None ..."), so the plot never
+    updates. Panel's ``unlocked()`` sends the changes itself and works with or without the
+    lock; outside a server (tests, Pyodide, Jupyter) ``fn`` just runs."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _server_doc() is None:
+            return fn(*args, **kwargs)
+        from panel.io.document import unlocked
+        with unlocked():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def _value(x):
@@ -212,6 +231,7 @@ class Trainer(param.Parameterized):
     def toggle(self):
         self.pause() if self.running else self.start()
 
+    @document_safe
     def step_once(self) -> dict | None:
         """Train exactly one step now (pausing a run first); returns its metrics."""
         if self.running:
@@ -228,6 +248,7 @@ class Trainer(param.Parameterized):
             self.status = f"Stepped: step {self.step}."
         return out[-1] if out else None
 
+    @document_safe
     def reset(self, seed: int | None = None):
         """Stop, rebuild through ``on_reset(seed)`` and zero the counters."""
         if seed is not None:

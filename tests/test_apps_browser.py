@@ -196,6 +196,28 @@ def test_autograd_steps_and_screenshot(open_app):
     assert page.errors == []
 
 
+def _node_labels(page):
+    return page.evaluate("() => { for (const m of window.Bokeh.documents[0].all_models) "
+                         "if (m.data && m.data.label && m.data.grad) return Array.from(m.data.label); }")
+
+
+def test_autograd_expression_box_enter_updates_graph_and_explains_errors(open_app):
+    page = open_app("autograd")
+    box = page.get_by_label("Expression")
+    box.fill("__import__('os')")
+    box.press("Enter")  # Panel handles Enter without the document lock
+    page.get_by_text("Calling '__import__' is not allowed").wait_for(timeout=10_000)
+    _poll(lambda: _node_labels(page) == [], 10, "the graph to empty")
+    box.fill("a / b")
+    box.press("Enter")
+    _poll(lambda: _node_labels(page) == ["a", "b", "/"], 10, "the graph of a / b")
+    page.get_by_label("a", exact=True).fill("0")
+    page.get_by_label("b", exact=True).fill("0")
+    page.get_by_label("b", exact=True).press("Enter")
+    page.get_by_text(re.compile(r"out = nan: the value stops being a number")).wait_for(timeout=10_000)
+    assert page.errors == []
+
+
 def test_lines_trains_and_screenshot(open_app):
     page = open_app("lines")
     before = _figure_shot(page, 0)  # per-count accuracy bars

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 
 import numpy as np
 
@@ -247,6 +248,11 @@ class Graph:
         return xy
 
 
+def _plain(text: str) -> str:
+    """``text`` escaped for the Markdown alert, so ``__import__`` or ``*`` show as typed."""
+    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
+
+
 def _fmt(v):
     if v is None:
         return "?"
@@ -261,6 +267,8 @@ def autograd_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet
     from bokeh.plotting import figure
+
+    from playground.trainer import document_safe
 
     pn.extension()
     expr = pn.widgets.TextInput(label="Expression", value="a*b + tanh(c)", width=320)
@@ -317,19 +325,20 @@ def autograd_app():
         fig.x_range.start, fig.x_range.end = -0.6, depth + 0.6
         chain.object = g.last_message
 
+    @document_safe  # the expression box's Enter key arrives without the document lock
     def rebuild(*_):
         try:
             out, leaves = build(expr.value, {k: w.value for k, w in inputs.items()})
         except ExpressionError as e:
             state["graph"] = None
-            message.object, message.alert_type, message.visible = str(e), "danger", True
+            message.object, message.alert_type, message.visible = _plain(str(e)), "danger", True
             result.object, chain.object = "", ""
             redraw()
             return
         g = Graph(out, leaves)
         state["graph"] = g
         why = g.not_a_number()  # not an error: the graph still shows where it happens
-        message.object, message.alert_type, message.visible = why or "", "warning", bool(why)
+        message.object, message.alert_type, message.visible = _plain(why or ""), "warning", bool(why)
         with np.errstate(all="ignore"):
             for t in leaves.values():
                 t.grad = None
