@@ -4,6 +4,7 @@ node_modules, so the runtime stage really boots; the core has no packages (numpy
 those requests are answered 404 *explicitly* and the loader must say so. A full boot needs a
 full distribution: set DESCENT_PYODIDE_DIST."""
 import functools
+import json
 import http.server
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from playground import site_builder as sb
+from playground.lessons import PROGRESS_KEY, lesson_index
 from test_site_build import build_once
 
 pytestmark = pytest.mark.browser
@@ -125,12 +127,24 @@ def _stages(pg):
     return pg.evaluate("JSON.parse(JSON.stringify(window.DescentLoader ? window.DescentLoader.state : {}))")
 
 
-def test_index_renders_without_console_errors(ctx, site_url, site):
+def test_index_renders_without_console_errors_and_shows_lesson_progress(ctx, site_url, site):
+    index = lesson_index()
+    first, third = index[0], index[2]
+    # a learner who finished lesson 1 and solved one exercise of lesson 3 (what lesson pages write)
+    saved = ([{"id": f"exercise:{e}", "lesson": first["slug"]} for e in first["exercises"]] +
+             [{"id": f"lesson:{first['slug']}"}, {"id": f"exercise:{third['exercises'][0]}", "lesson": third["slug"]}])
+    ctx.add_init_script(f"localStorage.setItem({json.dumps(PROGRESS_KEY)}, {json.dumps(json.dumps(saved))})")
     pg = _page(ctx)
     pg.goto(site_url + "index.html", wait_until="networkidle")
     cards = pg.locator(".card")
     assert cards.count() == len([p for p in site.glob("*.html") if p.name != "index.html"])
     assert pg.locator("h2", has_text="Lessons").count() == 1
+    assert pg.locator(".lesson-card").count() == len(index)
+    card = lambda d: pg.locator(".lesson-card", has=pg.locator(f'a[href="lessons/{d["slug"]}.html"]'))  # noqa: E731
+    assert card(first).locator(".descent-lesson-progress").inner_text() == "✓ done"
+    assert card(third).locator(".descent-lesson-progress").inner_text() == f"1 / {len(third['exercises'])} exercises"
+    assert card(index[1]).locator(".descent-lesson-progress").inner_text() == ""
+    assert third["summary"] in card(third).inner_text()
     assert "http://127.0.0.1" in pg.locator(".site-url").first.inner_text()
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / "site-index.png"), full_page=True)
@@ -156,6 +170,24 @@ def test_app_page_boots_the_npm_core_and_reaches_the_package_stage(ctx, site_url
     assert "npm core has no packages" in msg.inner_text()
     assert pg.locator(".descent-loader-msg").get_attribute("data-kind") == "http"
     pg.screenshot(path=str(SHOTS / "site-app-package-stage.png"))
+    assert ctx.errors == [] and ctx.others == []
+
+
+def test_lesson_page_shows_its_pre_rendered_lesson_while_python_boots(ctx, site_url):
+    d = lesson_index()[2]  # backprop: Markdown, the autograd widget and code exercises
+    pg = _page(ctx)
+    pg.goto(site_url + f"lessons/{d['slug']}.html")
+    assert pg.locator(".descent-bar-top .descent-app-title").inner_text() == d["title"]
+    assert pg.locator(".descent-embed-btn").count() == 0
+    # the lesson, rendered at build time: its heading, an exercise, the next-lesson link
+    assert pg.locator("h1", has_text=d["title"]).first.is_visible(timeout=20000)
+    assert pg.locator(".descent-exercise").count() == len(d["exercises"])
+    nxt = pg.locator(f'a[href="{d["next"]}.html"]').last
+    assert nxt.count() == 1 and pg.locator('a[href="../index.html"]').count() >= 1
+    assert "{{" not in pg.locator(".descent-lesson").first.inner_text()
+    _wait(lambda: _stages(pg).get("packages", {}).get("state") in ("active", "failed"), 60)
+    assert _stages(pg)["runtime"]["state"] == "done"
+    pg.screenshot(path=str(SHOTS / "site-lesson-loading.png"))
     assert ctx.errors == [] and ctx.others == []
 
 

@@ -1,6 +1,8 @@
 """The built static site (`descent build-site`): pages, references, wheels, service worker,
 offline bundle. The site is built once per test session (see `build_once`, shared with
 tests/test_site_browser.py)."""
+import ast
+import html
 import html.parser
 import json
 import re
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from playground import site_builder as sb
+from playground.lessons import index_progress_script, lesson_index
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "node_modules" / "pyodide"
@@ -93,8 +96,10 @@ def test_every_page_references_only_existing_files_or_the_pinned_cdn(site):
         p.feed(text)
         # the pre-rendered Bokeh documents carry stylesheet addresses inside JSON
         refs = p.refs + re.findall(r'"((?:\.\./)?vendor/[^"\\]+)"', text)
+        # ... and the links of pre-rendered Markdown (lessons: other lessons, apps, the index)
+        refs += re.findall(r'href=(?:&amp;quot;|&quot;|\\")([^&"\\]+)', text)
         for ref in refs:
-            if page.parent.name == "embed" and ref.startswith("vendor/"):
+            if page.parent.name in ("embed", "lessons") and ref.startswith("vendor/"):
                 ref = "../" + ref if not ref.startswith("../") else ref
             checked += 1
             if err := _check_ref(site, page, ref):
@@ -137,11 +142,14 @@ def test_index_is_a_gallery_with_lessons_embeds_and_offline_sections(site, built
         assert f'href="{slug}.html"' in text
     assert "<h2>Lessons</h2>" in text and "<h2>Embed in your blog</h2>" in text
     assert "<h2>Use it offline</h2>" in text
-    lessons = sorted((ROOT / "lessons").glob("*.md"))
-    for md in lessons:
-        assert f"lessons/{md.stem}.html" in text and (site / "lessons" / f"{md.stem}.html").is_file()
+    lessons = sorted((ROOT / "lessons").glob("[0-9][0-9]-*.md"))
+    for d in lesson_index():
+        assert f'<a href="lessons/{d["slug"]}.html">{html.escape(d["title"])}</a>' in text
+        assert html.escape(d["summary"]) in text
     if not lessons:
         assert "No lessons yet" in text
+    else:  # the learner's progress from localStorage, per lesson
+        assert index_progress_script(lesson_index(), prefix="lessons/") in text
 
 
 def test_app_pages_have_chrome_and_an_embed_button_embeds_have_none(site, built):
@@ -154,6 +162,49 @@ def test_app_pages_have_chrome_and_an_embed_button_embeds_have_none(site, built)
         text = (site / "embed" / f"{w}.html").read_text()
         assert "data-descent-embed" in text and "descent-bar-top" not in text
         assert f'DescentLoader.worker("./{w}.js")' in text
+
+
+def _app_code(worker_text):
+    """The Python a worker runs, decoded from its JavaScript template literal."""
+    m = re.search(r"const APP_CODE = `(.*?)`;\n", worker_text, re.S)
+    assert m, "worker without APP_CODE"
+    return m.group(1).replace("\\`", "`").encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
+def test_every_lesson_is_a_pyodide_page_with_its_own_worker_and_text(site, built):
+    index = lesson_index()
+    assert built[1]["lessons"] == [d["slug"] for d in index] and len(index) == 8
+    for d in index:
+        slug = d["slug"]
+        page, worker = site / "lessons" / f"{slug}.html", site / "lessons" / f"{slug}.js"
+        assert page.is_file() and worker.is_file(), slug
+        text = page.read_text()
+        assert f'DescentLoader.worker("./{slug}.js")' in text and "serviceWorker.register" not in text
+        assert 'class="descent-bar-top"' in text and "data-embed-widget=" not in text
+        assert "data-descent-lesson" in text and 'href="../index.html"' in text
+        assert "{{ exercise:" not in text and "{{ widget:" not in text and "\norder:" not in text
+        # pre-rendered: the lesson's heading is in the page before Python boots
+        assert html.escape(html.escape(d["title"], quote=False), quote=False) in text or d["title"] in text
+        cfg = _worker_config(worker.read_text())
+        assert cfg["siteRoot"] == "../" and cfg["title"] == d["title"]
+        # the widgets that read MNIST get the data: lessons 1, 5 (digits) and 7 (gan)
+        assert bool(cfg["data"]) == (slug[:2] in ("01", "05", "07")), slug
+        code = _app_code(worker.read_text())
+        assert f"lesson_page({slug!r}, text=_TEXT, links='site', index=_INDEX)" in code
+        assert "pn.extension('codeeditor')" in code
+        # the Markdown the worker renders is the lesson file, byte for byte
+        assigned = dict(re.findall(r"^(_TEXT|_INDEX) = (.*)$", code, re.M))
+        assert ast.literal_eval(assigned["_TEXT"]) == (ROOT / "lessons" / f"{slug}.md").read_text(encoding="utf-8")
+        assert ast.literal_eval(assigned["_INDEX"]) == index
+
+
+def test_lesson_stub_survives_dollar_signs_and_backticks():
+    text = "---\ntitle: T\nsummary: s\norder: 1\nnext:\n---\n# T\n\nCost `${x}` in $$ and \\ \u2713\n"
+    stub = sb._lesson_stub("01-t", text, [], "Descent · T")
+    assert "$" not in stub
+    ns = {}
+    exec(stub.split("from playground.lessons")[0] + stub.split("\n\n", 1)[1].split("lesson_page(")[0], ns)
+    assert ns["_TEXT"] == text
 
 
 def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
@@ -316,24 +367,29 @@ def test_cli_refuses_an_incomplete_dist_with_a_clear_message(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_serve_local_runs_panel_serve_on_every_app(monkeypatch):
+def test_serve_local_serves_every_lesson_and_app(monkeypatch):
+    import panel as pn
     calls = []
-    monkeypatch.setattr(sb.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.setattr(pn, "serve", lambda routes, **kw: calls.append((routes, kw)))
     assert sb.serve_local(port=5999) == 0
-    (cmd,) = calls
-    assert cmd[1] == "serve" and "--port" in cmd and "5999" in cmd
+    ((routes, kw),) = calls
+    assert kw["port"] == 5999 and kw["show"] is False
     apps, _ = sb.available_apps()
-    assert [c for c in cmd if c.endswith(".py")] == [str(ROOT / (a.module.replace(".", "/") + ".py")) for a, _, _ in apps]
+    assert set(routes) == {d["slug"] for d in lesson_index()} | {a.slug for a, _, _ in apps}
 
 
-def test_lessons_are_listed_and_rendered(monkeypatch, tmp_path):
+def test_lessons_are_listed_with_summaries(monkeypatch, tmp_path):
     (tmp_path / "lessons").mkdir()
-    (tmp_path / "lessons" / "01-gradient-descent.md").write_text("# Gradient descent\n\nStep *downhill*.\n")
+    (tmp_path / "lessons" / "01-gradient-descent.md").write_text(
+        "---\ntitle: Gradient descent\nsummary: Step <downhill>.\norder: 1\nnext:\n---\n# Gradient descent\n\n"
+        "{{ exercise: mse }}\n")
+    (tmp_path / "lessons" / "README.md").write_text("not a lesson")
     monkeypatch.setattr(sb, "ROOT", tmp_path)
     lessons = sb._lessons()
-    assert [(slug, title) for slug, title, _ in lessons] == [("01-gradient-descent", "Gradient descent")]
-    page = sb.lesson_page("Gradient descent", lessons[0][2])
-    assert "<h1>Gradient descent</h1>" in page and "<em>downhill</em>" in page
-    assert 'href="../css/descent.css"' in page and 'href="../index.html"' in page
-    index = sb.index_page([], lessons, [], "0.1.0")
-    assert 'href="lessons/01-gradient-descent.html"' in index
+    assert [slug for slug, _ in lessons] == ["01-gradient-descent"]
+    index = sb._lesson_index(lessons)
+    assert index[0]["summary"] == "Step <downhill>." and index[0]["exercises"] == ["mse"]
+    page = sb.index_page([], index, [], "0.1.0")
+    assert '<a href="lessons/01-gradient-descent.html">Gradient descent</a>' in page
+    assert "Step &lt;downhill&gt;." in page and "1 exercise<" in page and "localStorage" in page
+    assert "No lessons yet" in sb.index_page([], [], [], "0.1.0")
