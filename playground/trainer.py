@@ -183,6 +183,7 @@ class Trainer(param.Parameterized):
         self._rate = 0.0
         self._last_good = None
         self._last_good_step = 0
+        self._epoch_hint = None
         self._update_progress()
 
     def _update_progress(self, epoch_hint=None):
@@ -191,6 +192,7 @@ class Trainer(param.Parameterized):
         st = _backend_status()
         self.progress = {
             "step": self.step, "epoch": int(epoch_float), "epoch_float": epoch_float,
+            "epoch_known": bool(spe) or epoch_hint is not None,  # a GAN has no epochs
             "max_steps": _value(self.max_steps), "samples": self.samples,
             "samples_per_s": self._rate, "elapsed_s": self.train_seconds,
             "backend": st.get("backend", "numpy"), "backend_reason": st.get("reason", ""),
@@ -393,11 +395,11 @@ class Trainer(param.Parameterized):
             rate = n / dt
             self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
         now = time.perf_counter()
+        if metrics:  # the step function's own epoch count, when it keeps one
+            self._epoch_hint = metrics[-1].get("epoch")
         if now - self._progress_at >= self.progress_every or self.finished:
             self._progress_at = now
-            self._update_progress(metrics[-1].get("epoch") if metrics else None)
-        else:
-            self._epoch_hint = metrics[-1].get("epoch") if metrics else None
+            self._update_progress(self._epoch_hint)
         if metrics and self.on_chunk is not None:
             self.on_chunk(metrics)
 
@@ -440,7 +442,7 @@ class Trainer(param.Parameterized):
         self._pause_requested = False
 
     def _set_stopped(self, message: str, error: bool = False):
-        self._update_progress(getattr(self, "_epoch_hint", None))
+        self._update_progress(self._epoch_hint)
         self.running = False
         self._pause_requested = False
         self.status = message
@@ -457,7 +459,8 @@ def progress_text(p: dict) -> str:
     if not p:
         return ""
     total = f"/{p['max_steps']}" if p.get("max_steps") else ""
-    return (f"epoch {p.get('epoch_float', 0):.2f} · step {p.get('step', 0)}{total} · "
+    epoch = f"epoch {p.get('epoch_float', 0):.2f} · " if p.get("epoch_known", True) else ""
+    return (f"{epoch}step {p.get('step', 0)}{total} · "
             f"{p.get('samples_per_s', 0):,.0f} samples/s · matmul: {p.get('backend', '?')} "
             f"({p.get('backend_reason', '')})")
 

@@ -189,6 +189,18 @@ def test_progress_reports_backend_and_speed():
     assert p["samples_per_s"] > 0
     text = progress_text(p)
     assert "samples/s" in text and "matmul" in text
+    assert not text.startswith("epoch")  # no steps_per_epoch, no "epoch" in metrics: unknown
+
+
+def test_progress_takes_the_epoch_from_the_metrics_when_it_has_no_steps_per_epoch():
+    epoch = {"v": 0.0}
+
+    def step():
+        epoch["v"] += 0.25
+        return {"loss": 1.0, "samples": 8, "epoch": epoch["v"]}
+    t = Trainer(step, chunk=3, progress_every=0)
+    t.run_steps(6)
+    assert t.progress["epoch_float"] == 1.5 and progress_text(t.progress).startswith("epoch 1.50 · step 6")
 
 
 def test_controls_drive_the_trainer():

@@ -309,7 +309,7 @@ def gan_app(data=None, classifier="default"):
     loss_fig = figure(width=420, height=190, toolbar_location=None, title="Losses", x_axis_label="step")
     loss_fig.line("step", "d_loss", source=loss_src, color="#d62728", legend_label="D loss", line_width=2)
     loss_fig.line("step", "g_loss", source=loss_src, color="#1f77b4", legend_label="G loss", line_width=2)
-    loss_fig.legend.location = "top_left"
+    loss_fig.legend.location = "top_right"  # the losses start high on the left
     prob_fig = figure(width=420, height=190, toolbar_location=None, title="D's verdicts",
                       x_axis_label="step", y_range=(0, 1))
     prob_fig.line("step", "d_real", source=loss_src, color="#2ca02c", legend_label="D(real)", line_width=2)
@@ -420,8 +420,10 @@ def gan_app(data=None, classifier="default"):
                                   x1=end[:, 0].tolist(), y1=end[:, 1].tolist())
         else:
             arrow_src.data = dict(x0=[], y0=[], x1=[], y1=[])
-        step_md.object = (f"D steps {m.d_steps} · G steps {m.g_steps} · last D loss {m.last['d_loss']:.3f} · "
-                          f"last G loss {m.last['g_loss']:.3f}")
+        def last(k):  # "—" until that network has taken a step
+            return "—" if math.isnan(m.last[k]) else f"{m.last[k]:.3f}"
+        step_md.object = (f"D steps {m.d_steps} · G steps {m.g_steps} · last D loss {last('d_loss')} · "
+                          f"last G loss {last('g_loss')}")
 
     def on_chunk_2d(metrics):
         m = g2["m"]

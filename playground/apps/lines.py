@@ -94,7 +94,7 @@ def lines_app():
     lab = {"m": None}
 
     bar_src = ColumnDataSource(dict(count=[], acc=[], label=[]))
-    bar_fig = figure(width=420, height=260, toolbar_location=None, y_range=(0, 1.05),
+    bar_fig = figure(width=420, height=260, toolbar_location=None, y_range=(0, 1.15),  # room for "100%"
                      title="Held-out accuracy for each number of lines", x_axis_label="lines in the image")
     bar_fig.vbar(x="count", top="acc", source=bar_src, width=0.7, color="#4c72b0")
     bar_fig.add_layout(LabelSet(x="count", y="acc", text="label", source=bar_src, text_align="center",

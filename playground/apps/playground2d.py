@@ -266,7 +266,7 @@ class Playground:
         loss.backward()
         self.opt.step()
         self.epoch += len(xb) / len(self.Ftr)
-        return {"loss": loss.item(), "samples": len(xb)}
+        return {"loss": loss.item(), "samples": len(xb), "epoch": self.epoch}
 
     def evaluate(self):
         self.model.eval()
