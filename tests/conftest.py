@@ -14,6 +14,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Browser tests save screenshots here; the README's copies in docs/screenshots are updated on
+# purpose (DESCENT_SCREENSHOTS=docs/screenshots), so a test run leaves tracked files alone.
+SCREENSHOTS = pathlib.Path(os.environ.get("DESCENT_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 BLANK = b"<!doctype html><meta charset=utf-8><title>blank</title>"

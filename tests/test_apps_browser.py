@@ -1,7 +1,7 @@
 """The playground apps in a real browser: `panel serve` + Debian Chromium via Playwright.
 
 Press Train on the GAN and the 2-D playground and see their images change; no console
-errors; a screenshot of each app goes to docs/screenshots/ (used by the README)."""
+errors; a screenshot of each app goes to the screenshots folder (conftest.SCREENSHOTS)."""
 import os
 import pathlib
 import re
@@ -16,7 +16,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+from conftest import SCREENSHOTS  # noqa: E402
+SHOTS = SCREENSHOTS
 APPS = ["gan", "playground2d", "autograd", "lines"]
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]

@@ -16,7 +16,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHOT = ROOT / "docs" / "screenshots" / "digits.png"
+from conftest import SCREENSHOTS  # noqa: E402
+SHOT = SCREENSHOTS / "digits.png"
 
 
 def _free_port():

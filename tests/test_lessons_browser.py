@@ -18,7 +18,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+from conftest import SCREENSHOTS  # noqa: E402
+SHOTS = SCREENSHOTS
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 LESSON = "03-backprop-is-the-chain-rule"

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "node_modules" / "pyodide"
 CDN = sb.PYODIDE_CDN
-SHOTS = ROOT / "docs" / "screenshots"
+from conftest import SCREENSHOTS  # noqa: E402
+SHOTS = SCREENSHOTS
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
          ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip"}
 
