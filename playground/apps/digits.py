@@ -9,6 +9,9 @@ engine's open ``.npz`` format.
 
 ``digits_app(**state)`` returns the Panel object; ``DigitsApp`` is the object behind it
 (tests drive it directly). ``panel serve playground/apps/digits.py`` serves it.
+``digits_app(view="draw")`` and ``digits_app(view="train")`` are the compact pages the site
+embeds in blog posts (``embed/digits-draw.html``, ``embed/digits-train.html``): the drawing
+pad with the shipped classifier, or the trainer with its curves.
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ STREAM_EVERY_S = 0.3   # train-curve points at most this often
 VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
 N_MISTAKES = 24
 PROBE = 256            # held-out digits used for the activation histograms
+VIEWS = (None, "draw", "train")  # digits_app(view=...): the whole app, or an embed's part
+EMBED_WIDTH = 700      # the embeds fit an iframe this wide in a blog post
 
 
 # --------------------------------------------------------------------------- models
@@ -599,6 +604,40 @@ class DigitsApp(param.Parameterized):
         if event.new:
             self.load_bytes(event.new, self.upload.filename or "model file")
 
+    def use_shipped_classifier(self, classifier="default") -> bool:
+        """Start from a model that already reads digits: the shipped classifier
+        (``playground/assets/digits_classifier.npz``, built by ``python -m
+        playground.train_assets``) for "default", or the model given. False, with the reason in
+        ``shipped_problem``, when there is none or it cannot be used; the model is then kept."""
+        self.shipped = False
+        self.shipped_problem = ""
+        try:
+            if classifier == "default":
+                from playground.train_assets import CLASSIFIER_PATH, load_classifier
+                model = load_classifier()
+                if model is None:
+                    self.shipped_problem = (f"the shipped classifier ({CLASSIFIER_PATH.parent.name}/"
+                                            f"{CLASSIFIER_PATH.name}) is not here")
+                    return False
+            else:
+                model = classifier
+            if model is None:
+                self.shipped_problem = "no classifier was given"
+                return False
+            model.eval()
+            with engine.no_grad():
+                out = model(Tensor(self.xte[:2]))
+            if out.shape != (2, 10):
+                raise ValueError(f"it maps a digit to shape {out.shape[1:]}, not 10 classes")
+        except Exception as e:  # a damaged file, or a model that is not a digits classifier
+            self.shipped_problem = f"the shipped classifier could not be used ({e})"
+            return False
+        self._loaded = model
+        self.model_note = "shipped classifier"
+        self.trainer.reset()
+        self.shipped = True
+        return True
+
     def inference_ms(self, repeats=20):
         """Median milliseconds to classify one digit (batch of 1)."""
         x = self.xte[:1]
@@ -659,7 +698,16 @@ class DigitsApp(param.Parameterized):
         self.model_info = pn.pane.Markdown("", styles={"font-size": "12px"}, width=280)
         self.hist_panel = pn.Column()
 
-    def view(self):
+    def view(self, kind=None):
+        """The page: the whole app (``kind=None``), or an embed's compact part: "draw" (the
+        drawing pad, class probabilities and the 28×28 the model sees) or "train" (trainer
+        controls, loss/accuracy curves and the confusion matrix)."""
+        if kind not in VIEWS:
+            raise ValueError(f"unknown view {kind!r}; choose one of {VIEWS}")
+        if kind == "draw":
+            return self._draw_view()
+        if kind == "train":
+            return self._train_view()
         self._render_runs()
         self._refresh_model_info()
         h = lambda s: pn.pane.Markdown(f"#### {s}", margin=(8, 5, 0, 5))  # noqa: E731
@@ -691,6 +739,52 @@ class DigitsApp(param.Parameterized):
             self.runs_pane, self.clear_runs, self.store,
             sizing_mode="stretch_width")
         layout = pn.Row(sidebar, main, sizing_mode="stretch_width")
+        layout.app = self
+        return layout
+
+
+    def _draw_view(self):
+        """Drawing pad | probabilities over the 28×28 the model sees; a note on the model.
+        Without a trained model: say so, and offer the trainer (Train, then draw)."""
+        self.prob_fig.width, self.prob_fig.height = 400, 200
+        self.seen_fig.width, self.seen_fig.height = 170, 170
+        self.seen_fig.title.text = "What the model sees"
+        if getattr(self, "shipped", False):
+            note = pn.pane.Markdown(
+                f"A small CNN trained on 8,000 handwritten digits; it reads "
+                f"**{self.test_accuracy:.1%}** of 2,000 others right. Draw with the mouse or a finger: "
+                f"the bars update on every stroke.",
+                styles={"font-size": "12px", "color": "#444"}, width=220, margin=(10, 5))
+            extra = []
+        else:
+            why = getattr(self, "shipped_problem", "") or "no trained model was loaded"
+            note = pn.pane.Alert(
+                f"No trained model: {why} (build it with `python -m playground.train_assets`). "
+                f"Press **Train** to teach this one (a few seconds gets it past 90 %), then draw.",
+                alert_type="warning", width=EMBED_WIDTH - 20, margin=(5, 5))
+            extra = [self.controls]
+        right = pn.Column(pn.pane.Bokeh(self.prob_fig),
+                          pn.Row(pn.pane.Bokeh(self.seen_fig),
+                                 note if getattr(self, "shipped", False) else pn.Spacer(width=0)),
+                          margin=0)
+        body = [pn.Row(self.canvas, right, margin=0)]
+        if extra:
+            body = [note, *extra, *body]
+        layout = pn.Column(*body, width=EMBED_WIDTH, margin=(5, 5))
+        layout.app = self
+        return layout
+
+    def _train_view(self):
+        """Model choice, learning rate and the trainer | confusion matrix; the curves below."""
+        for fig in (self.loss_fig, self.acc_fig):
+            fig.width, fig.height = 345, 230
+            fig.toolbar_location = None
+        self.conf_fig.width = self.conf_fig.height = 320
+        self.w_model.width = self.w_lr.width = 340
+        left = pn.Column(self.w_model, self.w_lr, self.controls, width=360, margin=0)
+        layout = pn.Column(pn.Row(left, pn.pane.Bokeh(self.conf_fig), margin=0),
+                           pn.Row(pn.pane.Bokeh(self.loss_fig), pn.pane.Bokeh(self.acc_fig), margin=0),
+                           width=EMBED_WIDTH, margin=(5, 5))
         layout.app = self
         return layout
 
@@ -727,11 +821,20 @@ def _esc(v):
     return html.escape(str(v if v is not None else ""))
 
 
-def digits_app(**state) -> pn.viewable.Viewable:
+def digits_app(view=None, classifier="default", **state) -> pn.viewable.Viewable:
     """The Digits playground as a Panel object; ``state`` sets initial widget values
     (model_kind, layers, width, activation, optimizer, lr, batch_size, epochs, augment,
-    schedule, seed, data=((x_train, y_train), (x_test, y_test)))."""
-    return DigitsApp(**state).view()
+    schedule, seed, data=((x_train, y_train), (x_test, y_test))).
+
+    ``view``: None for the whole app; "draw" for the drawing pad with a model that already
+    reads digits (``classifier``: "default" = the shipped one, or a model; when there is none
+    the page says so and offers Train); "train" for the trainer and its curves."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of {VIEWS}")
+    app = DigitsApp(**state)
+    if view == "draw":
+        app.use_shipped_classifier(classifier)
+    return app.view(view)
 
 
 def check_recipe(kind="mlp", epochs=None, seed=0, verbose=True):
@@ -760,6 +863,7 @@ if __name__ == "__main__":
     for kind in sys.argv[1:] or ["mlp", "cnn"]:
         check_recipe(kind)
 
-if __name__.startswith("bokeh"):  # `panel serve playground/apps/digits.py`
+if __name__.startswith("bokeh"):  # `panel serve playground/apps/digits.py` (?view=draw|train)
     pn.extension()
-    digits_app().servable(title="Descent · Digits")
+    _view = (pn.state.session_args.get("view") or [b""])[0].decode() or None
+    digits_app(view=_view if _view in VIEWS else None).servable(title="Descent · Digits")

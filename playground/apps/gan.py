@@ -11,6 +11,9 @@ the vanilla GAN, or pick one digit to train on just that class.
 2-D anatomy (in the spirit of GAN Lab): a real 2-D distribution, generated points moving,
 the discriminator's opinion as a heat-map, and arrows showing where the generator's
 gradient pushes each fake point; train continuously or one D step / G step at a time.
+
+``gan_app(view="grid")`` is the compact page the site embeds in blog posts
+(``embed/gan-grid.html``): the MNIST GAN's trainer, its sample grid and small loss curves.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import numpy as np
 from engine import Tensor, cat, manual_seed, nn, no_grad, optim
 from engine.nn import functional as F
 
+VIEWS = (None, "grid")  # gan_app(view=...): the whole studio, or the embed's part
 Z_DIM = 64
 GRID_ROWS = GRID_COLS = 10
 EYE = np.eye(10, dtype=np.float32)
@@ -271,9 +275,14 @@ class Gan2D:
 
 # ---------------------------------------------------------------------------- the app
 
-def gan_app(data=None, classifier="default"):
+def gan_app(data=None, classifier="default", view=None):
     """The GAN studio page. ``data``: MNIST arrays to use instead of loading them;
-    ``classifier``: the judge model, None for none, "default" for the shipped one."""
+    ``classifier``: the judge model, None for none, "default" for the shipped one;
+    ``view``: None for the whole studio, "grid" for the compact embed (trainer controls, the
+    live sample grid and small loss curves; no judge, no 2-D tab)."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of {VIEWS}")
+    grid_only = view == "grid"
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
     from bokeh.plotting import figure
@@ -284,7 +293,8 @@ def gan_app(data=None, classifier="default"):
     pn.extension()
     from engine.data import load_mnist
     data = data if data is not None else load_mnist()
-    judge_model = {"model": load_classifier() if classifier == "default" else classifier}
+    judge_model = {"model": None if grid_only else
+                   load_classifier() if classifier == "default" else classifier}
 
     # -- MNIST tab -------------------------------------------------------------------------
     conditional = pn.widgets.Checkbox(label="conditional (G and D are told the digit)", value=True)
@@ -334,6 +344,8 @@ def gan_app(data=None, classifier="default"):
         interp_src.data = dict(image=[m.interpolate(interp.value)[::-1].copy()])
 
     def refresh_judge():
+        if grid_only:  # the embed shows no judge: skip its 200 samples
+            return
         m, clf = gan["m"], judge_model["model"]
         if clf is None:
             judge_md.object = ("*No digits classifier: build it with* `python -m playground.train_assets` "
@@ -370,6 +382,28 @@ def gan_app(data=None, classifier="default"):
     lr.param.watch(lambda e: trainer.queue(lambda: gan["m"].set_lr(e.new), f"learning rate {e.new}"), "value")
     interp.param.watch(lambda e: refresh_images(), "value")
     build_gan()
+
+    if grid_only:
+        loss_fig.width, loss_fig.height = 300, 185
+        prob_fig.width, prob_fig.height = 300, 185
+        loss_fig.title.text_font_size = prob_fig.title.text_font_size = "9pt"
+        for f in (loss_fig, prob_fig):  # small plots: the legend goes above, off the curves
+            leg = f.legend[0]
+            f.center.remove(leg)
+            leg.orientation, leg.label_text_font_size = "horizontal", "8pt"
+            leg.padding = leg.spacing = leg.margin = 2
+            leg.border_line_color = None
+            f.add_layout(leg, "above")
+        digit.width = lr.width = 140
+        layout = pn.Column(
+            pn.Row(trainer_controls(trainer, width=380), pn.Column(pn.Row(digit, lr), conditional),
+                   margin=0),
+            pn.Row(pn.pane.Bokeh(grid_fig), pn.Column(pn.pane.Bokeh(loss_fig), pn.pane.Bokeh(prob_fig),
+                                                      margin=0), margin=0),
+            width=700, margin=(5, 5))
+        layout.controls = dict(trainer=trainer, gan=gan, conditional=conditional, digit=digit, lr=lr,
+                               grid=grid_src, losses=loss_src)
+        return layout
 
     mnist_tab = pn.Column(
         trainer_controls(trainer), pn.Row(conditional, digit, lr),
@@ -474,5 +508,7 @@ def _purple_green(n=64):
     return out
 
 
-if __name__.startswith("bokeh"):
-    gan_app().servable(title="Descent · GAN studio")
+if __name__.startswith("bokeh"):  # `panel serve playground/apps/gan.py` (?view=grid)
+    import panel as pn
+    _view = (pn.state.session_args.get("view") or [b""])[0].decode() or None
+    gan_app(view=_view if _view in VIEWS else None).servable(title="Descent · GAN studio")
