@@ -1,10 +1,16 @@
 """Shared fixtures: a local HTTP server over the repo and headless Debian Chromium."""
+import contextlib
 import functools
 import http.server
 import os
 import pathlib
 import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 
 import pytest
 
@@ -38,6 +44,44 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def panel_serve(*apps, probe="", timeout=60):
+    """`panel serve APPS` on a free localhost port, one BLAS thread; yields the base URL once
+    `base + probe` answers, and stops the server afterwards."""
+    pytest.importorskip("panel")
+    port = free_port()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "panel", "serve", *apps, "--port", str(port), "--address",
+           "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(base + probe, timeout=10)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    proc.kill()
+                    out = proc.stdout.read().decode(errors="replace")[-2000:]
+                    pytest.fail(f"panel serve did not start:\n{out}")
+                time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture(scope="session")

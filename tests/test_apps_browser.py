@@ -2,60 +2,27 @@
 
 Press Train on the GAN and the 2-D playground and see their images change; no console
 errors; a screenshot of each app goes to the screenshots folder (conftest.SCREENSHOTS)."""
-import os
 import pathlib
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-from conftest import SCREENSHOTS  # noqa: E402
+from conftest import SCREENSHOTS, panel_serve  # noqa: E402
 SHOTS = SCREENSHOTS
 APPS = ["gan", "playground2d", "autograd", "lines"]
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def apps_server():
     """`panel serve` for the four apps on a free port; yields the base URL."""
-    pytest.importorskip("panel")
-    port = _free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "panel", "serve", *[f"playground/apps/{a}.py" for a in APPS],
-           "--port", str(port), "--address", "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/autograd", timeout=5)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                out = proc.stdout.read().decode(errors="replace")[-2000:]
-                pytest.fail(f"panel serve did not start:\n{out}")
-            time.sleep(0.5)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with panel_serve(*[f"playground/apps/{a}.py" for a in APPS], probe="/autograd") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ get 1 as the top class; no console errors; save docs/screenshots/digits.png.
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,46 +15,14 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-from conftest import SCREENSHOTS  # noqa: E402
+from conftest import SCREENSHOTS, panel_serve  # noqa: E402
 SHOT = SCREENSHOTS / "digits.png"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def digits_server(mnist_ready):
-    port = _free_port()
-    panel = pathlib.Path(sys.executable).with_name("panel")
-    cmd = [str(panel) if panel.exists() else "panel", "serve", "playground/apps/digits.py",
-           "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
-           f"127.0.0.1:{port}", "--num-procs", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    lines = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if "Bokeh app running at" in line:
-            break
-    else:
-        proc.kill()
-        pytest.fail("panel serve did not start:\n" + "".join(lines))
-    if proc.poll() is not None:
-        pytest.fail("panel serve exited:\n" + "".join(lines))
-    yield f"http://127.0.0.1:{port}/digits", proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with panel_serve("playground/apps/digits.py", probe="/digits") as base:
+        yield base + "/digits"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +50,7 @@ def _bokeh_eval(page, body):
 
 
 def test_train_draw_and_screenshot(digits_server, chromium_launcher):
-    url, proc = digits_server
+    url = digits_server
     browser = chromium_launcher(webgpu=False)
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()

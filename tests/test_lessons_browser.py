@@ -4,58 +4,25 @@ A lesson renders with its widget and exercises and no console errors; solving an
 (reveal the solution, put it in the editor, Check) marks it solved in localStorage, and the
 mark survives a reload; the index script shows the progress. Screenshot: docs/screenshots/lesson.png."""
 import json
-import os
 import pathlib
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-from conftest import SCREENSHOTS  # noqa: E402
+from conftest import SCREENSHOTS, panel_serve  # noqa: E402
 SHOTS = SCREENSHOTS
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 LESSON = "03-backprop-is-the-chain-rule"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lesson_server():
-    pytest.importorskip("panel")
-    port = _free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "panel", "serve", "playground/lesson_app.py", "--port", str(port),
-           "--address", "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/lesson_app"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base, timeout=10)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail("panel serve did not start:\n" + proc.stdout.read().decode(errors="replace")[-2000:])
-            time.sleep(0.5)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with panel_serve("playground/lesson_app.py", probe="/lesson_app") as base:
+        yield base + "/lesson_app"
 
 
 @pytest.fixture(scope="module")
