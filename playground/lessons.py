@@ -193,7 +193,6 @@ def rewrite_links(md: str, mode: str) -> str:
 
 def check_links(known_apps=None):
     """Broken internal links in every lesson: [(slug, target, why)]. External http(s) links pass."""
-    from .lesson_widgets import WIDGETS  # noqa: F401
     if known_apps is None:
         known_apps = {p.stem for p in (ROOT / "playground" / "apps").glob("*.py") if p.stem != "__init__"}
     slugs = set(lesson_slugs())

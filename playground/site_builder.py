@@ -322,7 +322,7 @@ def convert(jobs, workdir: Path):
     return result
 
 
-_PANEL_CDN = f"https://cdn.holoviz.org/panel/"
+_PANEL_CDN = "https://cdn.holoviz.org/panel/"
 _BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
 
 

@@ -27,7 +27,7 @@ def classifier_model():
 
 def train_classifier(epochs=4, seed=0, data=None, log=print):
     """Train the judge; returns (model in eval mode, held-out accuracy, mean max-prob)."""
-    from engine import Tensor, manual_seed, no_grad, optim
+    from engine import Tensor, manual_seed, optim
     from engine.data import DataLoader, load_mnist
     from engine.nn import functional as F
 

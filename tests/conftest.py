@@ -134,3 +134,28 @@ def blank_page(chromium_browser, http_server):
     pg.goto(http_server + "/blank.html")
     yield pg
     ctx.close()
+
+
+def wait_until(fn, timeout, step=0.25, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def bokeh_eval(page, body):
+    """Run JS `body` with `doc` bound to the page's Bokeh document."""
+    return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
+
+
+@pytest.fixture(scope="session")
+def mnist_ready():
+    from engine.data import DEFAULT_MNIST_PATH
+    if not DEFAULT_MNIST_PATH.is_file() and not os.environ.get("DESCENT_MNIST"):
+        r = subprocess.run([sys.executable, "-m", "engine.data", "build-mnist"], cwd=ROOT,
+                           capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"MNIST npz missing and could not be built: {r.stderr[-300:]}")

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import engine as E
 from engine import Tensor, backend
 
 RNG = np.random.default_rng(5)

@@ -3,11 +3,8 @@
 Press Train and see the curves get points; train a little, draw a "1" with the mouse and
 get 1 as the top class; no console errors; save docs/screenshots/digits.png.
 """
-import os
 import pathlib
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,6 +13,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 from conftest import SCREENSHOTS, panel_serve  # noqa: E402
+from conftest import bokeh_eval as _bokeh_eval, wait_until as _wait_until  # noqa: E402
 SHOT = SCREENSHOTS / "digits.png"
 
 
@@ -23,30 +21,6 @@ SHOT = SCREENSHOTS / "digits.png"
 def digits_server(mnist_ready):
     with panel_serve("playground/apps/digits.py", probe="/digits") as base:
         yield base + "/digits"
-
-
-@pytest.fixture(scope="module")
-def mnist_ready():
-    from engine.data import DEFAULT_MNIST_PATH
-    if not DEFAULT_MNIST_PATH.is_file() and not os.environ.get("DESCENT_MNIST"):
-        r = subprocess.run([sys.executable, "-m", "engine.data", "build-mnist"], cwd=ROOT,
-                           capture_output=True, text=True)
-        if r.returncode:
-            pytest.skip(f"MNIST npz missing and could not be built: {r.stderr[-300:]}")
-
-
-def _wait_until(fn, timeout, step=0.25, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _bokeh_eval(page, body):
-    return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
 
 
 def test_train_draw_and_screenshot(digits_server, chromium_launcher):

@@ -11,7 +11,6 @@
 """
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,14 @@ import pytest
 
 pn = pytest.importorskip("panel")
 from engine import data as edata  # noqa: E402
+from conftest import panel_serve, bokeh_eval as _bokeh_eval, wait_until as _wait_until  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EMBED_WIDTH = 700
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    if not edata.DEFAULT_MNIST_PATH.is_file() and not os.environ.get("DESCENT_MNIST"):
-        r = subprocess.run([sys.executable, "-m", "engine.data", "build-mnist"], cwd=ROOT,
-                           capture_output=True, text=True)
-        if r.returncode:
-            pytest.skip(f"MNIST npz missing and the build failed: {r.stderr[-300:]}")
+def mnist(mnist_ready):
     return edata.load_mnist()
 
 
@@ -215,56 +210,10 @@ def test_built_embeds_carry_the_view_argument(tmp_path_factory):
 
 # --------------------------------------------------------------------------- the browser
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def digits_server(mnist, shipped_classifier):
-    port = _free_port()
-    panel = pathlib.Path(sys.executable).with_name("panel")
-    cmd = [str(panel) if panel.exists() else "panel", "serve", "playground/apps/digits.py",
-           "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
-           f"127.0.0.1:{port}", "--num-procs", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    lines = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if "Bokeh app running at" in line:
-            break
-    else:
-        proc.kill()
-        pytest.fail("panel serve did not start:\n" + "".join(lines))
-    if proc.poll() is not None:
-        pytest.fail("panel serve exited:\n" + "".join(lines))
-    yield f"http://127.0.0.1:{port}/digits"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _wait_until(fn, timeout, step=0.25, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _bokeh_eval(page, body):
-    return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
+    with panel_serve("playground/apps/digits.py", probe="/digits") as base:
+        yield base + "/digits"
 
 
 @pytest.mark.browser

@@ -1,5 +1,4 @@
 """Tensor ops: float64 finite-difference checks, float32 parity with PyTorch, autograd behaviour."""
-import math
 import sys
 
 import numpy as np

@@ -1,8 +1,6 @@
 """engine.nn.init: fill a Parameter's values in place (as torch.nn.init), from engine's seeded rng."""
 import math
 
-import numpy as np
-
 from ..tensor import Tensor, rng
 
 

@@ -29,7 +29,6 @@ from bokeh.plotting import figure
 import engine
 from engine import nn
 from engine import data as edata
-from engine import optim
 from engine.tensor import Tensor
 from playground.components import BrowserStore, DrawingCanvas
 from playground.recipes import ACTIVATIONS, RECIPES, build_model, make_optimizer

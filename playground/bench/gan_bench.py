@@ -17,8 +17,6 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m playground.bench.gan_bench")
