@@ -24,6 +24,7 @@ import numpy as np
 
 from engine import Tensor, cat, manual_seed, nn, no_grad, optim
 from engine.nn import functional as F
+from playground.palettes import PURPLE_GREEN
 
 VIEWS = (None, "grid")  # gan_app(view=...): the whole studio, or the embed's part
 Z_DIM = 64
@@ -417,7 +418,7 @@ def gan_app(data=None, classifier="default", view=None):
     g_btn = pn.widgets.Button(label="G step", width=80)
     show_arrows = pn.widgets.Checkbox(label="gradient arrows on fake points", value=True)
     g2 = {"m": None}
-    heat_map = LinearColorMapper(palette=_purple_green(), low=0, high=1)
+    heat_map = LinearColorMapper(palette=PURPLE_GREEN, low=0, high=1)
     heat_src = ColumnDataSource(dict(image=[np.zeros((60, 60), np.float32)]))
     real_src = ColumnDataSource(dict(x=[], y=[]))
     fake_src = ColumnDataSource(dict(x=[], y=[]))
@@ -497,15 +498,6 @@ def gan_app(data=None, classifier="default", view=None):
                            show_arrows=show_arrows, heat=heat_src, real=real_src, fake=fake_src,
                            arrows=arrow_src, losses2d=curve2_src, step_md=step_md)
     return layout
-
-
-def _purple_green(n=64):
-    lo, mid, hi = np.array([123, 50, 148]), np.array([247, 247, 247]), np.array([0, 136, 55])
-    out = []
-    for t in np.linspace(0, 1, n):
-        c = lo + (mid - lo) * (t * 2) if t < 0.5 else mid + (hi - mid) * ((t - 0.5) * 2)
-        out.append("#%02x%02x%02x" % tuple(int(v) for v in c))
-    return out
 
 
 if __name__.startswith("bokeh"):  # `panel serve playground/apps/gan.py` (?view=grid)

@@ -17,6 +17,7 @@ import param
 from engine import Tensor, nn, no_grad, optim
 from engine.data import DataLoader, make_toy, train_test_split
 from engine.nn import functional as F
+from playground.palettes import ORANGE_BLUE
 
 CLASSIFICATION_SETS = ("circle", "xor", "gaussians", "spiral", "moons")
 REGRESSION_SETS = ("plane", "hills")
@@ -429,7 +430,7 @@ def playground2d_app(location=None):
         loc.sync(setup, {k: k for k in URL_KEYS})
     pg = Playground(setup)
 
-    palette = _orange_blue()
+    palette = ORANGE_BLUE
     cmap = LinearColorMapper(palette=palette, low=-1, high=1)
     heat_src = ColumnDataSource(dict(image=[pg.boundary()]))
     train_src = ColumnDataSource(dict(x=[], y=[], c=[]))
@@ -651,16 +652,6 @@ def _short(v, n=24):
     """A setting's value for a status line, cut to ``n`` characters."""
     text = str(v)
     return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def _orange_blue(n=64):
-    """TF Playground's diverging palette: orange (-1) → white → blue (+1)."""
-    lo, mid, hi = np.array([245, 147, 34]), np.array([232, 234, 235]), np.array([8, 119, 189])
-    out = []
-    for t in np.linspace(0, 1, n):
-        c = lo + (mid - lo) * (t * 2) if t < 0.5 else mid + (hi - mid) * ((t - 0.5) * 2)
-        out.append("#%02x%02x%02x" % tuple(int(v) for v in c))
-    return out
 
 
 if __name__.startswith("bokeh"):
