@@ -1,6 +1,10 @@
 """Lessons in a real browser: `panel serve playground/lesson_app.py` + Debian Chromium.
 
-A lesson renders with its widget and exercises and no console errors; solving an exercise
+Every lesson renders (one server, one browser, a fresh context each): its title, each widget
+directive's widget (a concrete DOM marker per widget kind: the drawing pad's canvas, the Bokeh
+plots of an app, its buttons), every exercise box, the progress line and the next-lesson link,
+with no console errors (Bokeh's "could not set initial ranges" is a warning, not an error).
+Solving an exercise
 (reveal the solution, put it in the editor, Check) marks it solved in localStorage, and the
 mark survives a reload; the index script shows the progress. Screenshot: docs/screenshots/lesson.png."""
 import json
@@ -12,11 +16,30 @@ import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-from conftest import SCREENSHOTS, panel_serve  # noqa: E402
+from conftest import SCREENSHOTS, panel_serve, wait_until  # noqa: E402
+from playground import exercises as EX  # noqa: E402
+from playground.lessons import lesson_index, lesson_slugs, load_lesson  # noqa: E402
 SHOTS = SCREENSHOTS
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 LESSON = "03-backprop-is-the-chain-rule"
+SLUGS = lesson_slugs()
+# What each widget kind must show inside its `.descent-widget-NAME` box once rendered:
+# draw = drawing-pad canvases, plots = at least this many Bokeh plots (`.bk-Canvas`),
+# buttons = labels that must be there, text = text that must be there.
+MARKERS = {
+    "digits-draw": dict(draw=1, plots=4, buttons=["Train", "Step", "Reset", "Undo", "Clear"]),
+    "digits": dict(draw=1, plots=8, buttons=["Train", "Step", "Reset", "Undo"]),
+    "line-fit": dict(plots=2, buttons=["Step", "20 steps", "Reset"], text=["step 0"]),
+    "autograd": dict(plots=1, buttons=["Backward: one node", "Backward: all", "Reset gradients"]),
+    "playground2d": dict(plots=3, buttons=["+ layer"]),
+    "lines": dict(plots=3, buttons=["Train", "Step", "Reset"]),
+    "gan": dict(plots=6, buttons=["Train", "Step", "Reset"]),
+    "backend": dict(buttons=["Benchmark matmul on this machine"], text=["Active backend"]),
+    "save-model": dict(buttons=["Save, reload, time it", "Download the file"]),
+}
+# Lessons whose widgets train or load MNIST at page load get longer to appear (2 slow cores).
+TIMEOUT = {"01-digits-in-60-seconds": 120, "05-digits-deeper": 120, "07-gans": 120}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +62,16 @@ def context():
         b.close()
 
 
-def _open(context, url):
-    page = context.new_page()
+def _watch(page):
+    """Collect uncaught exceptions and console errors (not warnings) in page.errors."""
     page.errors = []
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return page
+
+
+def _open(context, url):
+    page = _watch(context.new_page())
     page.goto(url)
     page.wait_for_load_state("networkidle")
     page.get_by_text("Backprop is the chain rule").first.wait_for(timeout=60_000)
@@ -54,6 +82,63 @@ def _open(context, url):
 
 def _progress(page):
     return json.loads(page.evaluate("localStorage.getItem('descent-progress') || '[]'"))
+
+
+def _widget_problems(page, name):
+    """What is missing from widget NAME's box (empty when it rendered)."""
+    box = page.locator(f".descent-widget-{name}")
+    if box.count() != 1:
+        return [f"{box.count()} .descent-widget-{name} boxes"]
+    m, bad = MARKERS[name], []
+    if box.locator("canvas.descent-draw").count() < m.get("draw", 0):
+        bad.append("no drawing-pad canvas")
+    if box.locator(".bk-Canvas").count() < m.get("plots", 0):
+        bad.append(f"{box.locator('.bk-Canvas').count()} Bokeh plots < {m['plots']}")
+    labels = {t.strip() for t in box.locator("button").all_inner_texts()}
+    bad += [f"no {b!r} button" for b in m.get("buttons", []) if b not in labels]
+    bad += [f"no text {t!r}" for t in m.get("text", []) if not box.get_by_text(t).count()]
+    return bad
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_lesson_renders_with_its_widgets_and_exercises(context, lesson_server, mnist_ready, slug):
+    les, index = load_lesson(slug), {d["slug"]: d for d in lesson_index()}
+    assert set(name for name, _ in les.widgets) <= set(MARKERS), "a widget kind with no marker here"
+    timeout = TIMEOUT.get(slug, 60)
+    ctx = context.browser.new_context(viewport={"width": 1280, "height": 1000})  # no progress from others
+    page = _watch(ctx.new_page())
+    try:
+        page.goto(f"{lesson_server}?lesson={slug}")
+        page.locator("h1", has_text=les.title).first.wait_for(timeout=timeout * 1000)
+        # every exercise box, in order, with its title
+        boxes = page.locator(".descent-exercise")
+        wait_until(lambda: boxes.count() == len(les.exercises), timeout,
+                   what=f"{len(les.exercises)} exercise boxes (have {boxes.count()})")
+        for i, ex_id in enumerate(les.exercises):
+            assert EX.get(ex_id).title in boxes.nth(i).locator("h3").first.inner_text(), (slug, ex_id)
+            assert boxes.nth(i).get_by_role("button", name="Check").count() == 1, (slug, ex_id)
+        n_code = sum(EX.get(e).kind == "code" for e in les.exercises)
+        assert page.locator(".descent-exercise .ace_editor").count() == n_code
+        # every widget directive's widget, with its markers
+        for name, _ in les.widgets:
+            try:
+                wait_until(lambda: not _widget_problems(page, name), timeout, what=f"widget {name}")
+            except AssertionError:
+                pytest.fail(f"{slug}: widget {name} did not render: {_widget_problems(page, name)}")
+        assert page.get_by_text(f"Progress: 0 / {len(les.exercises)} exercises solved").count() == 1
+        # the next-lesson link (query links: lesson_app.py), or the way back from the last one
+        nxt = les.meta["next"]
+        if nxt:
+            link = page.locator(".descent-next a")
+            assert link.count() == 1
+            assert link.get_attribute("href") == f"?lesson={nxt}"
+            assert link.inner_text().strip() == index[nxt]["title"]
+        else:
+            assert page.get_by_role("link", name="Back to the start").count() == 1
+        page.wait_for_timeout(1000)  # late errors (a plot's first render, a widget's first event)
+        assert page.errors == [], f"{slug}: console errors: {page.errors}"
+    finally:
+        ctx.close()
 
 
 def test_lesson_renders_solve_marks_progress_and_survives_reload(context, lesson_server):
