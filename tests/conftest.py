@@ -159,3 +159,22 @@ def mnist_ready():
                            capture_output=True, text=True)
         if r.returncode:
             pytest.skip(f"MNIST npz missing and could not be built: {r.stderr[-300:]}")
+
+
+@pytest.fixture(scope="module")
+def twins_one_thread():
+    """One BLAS thread for numpy and torch while engine-vs-PyTorch tests run
+    (see playground.bench.twins.one_thread: much faster on a busy box)."""
+    from playground.bench import twins
+    with twins.one_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def twins_mnist(tmp_path_factory):
+    """MNIST-10k for the engine-vs-PyTorch tests, built into a temporary folder if missing."""
+    from playground.bench import twins
+    data, reason = twins.mnist_or_reason(tmp_path_factory.mktemp("mnist"))
+    if data is None:
+        pytest.skip(reason)
+    return data

@@ -25,25 +25,13 @@ MAX_GAP = 0.005                      # 0.5 percentage points
 FLOOR = {"mlp": 0.93, "cnn": 0.95}   # DESIGN.md measured 95.0 % / 96.5 % for torch
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One BLAS thread for numpy and torch (see twins.one_thread: much faster on a busy box)."""
-    with twins.one_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    data, reason = twins.mnist_or_reason(tmp_path_factory.mktemp("mnist"))
-    if data is None:
-        pytest.skip(reason)
-    return data
+pytestmark = pytest.mark.usefixtures("twins_one_thread")  # one BLAS thread for both engines
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_heldout_accuracy_matches_torch(kind, mnist):
-    (x, y), (xt, yt) = mnist
+def test_heldout_accuracy_matches_torch(kind, twins_mnist):
+    (x, y), (xt, yt) = twins_mnist
     assert (len(x), len(xt)) == (8000, 2000)
     net = twins.engine_model(kind, seed=0)
     twin = twins.torch_twin(net, kind)

@@ -35,19 +35,7 @@ W_ATOL = 1e-5        # absolute, per weight
 UPDATE_RTOL = 1e-5   # ||update_engine - update_torch|| / ||update_torch||, per tensor
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One BLAS thread for numpy and torch (see twins.one_thread: much faster on a busy box)."""
-    with twins.one_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    data, reason = twins.mnist_or_reason(tmp_path_factory.mktemp("mnist"))
-    if data is None:
-        pytest.skip(reason)
-    return data
+pytestmark = pytest.mark.usefixtures("twins_one_thread")  # one BLAS thread for both engines
 
 
 def _run_both(kind, mnist):
@@ -63,8 +51,8 @@ def _run_both(kind, mnist):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_training_run_matches_torch(kind, mnist):
-    w0, eng_losses, ref_losses, w_eng, w_ref = _run_both(kind, mnist)
+def test_training_run_matches_torch(kind, twins_mnist):
+    w0, eng_losses, ref_losses, w_eng, w_ref = _run_both(kind, twins_mnist)
     assert len(eng_losses) == len(ref_losses) == STEPS
     assert ref_losses[-1] < 0.7 * ref_losses[0], "the reference run did not learn: bad setup"
 
