@@ -151,6 +151,21 @@ def bokeh_eval(page, body):
     return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
 
 
+def draw_vertical_stroke_and_read_guess(page, box):
+    """Draw a "1" with the mouse on the digits canvas (bounding `box`); return the top class
+    of the app's 'probs' source once it has probabilities."""
+    x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    page.mouse.move(x, y0)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
+    page.mouse.up()
+    top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
+           "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
+    return wait_until(lambda: (lambda g: g if g >= 0 else None)(bokeh_eval(page, top)), 30,
+                      what="class probabilities for the drawing")
+
+
 @pytest.fixture(scope="session")
 def mnist_ready():
     from engine.data import DEFAULT_MNIST_PATH

@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-from conftest import SCREENSHOTS, panel_serve  # noqa: E402
+from conftest import SCREENSHOTS, draw_vertical_stroke_and_read_guess, panel_serve  # noqa: E402
 from conftest import bokeh_eval as _bokeh_eval, wait_until as _wait_until  # noqa: E402
 SHOT = SCREENSHOTS / "digits.png"
 
@@ -56,16 +56,7 @@ def test_train_draw_and_screenshot(digits_server, chromium_launcher):
 
         # draw a "1": one vertical stroke with the mouse
         box = page.locator("canvas.descent-draw").bounding_box()
-        x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
-        page.mouse.move(x, y0)
-        page.mouse.down()
-        for i in range(1, 21):
-            page.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
-        page.mouse.up()
-        top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
-               "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
-        guess = _wait_until(lambda: (lambda g: g if g >= 0 else None)(_bokeh_eval(page, top)), 30,
-                            what="class probabilities for the drawing")
+        guess = draw_vertical_stroke_and_read_guess(page, box)
         assert guess == 1, f"a vertical stroke was read as {guess}"
 
         SHOT.parent.mkdir(parents=True, exist_ok=True)

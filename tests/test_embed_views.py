@@ -20,7 +20,7 @@ import pytest
 
 pn = pytest.importorskip("panel")
 from engine import data as edata  # noqa: E402
-from conftest import panel_serve, bokeh_eval as _bokeh_eval, wait_until as _wait_until  # noqa: E402
+from conftest import bokeh_eval as _bokeh_eval, draw_vertical_stroke_and_read_guess, panel_serve  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EMBED_WIDTH = 700
@@ -235,16 +235,7 @@ def test_draw_view_in_chromium_reads_a_vertical_stroke_as_1(digits_server, chrom
 
         box = page.locator("canvas.descent-draw").bounding_box()
         assert box["x"] + box["width"] <= EMBED_WIDTH
-        x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
-        page.mouse.move(x, y0)
-        page.mouse.down()
-        for i in range(1, 21):
-            page.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
-        page.mouse.up()
-        top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
-               "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
-        guess = _wait_until(lambda: (lambda g: g if g >= 0 else None)(_bokeh_eval(page, top)), 30,
-                            what="class probabilities for the drawing")
+        guess = draw_vertical_stroke_and_read_guess(page, box)
         assert guess == 1, f"a vertical stroke was read as {guess}"
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= EMBED_WIDTH + 20, f"the draw view is {width} px wide"
