@@ -312,6 +312,11 @@ class DataLoader:
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
             yield self.x[idx] if self.y is None else (self.x[idx], self.y[idx])
 
+    def forever(self):
+        """Batches without end, each epoch freshly shuffled: for trainers that step one batch at a time."""
+        while True:
+            yield from self
+
 
 def augment(images, rng=None, max_shift=2, max_rot_deg=10):
     """Random small shift (uniform within ±max_shift px) and rotation (±max_rot_deg degrees)

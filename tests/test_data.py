@@ -279,3 +279,15 @@ def test_preprocess_recovers_real_digits(mnist_npz):
         out = D.preprocess_drawing(np.kron(im, np.ones((10, 10))))  # as if drawn at 280x280
         corr.append(np.corrcoef(out.ravel(), im.ravel())[0, 1])
     assert np.median(corr) > 0.98
+
+
+def test_forever_runs_on_across_epochs_reshuffling_each():
+    x = np.arange(10, dtype=np.float32)[:, None]
+    loader = D.DataLoader(x, np.arange(10), batch_size=4, seed=3)
+    it = loader.forever()
+    firsts = [next(it) for _ in range(3)]           # one epoch: 4 + 4 + 2
+    seconds = [next(it) for _ in range(3)]
+    assert sorted(np.concatenate([b for _, b in firsts])) == list(range(10))
+    assert sorted(np.concatenate([b for _, b in seconds])) == list(range(10))
+    assert not np.array_equal(np.concatenate([b for _, b in firsts]),
+                              np.concatenate([b for _, b in seconds]))

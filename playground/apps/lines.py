@@ -37,15 +37,11 @@ class LinesLab:
         self.model = lines_model(size, max_lines)
         self.opt = optim.Adam(self.model.parameters(), lr=lr)
         self.loader = DataLoader(self.x, self.y - 1, batch_size=batch_size, shuffle=True, seed=seed)
-        self._batches = iter(())
+        self._batches = self.loader.forever()
         self.steps = 0
 
     def step(self):
-        try:
-            xb, yb = next(self._batches)
-        except StopIteration:
-            self._batches = iter(self.loader)
-            xb, yb = next(self._batches)
+        xb, yb = next(self._batches)
         self.model.train()
         logits = self.model(Tensor(xb))
         loss = F.cross_entropy(logits, yb)

@@ -253,14 +253,10 @@ class Playground:
     def make_loader(self):
         bs = min(self.setup.batch_size, len(self.Ftr))
         self.loader = DataLoader(self.Ftr, self.ytr, batch_size=bs, shuffle=True, seed=self.setup.seed)
-        self._batches = iter(())
+        self._batches = self.loader.forever()
 
     def step(self):
-        try:
-            xb, yb = next(self._batches)
-        except StopIteration:
-            self._batches = iter(self.loader)
-            xb, yb = next(self._batches)
+        xb, yb = next(self._batches)
         self.model.train()
         loss = loss_fn(self.model(Tensor(xb)), yb, self.setup, self.model)
         self.opt.zero_grad()
