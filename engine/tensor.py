@@ -113,9 +113,11 @@ class Tensor:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if not t._parents:  # a leaf: own, writable copy in the leaf's dtype
-                g = np.array(g, dtype=t.data.dtype)
-                t.grad = g if t.grad is None else t.grad + g
+            if not t._parents:  # a leaf: .grad is its own writable array in the leaf's dtype
+                if t.grad is None:
+                    t.grad = np.array(g, dtype=t.data.dtype)
+                else:
+                    t.grad += g  # accumulates in place, as PyTorch does
                 continue
             for p, pg in zip(t._parents, t._backward(g)):
                 if pg is None or not p.requires_grad:
