@@ -156,7 +156,7 @@ def test_app_page_boots_the_npm_core_and_reaches_the_package_stage(ctx, site_url
     pg = _page(ctx)
     pg.goto(site_url + "autograd.html")
     # the pre-rendered app is visible while Python boots; the loader shows the stages
-    assert pg.locator(".descent-loader").is_visible()
+    pg.locator(".descent-loader").wait_for(state="visible", timeout=20000)
     seen_progress = _wait(lambda: (_stages(pg).get("runtime") or {}).get("loaded", 0) > 0, 30)
     assert seen_progress, _stages(pg)
     pg.screenshot(path=str(SHOTS / "site-app-loading.png"))
@@ -181,7 +181,8 @@ def test_lesson_page_shows_its_pre_rendered_lesson_while_python_boots(ctx, site_
     assert pg.locator(".descent-bar-top .descent-app-title").inner_text() == d["title"]
     assert pg.locator(".descent-embed-btn").count() == 0
     # the lesson, rendered at build time: its heading, an exercise, the next-lesson link
-    assert pg.locator("h1", has_text=d["title"]).first.is_visible(timeout=20000)
+    # (is_visible() does not wait: the pre-rendered page appears once BokehJS has drawn it)
+    pg.locator("h1", has_text=d["title"]).first.wait_for(state="visible", timeout=20000)
     assert pg.locator(".descent-exercise").count() == len(d["exercises"])
     nxt = pg.locator(f'a[href="{d["next"]}.html"]').last
     assert nxt.count() == 1 and pg.locator('a[href="../index.html"]').count() >= 1
