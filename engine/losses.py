@@ -5,13 +5,9 @@ no exp overflow. Names and arguments follow torch.nn.functional.
 """
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor as _t
 
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _reduce(per_item, reduction, name):

@@ -377,13 +377,18 @@ class Tensor:
 
 
 # -- ops over several tensors ---------------------------------------------------------
+def as_tensor(x):
+    """x itself if it is a Tensor, else a constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def tensor(data, requires_grad=False, dtype=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def matmul(a, b):
     """a @ b through the backend seam; batched and 1-D operands as in numpy/PyTorch."""
-    a, b = (t if isinstance(t, Tensor) else Tensor(t) for t in (a, b))
+    a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else -1]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"(a's last dim must equal b's {'second-to-' if b.ndim > 1 else ''}last)")
@@ -405,7 +410,7 @@ def matmul(a, b):
 
 
 def cat(tensors, axis=0):
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     ends = np.cumsum([t.shape[axis] for t in tensors])[:-1]
     try:
         out = np.concatenate([t.data for t in tensors], axis=axis)
@@ -416,7 +421,7 @@ def cat(tensors, axis=0):
 
 
 def stack(tensors, axis=0):
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     try:
         out = np.stack([t.data for t in tensors], axis=axis)
     except ValueError as e:
@@ -427,7 +432,7 @@ def stack(tensors, axis=0):
 
 def where(cond, a, b):
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    a, b = (t if isinstance(t, Tensor) else Tensor(t) for t in (a, b))
+    a, b = as_tensor(a), as_tensor(b)
     return a._child(np.where(cond, a.data, b.data), (a, b), lambda g: (
         _unbroadcast(np.where(cond, g, 0), a.shape), _unbroadcast(np.where(cond, 0, g), b.shape)),
         "where")

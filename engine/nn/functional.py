@@ -9,11 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import backend
 from ..losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss  # noqa: F401
-from ..tensor import Tensor, rng
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
+from ..tensor import Tensor, as_tensor as _t, rng
 
 
 def _pair(v):
