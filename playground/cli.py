@@ -45,11 +45,11 @@ def main(argv=None):
     t.add_argument("--epochs", type=int, help="default: the recipe's (20)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="save the trained model here (.npz)")
-    from playground import site_builder
-    site_builder.add_subcommands(sub)
+    from playground import sitebuild
+    sitebuild.add_subcommands(sub)
     a = p.parse_args(argv)
-    if a.cmd in site_builder.COMMANDS:
-        return site_builder.run_command(a)
+    if a.cmd in sitebuild.COMMANDS:
+        return sitebuild.run_command(a)
     if a.cmd == "train":
         try:
             train_digits(a.model, a.epochs, a.seed, a.out)

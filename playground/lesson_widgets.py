@@ -124,7 +124,7 @@ class LineFit:
 def line_fit(lr=0.1, batch=0):
     import panel as pn
     from bokeh.models import ColumnDataSource
-    from bokeh.plotting import figure
+    from playground.plots import figure
 
     fit = LineFit(lr=float(lr), batch=int(batch))
     lr_w = pn.widgets.Select(label="Learning rate", options=[0.01, 0.1, 0.5, 1.05], value=float(lr), width=130)

@@ -184,7 +184,7 @@ def test_gan_default_is_the_whole_studio(small):
 # --------------------------------------------------------------------------- the site
 
 def test_site_builder_passes_the_views(tmp_path):
-    from playground import site_builder as sb
+    from playground import sitebuild as sb
     apps, _ = sb.available_apps()
     by_slug = {a.slug: (a, f, acc) for a, f, acc in apps}
     want = {"digits-draw": "view='draw'", "digits-train": "view='train'", "gan-grid": "view='grid'"}

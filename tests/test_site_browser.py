@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from playground import site_builder as sb
+from playground import sitebuild as sb
 from playground.lessons import PROGRESS_KEY, lesson_index
 from test_site_build import build_once
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from playground import site_builder as sb
+from playground import sitebuild as sb
 from playground.lessons import index_progress_script, lesson_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,7 +211,7 @@ def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
     (whl,) = (site / "wheels").glob("descent-*.whl")
     assert whl.name.endswith("-py3-none-any.whl")
     names = zipfile.ZipFile(whl).namelist()
-    assert "engine/__init__.py" in names and "playground/site_builder.py" in names
+    assert "engine/__init__.py" in names and "playground/sitebuild/build.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd", ".dll"))]
     assert not [n for n in names if "mnist" in n.lower()]  # the data travels beside the wheel
     env = tmp_path / "venv"
@@ -378,14 +378,13 @@ def test_serve_local_serves_every_lesson_and_app(monkeypatch):
     assert set(routes) == {d["slug"] for d in lesson_index()} | {a.slug for a, _, _ in apps}
 
 
-def test_lessons_are_listed_with_summaries(monkeypatch, tmp_path):
+def test_lessons_are_listed_with_summaries(tmp_path):
     (tmp_path / "lessons").mkdir()
     (tmp_path / "lessons" / "01-gradient-descent.md").write_text(
         "---\ntitle: Gradient descent\nsummary: Step <downhill>.\norder: 1\nnext:\n---\n# Gradient descent\n\n"
         "{{ exercise: mse }}\n")
     (tmp_path / "lessons" / "README.md").write_text("not a lesson")
-    monkeypatch.setattr(sb, "ROOT", tmp_path)
-    lessons = sb._lessons()
+    lessons = sb._lessons(tmp_path)
     assert [slug for slug, _ in lessons] == ["01-gradient-descent"]
     index = sb._lesson_index(lessons)
     assert index[0]["summary"] == "Step <downhill>." and index[0]["exercises"] == ["mse"]

@@ -266,7 +266,7 @@ def _fmt(v):
 def autograd_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet
-    from bokeh.plotting import figure
+    from playground.plots import figure
 
     from playground.trainer import document_safe
 

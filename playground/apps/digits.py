@@ -24,7 +24,7 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
-from bokeh.plotting import figure
+from playground.plots import figure
 
 import engine
 from engine import nn

@@ -286,7 +286,7 @@ def gan_app(data=None, classifier="default", view=None):
     grid_only = view == "grid"
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
-    from bokeh.plotting import figure
+    from playground.plots import figure
 
     from playground.train_assets import load_classifier
     from playground.trainer import Trainer, trainer_controls

@@ -79,7 +79,7 @@ class LinesLab:
 def lines_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, LinearColorMapper, Range1d
-    from bokeh.plotting import figure
+    from playground.plots import figure
 
     from playground.trainer import Trainer, trainer_controls
 

@@ -415,7 +415,7 @@ def playground2d_app(location=None):
     with (defaults to the session's; tests pass their own)."""
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper
-    from bokeh.plotting import figure
+    from playground.plots import figure
 
     from playground.trainer import Trainer, trainer_controls
 

@@ -108,6 +108,9 @@
     const m = ev.data || {};
     if (m.type === "descent:stage") {
       const patch = {state: m.state, detail: m.detail};
+      // when each stage began and ended (ms since navigation): boot seconds per stage
+      if (m.state === "active") patch.t0 = performance.now();
+      else patch.t1 = performance.now();
       if (m.total != null) patch.total = m.total;
       if (m.loaded != null) patch.loaded = m.loaded;
       setState(m.stage, patch);
@@ -125,7 +128,7 @@
       const b = document.querySelector(".descent-backend");
       if (b) { b.textContent = "matmul: " + m.text; b.title = m.text; }
     } else if (m.type === "render") {
-      setState("app", {state: "done"});
+      setState("app", {state: "done", t1: performance.now()});
       setTimeout(() => { if (card && !failed) card.classList.add("hidden"); }, 400);
     }
   }
@@ -277,8 +280,20 @@
 
   window.DescentLoader = {worker, fail, state, snippet, python};
   registerSW();
+  // Time to interactive: Panel removes the body's pn-loading class once the live app replaced
+  // the pre-rendered one.
+  function watchInteractive() {
+    if (!document.body.classList.contains("pn-loading")) return;
+    const obs = new MutationObserver(() => {
+      if (document.body.classList.contains("pn-loading") || failed) return;
+      window.DescentLoader.interactiveAt = performance.now();
+      obs.disconnect();
+    });
+    obs.observe(document.body, {attributes: true, attributeFilter: ["class"]});
+  }
+
   const ready = () => {
-    if (document.documentElement.hasAttribute("data-descent-app")) ensureCard();
+    if (document.documentElement.hasAttribute("data-descent-app")) { ensureCard(); watchInteractive(); }
     setupEmbedButton();
     reportSize();
   };

@@ -103,6 +103,19 @@ function lastLine(e) {
   return lines.length ? lines[lines.length - 1] : String(e);
 }
 
+// The line of a Python traceback that says what went wrong ("ModuleNotFoundError: No module
+// named 'x'"), with Pyodide's explanation after it and the frame that raised it; not the
+// traceback's last line, which is often only "See https://pyodide.org/…".
+function pythonError(e) {
+  const lines = String(e && e.message || e).split("\n").map((l) => l.trimEnd()).filter((l) => l.trim());
+  let i = -1;
+  lines.forEach((l, k) => { if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(l)) i = k; });
+  if (i < 0) return lastLine(e);
+  const where = lines.slice(0, i).reverse().find((l) => /^\s*File "/.test(l));
+  const more = lines.slice(i + 1).filter((l) => !/^\s*(See https?:|You can install it|await )/.test(l)).slice(0, 2);
+  return [lines[i], ...more].join(" ") + (where ? ` (at ${where.trim()})` : "");
+}
+
 async function boot() {
   // 1. runtime: pyodide.js, its wasm, the standard library
   begin("runtime", CONFIG.sizes.runtime, `Pyodide ${CONFIG.pyodideVersion}`);
@@ -180,9 +193,11 @@ _why`);
   try {
     [docs_json, render_items, root_ids] = await self.pyodide.runPythonAsync(APP_CODE);
   } catch (e) {
-    throw new StageError("python", `The app failed to start: ${lastLine(e)}`);
+    throw new StageError("python", `The app failed to start: ${pythonError(e)}`);
   }
+  self.pyodide.runPython(PANEL_PY);
   finish();
+  appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
 }
 
@@ -194,7 +209,7 @@ import micropip
 await micropip.install(list(descent_wheels), deps=False)
 `);
   } catch (e) {
-    const line = lastLine(e);
+    const line = pythonError(e);
     if (/fetch|network|Failed to|NetworkError|Load failed/i.test(line)) {
       throw await diagnose(what, urls[0], line);
     }
@@ -227,4 +242,57 @@ self.addEventListener("message", async (event) => {
   }
 });
 
-/*@PANEL_HANDLERS@*/
+// ---- Panel's page <-> worker messages: rendered, patch, location — one at a time, in order.
+// Panel's own handler keeps each incoming patch in one Python global, starts runPythonAsync
+// without awaiting it and answers "idle" at once; while Python is busy (training), the next
+// patch overwrites the global before the first one ran, and a click (Pause!) is lost. Here
+// each message waits its turn and hands its data to Python as an argument, and "idle" goes
+// out only once the patch is applied (the page coalesces what arrives meanwhile).
+const PANEL_PY = `
+from panel.io.state import state as _pn_state
+from panel.io.pyodide import _convert_json_patch, _link_docs_worker
+
+def _descent_rendered(_=None):
+    _link_docs_worker(_pn_state.curdoc, sendPatch, setter="js")
+
+def _descent_patch(patch):
+    _pn_state.curdoc.apply_json_patch(_convert_json_patch(patch), setter="js")
+
+def _descent_location(location):
+    import json
+    from panel.util import edit_readonly
+    if _pn_state.location:
+        loc = json.loads(location)
+        with edit_readonly(_pn_state.location):
+            _pn_state.location.param.update({k: v for k, v in loc.items() if k in _pn_state.location.param})
+`;
+let appReady;
+const ready = new Promise((resolve) => { appReady = resolve; });
+const inbox = [];
+let draining = false;
+
+self.onmessage = (event) => {
+  const m = event.data || {};
+  if (m.type !== "rendered" && m.type !== "patch" && m.type !== "location") return;
+  inbox.push(m);
+  if (!draining) drain();
+};
+
+async function drain() {
+  draining = true;
+  await ready;
+  while (inbox.length) {
+    const m = inbox.shift();
+    const fn = self.pyodide.globals.get("_descent_" + m.type);
+    try {
+      // callPromising: Python may wait on JavaScript (run_sync: the WebGPU hook) inside it
+      await (fn.callPromising ? fn.callPromising(m.patch ?? m.location) : fn(m.patch ?? m.location));
+    } catch (e) {
+      console.error(`[descent] applying a ${m.type} message failed: ${pythonError(e)}`);
+    } finally {
+      fn.destroy();
+    }
+    if (m.type === "patch") self.postMessage({type: "idle"});
+  }
+  draining = false;
+}

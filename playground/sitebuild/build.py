@@ -1,0 +1,201 @@
+"""The build itself (`descent build-site`), in stages, and the `descent` subcommands."""
+from __future__ import annotations
+
+
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import App, BuildError, EMBEDS, PYODIDE_CDN, PYODIDE_VERSION, ROOT, RUNTIME_FILES, SITE_SRC, _files, _norm, _project_version, human, log
+from .convert import _lesson_index, _lesson_needs_data, _lesson_stub, _lessons, _stub, available_apps, convert
+from .offline import check_dist, make_offline_bundle
+from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
+from .postprocess import _extract_worker_parts, make_worker, postprocess_page
+from .serve import serve_local, serve_site
+from .vendor import _copy_vendor
+from .wheels import _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, slim_panel_wheel
+
+def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
+    """Build the site into `out`; returns a summary dict."""
+    t0 = time.perf_counter()
+    out = Path(out).resolve()
+    if out == ROOT or out == SITE_SRC:
+        raise BuildError(f"refusing to build into {out}")
+    if not SITE_SRC.is_dir():
+        raise BuildError(f"{SITE_SRC} not found: build-site runs from a Descent checkout")
+    lock_path = ROOT / "node_modules" / "pyodide" / "pyodide-lock.json"
+    if offline_dist:
+        lock_path = Path(offline_dist) / "pyodide-lock.json"
+        check_dist(Path(offline_dist), None)  # fails early on a dist without a lock file
+    if not lock_path.is_file():
+        raise BuildError(f"{lock_path} not found: run `npm ci` (npm pyodide@{PYODIDE_VERSION} gives the lock file)")
+    data_src = Path(os.environ.get("DESCENT_MNIST") or ROOT / "engine" / "_data" / "mnist10k.npz")
+    if not data_src.is_file():
+        raise BuildError(f"{data_src} not found: python -m engine.data build-mnist")
+    apps, notes = available_apps()
+    if not apps:
+        raise BuildError("no app found under playground/apps")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for d in ("wheels", "data", "embed", "lessons", "icons", "webgpu"):
+        (out / d).mkdir()
+
+    lock = read_lock(lock_path)
+    lock_pkgs, dep_wheels = resolve_packages(lock)
+    dep_wheels.pop("descent", None)
+    cache_dir = _cache_dir(cache)
+    by_slug = {a.slug: (a, f, acc) for a, f, acc in apps}
+
+    jobs, targets = [], []  # targets: (converted page, output name, True (embed) / False (app) / "lesson", App)
+    for a, func, _ in apps:
+        jobs.append((a.slug, _stub(a, func, {}, f"Descent · {a.title}"), f"Descent {a.title}"))
+        targets.append((a.slug, a.slug, False, a))
+    embed_notes = {}
+    embeds = []
+    for e in EMBEDS:
+        if e.app not in by_slug:
+            continue
+        a, func, accepts = by_slug[e.app]
+        kwargs = {k: v for k, v in e.kwargs.items() if k in accepts}
+        if kwargs != e.kwargs:
+            embed_notes[e.widget] = (f"{func}() takes no {', '.join(sorted(set(e.kwargs) - set(kwargs)))} "
+                                     f"yet: the embed shows the whole app")
+        embeds.append(e)
+        if kwargs:
+            jobs.append((f"embed-{e.widget}", _stub(a, func, kwargs, f"Descent · {e.widget}"),
+                         f"Descent embed {e.widget}"))
+            targets.append((f"embed-{e.widget}", e.widget, True, a))
+        else:  # the same document as the app page: convert once
+            targets.append((a.slug, e.widget, True, a))
+    lessons = _lessons()
+    index = _lesson_index(lessons)
+    by_lesson = {d["slug"]: d for d in index}
+    for slug, text in lessons:
+        d = by_lesson[slug]
+        jobs.append((f"lesson-{slug}", _lesson_stub(slug, text, index, f"Descent · {d['title']}"),
+                     f"Descent lesson {slug}"))
+        targets.append((f"lesson-{slug}", slug, "lesson",
+                        App(slug, "playground.lessons", "lesson_page", d["title"], d["summary"],
+                            data=_lesson_needs_data(text))))
+
+    with tempfile.TemporaryDirectory() as tmp, cf.ThreadPoolExecutor(2) as pool:
+        own = pool.submit(build_own_wheel, out / "wheels")
+        deps = pool.submit(download_wheels, dep_wheels, cache_dir)
+        log(f"converting {len(jobs)} pages with panel convert (pyodide-worker)…")
+        converted = convert(jobs, Path(tmp))
+        own_whl = own.result()
+        dep_paths = deps.result()
+        icons_src = next(iter(converted.values()))[2] / "images"
+        for f in icons_src.iterdir():
+            shutil.copy2(f, out / "icons" / f.name)
+
+    site_wheels = []
+    for p in dep_paths:
+        if _norm(p.name.split("-")[0]) == "panel":
+            slim_panel_wheel(p, out / "wheels" / p.name)
+        else:
+            shutil.copy2(p, out / "wheels" / p.name)
+        site_wheels.append(f"wheels/{p.name}")
+    # bokeh before panel before the rest does not matter with deps=False; keep it stable
+    site_wheels.sort()
+    shutil.copy2(data_src, out / "data" / "mnist10k.npz")
+    for sub in ("js", "css"):
+        if (SITE_SRC / sub).is_dir():
+            shutil.copytree(SITE_SRC / sub, out / sub)
+    for f in (SITE_SRC / "webgpu").glob("*.js"):
+        shutil.copy2(f, out / "webgpu" / f.name)
+
+    core = ROOT / "node_modules" / "pyodide"
+    runtime_size = sum((core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()
+                       and f != "pyodide.js" and f != "pyodide.asm.js")
+    sizes = {"runtime": runtime_size,
+             "packages": sum((out / w).stat().st_size for w in site_wheels),
+             "wheel": own_whl.stat().st_size,
+             "data": (out / "data" / "mnist10k.npz").stat().st_size}
+    known = {f: (core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()}
+    known.update({Path(w).name: (out / w).stat().st_size for w in site_wheels})
+    known[own_whl.name] = sizes["wheel"]
+    known["mnist10k.npz"] = sizes["data"]
+    template = (SITE_SRC / "templates" / "worker.js").read_text()
+
+    pages = []
+    for conv, slug, is_embed, app in targets:
+        page, worker_js, _ = converted[conv]
+        is_lesson = is_embed == "lesson"
+        is_embed = is_embed is True
+        prefix = "../" if is_embed or is_lesson else ""
+        code = _extract_worker_parts(worker_js)
+        config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
+                  "title": app.title, "lockPackages": lock_pkgs,
+                  "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
+                  "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
+                  "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",
+                  "sizes": sizes, "knownSizes": known}
+        html_text = postprocess_page(page, name=slug, converted_as=conv, prefix=prefix, title=app.title,
+                                     embed_widget=slug if is_embed else (app.embed or app.slug),
+                                     is_embed=is_embed, app_slug=app.slug, is_lesson=is_lesson)
+        target = out / ("embed" if is_embed else "lessons" if is_lesson else "") / f"{slug}.html"
+        target.write_text(html_text)
+        target.with_suffix(".js").write_text(make_worker(template, code=code, config=config))
+        pages.append(html_text)
+
+    _copy_vendor(out, pages)
+    version = _project_version()
+    (out / "index.html").write_text(index_page(apps, index, embeds, version))
+    (out / "embed" / "index.html").write_text(embed_index_page(embeds))
+    (out / "manifest.webmanifest").write_text(json.dumps(MANIFEST, indent=1))
+    write_service_worker(out, version, PYODIDE_CDN, lock_pkgs, lock)
+
+    summary = {"out": str(out), "pages": len(targets), "apps": [a.slug for a, _, _ in apps],
+               "embeds": [e.widget for e in embeds], "lessons": [d["slug"] for d in index], "notes": notes,
+               "embed_notes": embed_notes, "wheels": [own_whl.name] + [Path(w).name for w in site_wheels],
+               "lock_packages": lock_pkgs, "bytes": sum(p.stat().st_size for p in _files(out))}
+    (out / "build.json").write_text(json.dumps(summary, indent=1))
+    if not quiet:
+        for n in notes + [f"embed {k}: {v}" for k, v in embed_notes.items()]:
+            log(f"  note: {n}")
+        log(f"built {out}: {len(targets)} pages ({len(converted)} conversions), {len(_files(out))} files, {human(summary['bytes'])} "
+            f"(Pyodide {PYODIDE_VERSION} + {len(lock_pkgs)} of its packages from {PYODIDE_CDN}) "
+            f"in {time.perf_counter() - t0:.0f} s")
+    if offline_dist:
+        summary["offline"] = make_offline_bundle(out, Path(offline_dist), lock_pkgs, quiet=quiet)
+    return summary
+
+
+# ------------------------------------------------------------------ `descent` subcommands
+
+COMMANDS = ("build-site", "serve-site", "serve-local")
+
+
+def add_subcommands(sub):
+    b = sub.add_parser("build-site", help="build the static site (Pyodide in the browser)")
+    b.add_argument("--out", default="_site", help="output folder (default _site)")
+    b.add_argument("--offline-dist", metavar="PATH",
+                   help="a full Pyodide 0.29.3 distribution: also write <out>-offline/ and its .zip")
+    b.add_argument("--cache", help="where downloaded wheels are kept (default ~/.cache/descent-site)")
+    s = sub.add_parser("serve-site", help="serve a built site on localhost")
+    s.add_argument("folder", nargs="?", default="_site")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--open", action="store_true", help="open a browser")
+    l = sub.add_parser("serve-local", help="serve every lesson and app with Panel on CPython")
+    l.add_argument("--port", type=int, default=5006)
+    l.add_argument("--show", action="store_true", help="open a browser")
+
+
+def run_command(a):
+    try:
+        if a.cmd == "build-site":
+            build_site(a.out, a.offline_dist, a.cache)
+        elif a.cmd == "serve-site":
+            serve_site(a.folder, a.host, a.port, a.open)
+        elif a.cmd == "serve-local":
+            return serve_local(a.port, a.show)
+    except BuildError as e:
+        sys.exit(f"descent {a.cmd}: {e}")

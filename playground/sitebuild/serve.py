@@ -1,0 +1,61 @@
+"""Serving: a built site on localhost, or every app and lesson on CPython (panel serve)."""
+from __future__ import annotations
+
+
+from pathlib import Path
+
+from .common import BuildError, log
+from .convert import available_apps
+
+# ------------------------------------------------------------------ serving
+
+def serve_site(folder="_site", host="127.0.0.1", port=8000, open_browser=False):
+    """Serve a built site on localhost (HTTP with the right types for .wasm/.mjs)."""
+    import functools
+    import http.server
+    folder = Path(folder)
+    if not (folder / "index.html").is_file():
+        raise BuildError(f"{folder}/index.html not found: run `descent build-site --out {folder}` first")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                          ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+                          ".webmanifest": "application/manifest+json", ".whl": "application/zip"}
+
+        def log_message(self, fmt, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=str(folder)))
+    url = f"http://{host}:{srv.server_address[1]}/"
+    log(f"Serving {folder} at {url} (Ctrl+C to stop)")
+    if open_browser:
+        import webbrowser
+        webbrowser.open(url)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
+def serve_local(port=5006, show=False):
+    """Every lesson (/NN-slug) and app (/NAME) on CPython with Panel's server (BLAS numpy, no
+    browser Python): playground.lessons.serve_lessons, whose links between lessons and apps
+    point at these routes."""
+    from playground import lessons as _lessons_mod
+    apps, notes = available_apps()
+    for n in notes:
+        log(f"  note: {n}")
+    try:
+        index = _lessons_mod.lesson_index()
+    except (OSError, ValueError) as e:
+        raise BuildError(f"a lesson does not follow the format: {e}") from None
+    log(f"Serving on CPython at http://localhost:{port}/ (Ctrl+C to stop)")
+    log(f"  lessons: {', '.join('/' + d['slug'] for d in index) or 'none'}")
+    log(f"  apps: {', '.join('/' + a.slug for a, _, _ in apps)}")
+    try:
+        _lessons_mod.serve_lessons(port=port, show=show, apps=True)
+    except KeyboardInterrupt:
+        pass
+    return 0

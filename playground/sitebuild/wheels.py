@@ -1,0 +1,117 @@
+"""What the browser installs: Pyodide packages from its lock, the pure wheels the site ships
+(bokeh, panel and their dependencies from PyPI, cached) and our own wheel."""
+from __future__ import annotations
+
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .common import BuildError, PYODIDE_ENV, ROOT, _norm, log
+
+# Requirements of bokeh/panel the pages never import, left out on purpose. Panel imports
+# pandas in the worker only when pyodide_http is missing (panel/io/pyodide.py), so loading
+# pyodide-http instead saves every visitor 4.3 MB and keeps the site off a package the
+# offline distribution may not have.
+LEFT_OUT = {"pandas": "panel needs it in Pyodide only without pyodide-http, which the pages load"}
+BROWSER_ONLY = ["pyodide-http"]  # what the worker needs beyond bokeh/panel's requirements
+
+def _cache_dir(cache=None):
+    d = Path(cache or os.environ.get("DESCENT_SITE_CACHE") or
+             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "descent-site")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def read_lock(path):
+    lock = json.loads(Path(path).read_text())
+    return {_norm(k): v for k, v in lock["packages"].items()}
+
+
+def resolve_packages(lock):
+    """Split the Pyodide-side dependency closure of bokeh + panel + descent into packages
+    of the Pyodide distribution (loadPackage) and pure wheels the site ships (name, version),
+    from the metadata of the packages installed here, evaluated for Pyodide's markers."""
+    from importlib.metadata import PackageNotFoundError, distribution
+    from packaging.requirements import Requirement
+
+    lock_pkgs, wheels, seen = set(), {}, set()
+    todo = ["numpy", "micropip", "bokeh", "panel", *BROWSER_ONLY]
+    while todo:
+        name = _norm(todo.pop())
+        if name in seen or name in LEFT_OUT:
+            continue
+        seen.add(name)
+        if name in lock and name not in ("bokeh", "panel"):  # those two: pinned wheels from PyPI
+            lock_pkgs.add(name)
+            todo.extend(lock[name].get("depends", []))
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            raise BuildError(f"{name} is needed in the browser but is neither in Pyodide's lock file nor "
+                             f"installed here to learn its version: pip install -e '.[apps]'") from None
+        wheels[name] = dist.version
+        for r in dist.requires or []:
+            req = Requirement(r)
+            if req.marker is None or req.marker.evaluate(PYODIDE_ENV):
+                todo.append(req.name)
+    return sorted(lock_pkgs), wheels
+
+
+def download_wheels(wheels: dict, cache: Path):
+    """pip download --no-deps each name==version once into the cache; returns the paths."""
+    out, need = [], []
+    for name, ver in sorted(wheels.items()):
+        hits = [p for p in cache.glob("*.whl")
+                if _norm(p.name.split("-")[0]) == name and p.name.split("-")[1] == ver]
+        (out.append(hits[0]) if hits else need.append(f"{name}=={ver}"))
+    if need:
+        log(f"  downloading {len(need)} wheels from PyPI into {cache}: {' '.join(need)}")
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                            "--platform", "any", "--python-version", "3.13", "-q", "-d", str(cache), *need],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise BuildError("could not download wheels from PyPI (needed once, then cached in "
+                             f"{cache}): {r.stderr.strip().splitlines()[-1:]}")
+        return download_wheels(wheels, cache)
+    for p in out:
+        if not p.name.endswith("-none-any.whl"):
+            raise BuildError(f"{p.name} is not a pure wheel: Pyodide cannot install it")
+    return out
+
+
+def slim_panel_wheel(src: Path, dst: Path):
+    """Panel's PyPI wheel carries 30 MB of JavaScript bundles the worker never reads (the page
+    loads them from vendor/). Drop them, as Panel's own Pyodide wheels do, and fix RECORD."""
+    # bundled CSS stays: Panel's Python checks that those files exist before pointing
+    # stylesheets at PANEL_CDN_ROOT (our vendor/ folder) instead of a third-party npm CDN
+    drop = re.compile(r"^panel/(dist/(bundled/(?!.*\.css$)|lib/|dts/)|tests/)|\.map$|^panel/dist/panel\.js(on)?$")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if drop.search(item.filename):
+                continue
+            data = zin.read(item.filename)
+            if item.filename.endswith(".dist-info/RECORD"):
+                data = "\n".join(l for l in data.decode().splitlines()
+                                 if l and not drop.search(l.split(",")[0])).encode() + b"\n"
+            zout.writestr(item, data)
+
+
+def build_own_wheel(dest: Path):
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-q", "-w", tmp, str(ROOT)], capture_output=True, text=True)
+        if r.returncode:
+            raise BuildError(f"pip wheel failed: {r.stderr.strip()[-2000:]}")
+        (whl,) = Path(tmp).glob("descent-*.whl")
+        if not whl.name.endswith("-py3-none-any.whl"):
+            raise BuildError(f"the descent wheel must be pure, got {whl.name}")
+        shutil.copy2(whl, dest / whl.name)
+        return dest / whl.name
