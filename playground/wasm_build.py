@@ -1,0 +1,179 @@
+"""Build site/wasm/kernels.wasm from site/wasm/kernels.c with Debian's clang + lld.
+
+    python -m playground.wasm_build [OUT]        (also: make site/wasm/kernels.wasm)
+
+The module is instantiated with Pyodide's own memory (engine/backend/wasm.py), so the
+build checks that it cannot write anywhere it was not told to: its only import is
+`env.memory`, it has no data segment and uses no shadow stack, and it exports the kernels the backend calls.
+"""
+import pathlib
+import shutil
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "site" / "wasm" / "kernels.c"
+OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
+EXPORTS = ("gemm", "gemm_scratch_bytes", "adam")
+FLAGS = ["--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-fno-builtin", "-ffreestanding",
+         "-Wall", "-Werror", "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
+         "-Wl,--gc-sections"]
+INSTALL_HINT = "install the toolchain with `apt-get install clang-14 lld-14`"
+
+
+class BuildError(RuntimeError):
+    """The kernels could not be built or the result is unsafe to share Pyodide's memory with."""
+
+
+def find_clang():
+    """A clang that targets wasm32 and finds wasm-ld (Debian: clang-14 + lld-14)."""
+    for name in ("clang-14", "clang"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    raise BuildError(f"no clang found to compile {SOURCE.name}: {INSTALL_HINT}")
+
+
+def build(out_path=OUTPUT, source=SOURCE, clang=None):
+    """Compile `source` to `out_path` (created folders included); returns the output path."""
+    out = pathlib.Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [clang or find_clang(), *FLAGS, "-o", str(out), str(source)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise BuildError(f"could not run {cmd[0]}: {e}; {INSTALL_HINT}") from None
+    if r.returncode:
+        msg = (r.stderr or r.stdout).strip()
+        if "wasm-ld" in msg or "unable to execute command" in msg or "unknown target" in msg:
+            msg += f"\n(the wasm32 linker is missing: {INSTALL_HINT})"
+        raise BuildError(f"{' '.join(cmd)} failed:\n{msg}")
+    check(out.read_bytes())
+    check_no_stack(cmd[0], source, out.with_suffix(".probe.wasm"))
+    return out
+
+
+def check_no_stack(clang, source, probe):
+    """wasm-ld always defines a __stack_pointer global in a module that imports its memory,
+    used or not. Linked as a position-independent side module instead, the same code imports
+    __stack_pointer only if it touches the stack: that is the check."""
+    cmd = [clang, *FLAGS, "-fPIC", "-Wl,--experimental-pic", "-Wl,-shared", "-o", str(probe),
+           str(source)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            raise BuildError(f"{' '.join(cmd)} failed:\n{(r.stderr or r.stdout).strip()}")
+        names = [name for _, name, _ in imports(probe.read_bytes())]
+    finally:
+        probe.unlink(missing_ok=True)
+    if "__stack_pointer" in names:
+        raise BuildError("kernels.c uses a shadow stack, which would live in Pyodide's heap "
+                         "(no local arrays or address-taken locals in kernels.c)")
+
+
+def _leb(data, i):
+    """Unsigned LEB128 at data[i]: (value, next index)."""
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def _name(data, i):
+    n, i = _leb(data, i)
+    return data[i:i + n].decode(), i + n
+
+
+def sections(data):
+    """{section id: payload bytes} of a wasm binary (custom sections left out)."""
+    if data[:8] != b"\0asm\1\0\0\0":
+        raise BuildError("not a WebAssembly (version 1) binary")
+    out, i = {}, 8
+    while i < len(data):
+        sid = data[i]
+        size, i = _leb(data, i + 1)
+        if sid:
+            out[sid] = data[i:i + size]
+        i += size
+    return out
+
+
+def _limits(body, i):
+    flags, i = _leb(body, i)
+    _, i = _leb(body, i)
+    if flags & 1:
+        _, i = _leb(body, i)
+    return i
+
+
+def imports(data):
+    """[(module, name, kind)] with kind 0 func, 1 table, 2 memory, 3 global."""
+    body = sections(data).get(2, b"")
+    if not body:
+        return []
+    count, i = _leb(body, 0)
+    res = []
+    for _ in range(count):
+        mod, i = _name(body, i)
+        name, i = _name(body, i)
+        kind = body[i]
+        i += 1
+        if kind == 0:
+            _, i = _leb(body, i)
+        elif kind == 1:
+            i = _limits(body, i + 1)
+        elif kind == 2:
+            i = _limits(body, i)
+        else:
+            i += 2
+        res.append((mod, name, kind))
+    return res
+
+
+def exports(data):
+    body = sections(data).get(7, b"")
+    if not body:
+        return []
+    count, i = _leb(body, 0)
+    names = []
+    for _ in range(count):
+        name, i = _name(body, i)
+        _, i = _leb(body, i + 1)  # kind byte, then index
+        names.append(name)
+    return names
+
+
+def check(data):
+    """Raise BuildError unless the module owns no memory: only `env.memory` imported, no data
+    segment (it would be copied over Pyodide's heap at instantiation), and the kernels
+    exported. (The stack is checked by check_no_stack.)"""
+    sec = sections(data)
+    imp = imports(data)
+    if imp != [("env", "memory", 2)]:
+        raise BuildError(f"kernels.wasm must import only env.memory, it imports {imp} "
+                         f"(a libc call crept in? build with -fno-builtin)")
+    if 11 in sec:
+        raise BuildError("kernels.wasm has a data segment: it would overwrite Pyodide's heap "
+                         "(no constant tables or strings in kernels.c)")
+    missing = [e for e in EXPORTS if e not in exports(data)]
+    if missing:
+        raise BuildError(f"kernels.wasm does not export {missing}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        out = build(argv[0] if argv else OUTPUT)
+    except BuildError as e:
+        print(f"wasm_build: {e}", file=sys.stderr)
+        return 1
+    print(f"built {out} ({out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+/* Descent's WebAssembly SIMD kernels: a float32 GEMM and a fused Adam/AdamW step.
+ *
+ * Built by playground/wasm_build.py (`make site/wasm/kernels.wasm`):
+ *   clang-14 --target=wasm32 -O3 -msimd128 -nostdlib -Wl,--no-entry -Wl,--import-memory ...
+ *
+ * The module imports its memory: it is instantiated with Pyodide's own WebAssembly.Memory,
+ * so the pointers it takes are addresses of numpy buffers in Pyodide's heap (no copies).
+ * It therefore must not own any memory: no data segment (no constant tables, no strings)
+ * and no shadow stack (no local arrays, no address-taken locals). The build checks the
+ * output for both. All scratch space (packed panels) is a buffer the caller passes in.
+ *
+ * GEMM: C = op(A) @ op(B), op = transpose or not, in the GotoBLAS shape:
+ *   for each NC-wide column block of B, each KC-deep slice of K:
+ *     pack op(B)[kc x nc] into NR-wide panels (zero padded)     -> scratch
+ *     for each MC-tall row block of A:
+ *       pack op(A)[mc x kc] into MR-tall panels (zero padded)  -> scratch
+ *       for each MR x NR tile: the micro-kernel, MR*NR/4 f32x4 accumulators in registers
+ * Packing reads the operand in whichever layout it is stored, so AᵀB and ABᵀ cost the
+ * same as AB. Edge tiles run the same kernel on a small tile in scratch and copy back.
+ */
+#include <wasm_simd128.h>
+
+#define MR 4     /* micro-tile rows: one f32 splat each                   */
+#define NR 8     /* micro-tile columns: two f32x4 vectors                 */
+#define KC 256   /* depth of one packed slice (A panel 4 KB, B panel 8 KB) */
+#define MC 64    /* rows of A packed at once (64 KB)                      */
+#define NC 512   /* columns of B packed at once (512 KB)                  */
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* Bytes of scratch gemm() needs, whatever the shape: packed B, packed A, one edge tile. */
+EXPORT(gemm_scratch_bytes) int gemm_scratch_bytes(void) {
+  return 4 * (KC * NC + MC * KC + MR * NR);
+}
+
+/* op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-wide panels: panel q holds kc rows of NR floats. */
+static void pack_b(const float *b, int K, int N, int tb, int p0, int j0, int kc, int nc,
+                   float *out) {
+  for (int jp = 0; jp < nc; jp += NR, out += kc * NR) {
+    int j = j0 + jp, cols = nc - jp < NR ? nc - jp : NR;
+    if (!tb && cols == NR) {           /* row-major B: each row of the panel is 8 floats */
+      const float *src = b + (long)p0 * N + j;
+      for (int p = 0; p < kc; p++, src += N) {
+        wasm_v128_store(out + p * NR, wasm_v128_load(src));
+        wasm_v128_store(out + p * NR + 4, wasm_v128_load(src + 4));
+      }
+    } else if (cols == NR) {           /* B stored N x K: 8 rows read side by side */
+      const float *src = b + (long)j * K + p0;
+      for (int p = 0; p < kc; p++)
+        for (int jj = 0; jj < NR; jj++)
+          out[p * NR + jj] = src[(long)jj * K + p];
+    } else {                           /* last, narrower panel: pad with zeros */
+      for (int p = 0; p < kc; p++)
+        for (int jj = 0; jj < NR; jj++)
+          out[p * NR + jj] = jj >= cols ? 0.0f
+                           : tb ? b[(long)(j + jj) * K + p0 + p] : b[(long)(p0 + p) * N + j + jj];
+    }
+  }
+}
+
+/* op(A)[i0 : i0+mc, p0 : p0+kc] -> MR-tall panels: panel q holds kc columns of MR floats. */
+static void pack_a(const float *a, int M, int K, int ta, int i0, int p0, int mc, int kc,
+                   float *out) {
+  for (int ip = 0; ip < mc; ip += MR, out += kc * MR) {
+    int i = i0 + ip, rows = mc - ip < MR ? mc - ip : MR;
+    if (ta && rows == MR) {            /* A stored K x M: 4 rows of op(A) are contiguous */
+      const float *src = a + (long)p0 * M + i;
+      for (int p = 0; p < kc; p++, src += M)
+        wasm_v128_store(out + p * MR, wasm_v128_load(src));
+    } else if (rows == MR) {           /* row-major A: 4 rows read side by side */
+      const float *src = a + (long)i * K + p0;
+      for (int p = 0; p < kc; p++)
+        for (int ii = 0; ii < MR; ii++)
+          out[p * MR + ii] = src[(long)ii * K + p];
+    } else {
+      for (int p = 0; p < kc; p++)
+        for (int ii = 0; ii < MR; ii++)
+          out[p * MR + ii] = ii >= rows ? 0.0f
+                           : ta ? a[(long)(p0 + p) * M + i + ii] : a[(long)(i + ii) * K + p0 + p];
+    }
+  }
+}
+
+/* c[MR x NR] (row stride ldc) = (accumulate ? c : 0) + a_panel @ b_panel over kc. */
+static void micro_kernel(int kc, const float *a, const float *b, float *c, int ldc,
+                         int accumulate) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00,
+         c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int p = 0; p < kc; p++, a += MR, b += NR) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), x;
+    x = wasm_v128_load32_splat(a + 0);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x, b1));
+    x = wasm_v128_load32_splat(a + 1);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x, b1));
+    x = wasm_v128_load32_splat(a + 2);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x, b1));
+    x = wasm_v128_load32_splat(a + 3);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x, b1));
+  }
+#define ROW(r, lo, hi)                                                              \
+  if (accumulate) {                                                                 \
+    lo = wasm_f32x4_add(lo, wasm_v128_load(c + r * ldc));                           \
+    hi = wasm_f32x4_add(hi, wasm_v128_load(c + r * ldc + 4));                       \
+  }                                                                                 \
+  wasm_v128_store(c + r * ldc, lo);                                                 \
+  wasm_v128_store(c + r * ldc + 4, hi);
+  ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+#undef ROW
+}
+
+/* One product: c[M x N] = op(a) @ op(b); `scratch` holds gemm_scratch_bytes() bytes. */
+static void gemm1(const float *a, const float *b, float *c, int M, int K, int N, int ta,
+                  int tb, float *scratch) {
+  float *bp = scratch, *ap = scratch + KC * NC, *tile = ap + MC * KC;
+  if (K == 0) {                        /* empty sum: zeros */
+    for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
+    return;
+  }
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    int nc = N - j0 < NC ? N - j0 : NC;
+    for (int p0 = 0; p0 < K; p0 += KC) {
+      int kc = K - p0 < KC ? K - p0 : KC, acc = p0 > 0;
+      pack_b(b, K, N, tb, p0, j0, kc, nc, bp);
+      for (int i0 = 0; i0 < M; i0 += MC) {
+        int mc = M - i0 < MC ? M - i0 : MC;
+        pack_a(a, M, K, ta, i0, p0, mc, kc, ap);
+        for (int jr = 0; jr < nc; jr += NR) {
+          int cols = nc - jr < NR ? nc - jr : NR;
+          for (int ir = 0; ir < mc; ir += MR) {
+            int rows = mc - ir < MR ? mc - ir : MR;
+            const float *pa = ap + ir * kc, *pb = bp + jr * kc;
+            float *pc = c + (long)(i0 + ir) * N + j0 + jr;
+            if (rows == MR && cols == NR) {
+              micro_kernel(kc, pa, pb, pc, N, acc);
+              continue;
+            }
+            /* edge: full tile in scratch, then only the valid part back into c */
+            for (int r = 0; r < rows; r++)
+              for (int s = 0; s < cols; s++)
+                tile[r * NR + s] = acc ? pc[(long)r * N + s] : 0.0f;
+            micro_kernel(kc, pa, pb, tile, NR, 1);
+            for (int r = 0; r < rows; r++)
+              for (int s = 0; s < cols; s++)
+                pc[(long)r * N + s] = tile[r * NR + s];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* c[z] = op(a[z]) @ op(b[z]) for z < batch, each c[z] M x N row-major.
+ * a is M x K (K x M when ta) row-major, b is K x N (N x K when tb); stride_a / stride_b
+ * are the distances in floats between batch items (0: one matrix broadcast to all). */
+EXPORT(gemm) void gemm(const float *a, const float *b, float *c, int batch, int M, int K,
+                       int N, int ta, int tb, int stride_a, int stride_b, float *scratch) {
+  for (int z = 0; z < batch; z++)
+    gemm1(a + (long)z * stride_a, b + (long)z * stride_b, c + (long)z * M * N, M, K, N,
+          ta, tb, scratch);
+}
+
+/* One Adam/AdamW step on n floats, in place, in exactly the float32 operations (and order)
+ * of engine.optim.Adam's numpy path, which keeps the sums M = m/(1-b1), V = v/(1-b2):
+ *   p *= shrink                      (AdamW: 1 - lr*wd; Adam: 1, a no-op)
+ *   g  = p*l2 + g                    (Adam's L2 decay when l2 != 0; g itself is not written)
+ *   M  = M*b1 + g ;  V = V*b2 + g*g
+ *   p += (M / (sqrt(V) + eps_c)) * neg_step
+ * eps_c and neg_step fold the bias corrections (see engine/optim/__init__.py). */
+EXPORT(adam) void adam(float *p, const float *g, float *M, float *V, int n, float b1,
+                       float b2, float shrink, float l2, float eps_c, float neg_step) {
+  v128_t vb1 = wasm_f32x4_splat(b1), vb2 = wasm_f32x4_splat(b2),
+         vshrink = wasm_f32x4_splat(shrink), vl2 = wasm_f32x4_splat(l2),
+         veps = wasm_f32x4_splat(eps_c), vstep = wasm_f32x4_splat(neg_step);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t pv = wasm_f32x4_mul(wasm_v128_load(p + i), vshrink), gv = wasm_v128_load(g + i);
+    if (l2 != 0.0f) gv = wasm_f32x4_add(wasm_f32x4_mul(pv, vl2), gv);
+    v128_t m = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(M + i), vb1), gv);
+    v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(V + i), vb2), wasm_f32x4_mul(gv, gv));
+    v128_t t = wasm_f32x4_div(m, wasm_f32x4_add(wasm_f32x4_sqrt(v), veps));
+    wasm_v128_store(M + i, m);
+    wasm_v128_store(V + i, v);
+    wasm_v128_store(p + i, wasm_f32x4_add(pv, wasm_f32x4_mul(t, vstep)));
+  }
+  for (; i < n; i++) {
+    float pv = p[i] * shrink, gv = g[i];
+    if (l2 != 0.0f) gv = pv * l2 + gv;
+    float m = M[i] * b1 + gv, v = V[i] * b2 + gv * gv;
+    M[i] = m;
+    V[i] = v;
+    p[i] = pv + (m / (__builtin_sqrtf(v) + eps_c)) * neg_step;
+  }
+}
