@@ -6,19 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA := engine/_data/mnist10k.npz
 JUDGE := playground/assets/digits_classifier.npz
+WASM := site/wasm/kernels.wasm
 
-.PHONY: start test setup browser bench clean
+.PHONY: start test setup browser bench bench-browser clean
 
 PORT ?= 8000
 
 ## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
 ##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
-start: setup $(DATA) $(JUDGE)
+start: setup $(DATA) $(JUDGE) $(WASM)
 	$(BIN)/descent build-site --out _site
 	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
-test: setup browser $(DATA) $(JUDGE)
+test: setup browser $(DATA) $(JUDGE) $(WASM)
 	$(BIN)/python -m pytest -q -ra
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -46,9 +47,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
 
+# the WebAssembly SIMD kernels (engine/backend/wasm.py), compiled by Debian's clang-14 + lld-14
+wasm: $(WASM)
+$(WASM): site/wasm/kernels.c playground/wasm_build.py
+	$(BIN)/python -m playground.wasm_build $@
+
 ## bench: the speed benchmarks (not tests): engine vs PyTorch CPU, one BLAS thread
 bench: setup $(DATA)
 	$(BIN)/python -m playground.bench.engine_bench
 
+## bench-browser: the in-page benchmark (not a test): the engine in Pyodide in headless Chromium per
+##        matmul backend, vs CPython and TF.js / ConvNetJS in the same run (../shared/pyodide-dist)
+bench-browser: setup browser $(DATA) $(JUDGE)
+	$(BIN)/python -m playground.bench.browser_bench $(ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE)
+	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE) $(WASM)

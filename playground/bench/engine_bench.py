@@ -1,6 +1,8 @@
 """Speed benchmark (not a test): engine vs PyTorch CPU, same run, one BLAS thread.
 
     python -m playground.bench.engine_bench [--quick] [--repeats N] [--profile]
+    python -m playground.bench.engine_bench --browser [--quick] [--webgpu]   (in the page:
+        Pyodide in headless Chromium vs CPython and TF.js; see browser_bench)
 
 Trains the MLP (784-256-128-10, 10 epochs) and the CNN (conv3(16)-pool-conv3(32)-pool-
 fc128, 5 epochs) on MNIST-10k with the recipe (Adam 1e-3, batch 64, seeded shuffle,
@@ -203,8 +205,15 @@ def format_layer_times(kind, rows):
 # --------------------------------------------------------------------------- main
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--browser" in argv:  # the in-page benchmark takes over (its own options)
+        from playground.bench import browser_bench
+        return browser_bench.main([x for x in argv if x != "--browser"])
     p = argparse.ArgumentParser(prog="python -m playground.bench.engine_bench",
                                 description=__doc__.split("\n")[0])
+    p.add_argument("--browser", action="store_true",
+                   help="run the in-page benchmark instead (playground.bench.browser_bench; "
+                        "--browser --help lists its options)")
     p.add_argument("--quick", action="store_true", help="MLP 2 epochs, CNN 1, 2 repeats")
     p.add_argument("--repeats", type=int, help="runs per engine and model (best is kept)")
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")

@@ -1,0 +1,343 @@
+"""The in-page benchmark's workloads: the same Python runs in Pyodide and on CPython.
+
+``playground.bench.browser_bench`` runs these inside Pyodide (a Web Worker in headless
+Chromium, through ``page_command``) and on CPython in the same run, so the two figures
+come from one piece of code. Needs only numpy, ``engine`` and the panel-free parts of
+``playground`` (no torch, no Panel): the descent wheel carries it into the page.
+
+* ``bench_recipe("mlp"|"cnn")``: the ``make bench`` models and recipe (twins.SPECS, Adam 1e-3,
+  batch 64, seeded shuffle), the loop of ``twins.train_engine``; samples/s.
+* ``digits_default``: the digits app's default recipe (784-512-256-10, dropout 0.1, Adam 1e-3
+  with the app's cosine schedule, batch 64, shift/rotate augmentation), the step of
+  ``DigitsApp._step`` (that module imports Panel, so its step is restated here); samples/s and
+  held-out accuracy after the budget.
+* ``gan_default``: the GAN studio's default ``MnistGAN`` (conditional, aux classifier,
+  smoothing 0.9, lr 5e-4); steps/s, and the shipped classifier's verdict on 500 samples.
+* ``profile_steps``: cProfile of N training steps, time grouped by where it goes.
+
+Each run has a time budget (``seconds``) and optionally a step cap; two warm-up steps are
+not timed. Losses of every step (warm-up included) are kept to tell that training worked.
+"""
+from __future__ import annotations
+
+import ast
+import cProfile
+import inspect
+import json
+import math
+import pstats
+import time
+
+import numpy as np
+
+import engine
+from engine import backend
+from engine.nn import functional as F
+from engine.tensor import Tensor
+from playground.bench import twins
+
+WARMUP = 2
+
+
+# --------------------------------------------------------------------------- timing
+
+def _loss_summary(losses, k=5):
+    k = max(1, min(k, len(losses) // 2))
+    first, last = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
+    return {"loss_first": first, "loss_last": last, "loss_fell": bool(last < first),
+            "losses": [round(float(v), 4) for v in losses[:: max(1, len(losses) // 50)]]}
+
+
+def timed(step, seconds, max_steps=None, warmup=WARMUP, clock=time.perf_counter):
+    """Run ``step()`` (returns a dict with "loss" and "samples") for ``seconds`` after
+    ``warmup`` untimed steps; returns samples/s, steps/s, loss summary and matmul stats."""
+    losses = [step()["loss"] for _ in range(warmup)]
+    backend.reset_stats()
+    samples = steps = 0
+    t0 = clock()
+    while True:
+        m = step()
+        losses.append(m["loss"])
+        samples += m["samples"]
+        steps += 1
+        elapsed = clock() - t0
+        if elapsed >= seconds or (max_steps and steps >= max_steps):
+            break
+    mm = backend.status()["stats"]
+    return {"samples_per_s": samples / elapsed, "steps_per_s": steps / elapsed, "steps": steps,
+            "samples": samples, "seconds": elapsed, "matmul": mm, **_loss_summary(losses)}
+
+
+# --------------------------------------------------------------------------- workloads
+
+def bench_step(kind, data, seed=0):
+    """One step of the ``make bench`` recipe per call (twins.train_engine's loop body)."""
+    (x, y), _ = data
+    net = twins.engine_model(kind, seed=seed)
+    opt = engine.optim.Adam(net.parameters(), lr=twins.LR)
+    net.train()
+    it = twins.batches(x, y, epochs=10 ** 9, batch_size=twins.BATCH, seed=seed)
+
+    def step():
+        xb, yb = next(it)
+        loss = F.cross_entropy(net(Tensor(xb)), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), "samples": len(yb)}
+    return step, net
+
+
+def bench_recipe(kind, data, seconds, max_steps=None):
+    step, net = bench_step(kind, data)
+    out = timed(step, seconds, max_steps)
+    out["accuracy"] = twins.accuracy_engine(net, *data[1][:2]) if kind == "mlp" else None
+    return out
+
+
+def digits_step(data, seed=0):
+    """The digits app's default recipe, one step per call (as ``DigitsApp._step``)."""
+    from engine import data as edata
+    from playground.recipes import RECIPES, build_model, make_optimizer
+    r = RECIPES["mlp"]
+    (xtr, ytr), _ = data
+    engine.manual_seed(seed)
+    model = build_model("mlp", r["layers"], r["width"], r["activation"], r["dropout"])
+    opt = make_optimizer(r["optimizer"], model.parameters(), r["lr"])
+    rng = np.random.default_rng(seed)
+    state = {"order": rng.permutation(len(ytr)), "pos": 0, "seen": 0}
+    n, bs, total = len(ytr), r["batch_size"], r["epochs"] * len(ytr)
+
+    def step():
+        idx = state["order"][state["pos"]:state["pos"] + bs]
+        state["pos"] += len(idx)
+        if state["pos"] >= n:
+            state["order"], state["pos"] = rng.permutation(n), 0
+        xb, yb = xtr[idx], ytr[idx]
+        if r["augment"]:
+            xb = edata.augment(xb, rng, max_shift=2, max_rot_deg=10)
+        t = min(1.0, state["seen"] / total)  # the app's cosine schedule over its 20 epochs
+        opt.lr = r["lr"] * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+        model.train()
+        loss = F.cross_entropy(model(Tensor(xb)), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state["seen"] += len(idx)
+        return {"loss": loss.item(), "samples": len(idx)}
+    return step, model
+
+
+def digits_default(data, seconds, max_steps=None):
+    step, model = digits_step(data)
+    out = timed(step, seconds, max_steps)
+    out["accuracy"] = twins.accuracy_engine(model, *data[1][:2])
+    out["epochs"] = (out["samples"] + WARMUP * 64) / len(data[0][1])
+    return out
+
+
+def gan_default(data, seconds, max_steps=None, judge_samples=500):
+    from playground.apps.gan import MnistGAN, judge
+    from playground.train_assets import load_classifier
+    gan = MnistGAN(seed=0, data=data)
+
+    def step():
+        m = gan.step()
+        return {"loss": m["d_loss"], "samples": m["samples"]}
+    out = timed(step, seconds, max_steps)
+    clf = load_classifier()
+    if clf is not None:
+        imgs, wanted = gan.sample(judge_samples, seed=12345)
+        j = judge(clf, imgs, wanted if gan.conditional else None)
+        out["judge"] = {"samples": judge_samples, "mean_max_prob": j["mean_max_prob"],
+                        "classes": j["classes"]}
+    return out
+
+
+WORKLOADS = {"mlp": lambda d, s, n: bench_recipe("mlp", d, s, n),
+             "cnn": lambda d, s, n: bench_recipe("cnn", d, s, n),
+             "digits": digits_default, "gan": gan_default}
+
+
+# --------------------------------------------------------------------------- profile
+
+CATEGORIES = ("matmul", "elementwise ops", "optimizer (Adam)", "im2col / col2im", "pooling",
+              "loss", "graph overhead", "data / augmentation", "training loop", "other")
+_TENSOR_PLUMBING = {"__init__", "_child", "backward", "zero_grad", "detach", "_lift", "_as_array",
+                    "as_tensor", "no_grad", "is_grad_enabled", "requires_grad_", "item",
+                    "numpy", "shape", "ndim", "dtype", "size", "__len__", "_t", "_grad"}
+_FUNCTIONAL = {"conv2d": "im2col / col2im", "_offsets": "im2col / col2im",
+               "_out_size": "im2col / col2im", "_pair": "im2col / col2im",
+               "_pool": "pooling", "max_pool2d": "pooling", "avg_pool2d": "pooling"}
+_owner_cache = {}
+
+
+def _owners(path):
+    """(start, end, name) of each module-level function and class-level method in a file."""
+    if path not in _owner_cache:
+        try:
+            with open(path) as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError):
+            tree = ast.Module(body=[], type_ignores=[])
+        spans = []
+        for node in tree.body:
+            body = node.body if isinstance(node, ast.ClassDef) else [node]
+            spans += [(d.lineno, d.end_lineno, d.name) for d in body
+                      if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        _owner_cache[path] = spans
+    return _owner_cache[path]
+
+
+def _owner(path, line):
+    for start, end, name in _owners(path):
+        if start <= line <= end:
+            return name
+    return "?"
+
+
+def category(key):
+    """Where a cProfile entry's own time goes, or None when its callers decide (numpy's
+    Python wrappers, builtins)."""
+    path, line, name = key
+    f = path.replace("\\", "/")
+    if "/engine/backend/" in f:
+        return "matmul"
+    if "/engine/optim/" in f:
+        return "optimizer (Adam)"
+    if f.endswith("/engine/losses.py"):
+        return "loss"
+    if f.endswith("/engine/nn/functional.py"):
+        owner = _owner(path, line)
+        return _FUNCTIONAL.get(owner, "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops")
+    if f.endswith("/engine/tensor.py"):
+        owner = _owner(path, line)
+        if owner == "matmul":
+            return "matmul"
+        return "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops"
+    if "/engine/nn/" in f:
+        return "graph overhead"  # Module.__call__, Sequential.forward, parameters()
+    if f.endswith("/engine/data.py"):
+        return "data / augmentation"
+    if "/playground/" in f:
+        return "training loop"
+    return None
+
+
+def _shares(stats):
+    """Own time per category: entries outside engine/playground are split over their callers."""
+    memo = {}
+
+    def split(key, depth=0):
+        """{category: fraction} of key's own time."""
+        if key in memo:
+            return memo[key]
+        cat = category(key)
+        if cat is not None:
+            memo[key] = {cat: 1.0}
+            return memo[key]
+        callers = stats[key][4] if key in stats else {}
+        total = sum(c[2] for c in callers.values())
+        if depth > 20 or total <= 0:
+            memo[key] = {"other": 1.0}
+            return memo[key]
+        memo[key] = {"other": 1.0}  # cycle guard
+        out = {}
+        for ck, c in callers.items():
+            for cat, frac in split(ck, depth + 1).items():
+                out[cat] = out.get(cat, 0.0) + frac * c[2] / total
+        memo[key] = out
+        return out
+
+    per = {c: 0.0 for c in CATEGORIES}
+    for key, (_, _, tt, _, _) in stats.items():
+        for cat, frac in split(key).items():
+            per[cat] = per.get(cat, 0.0) + tt * frac
+    return per, split
+
+
+def _label(key):
+    path, line, name = key
+    if path == "~":
+        return name
+    short = "/".join(path.replace("\\", "/").split("/")[-2:])
+    return f"{short}:{line}({name})"
+
+
+def profile_steps(kind, data, steps, top=15):
+    """Time ``steps`` steps plainly, then under cProfile; own time grouped by category."""
+    make = {"mlp": lambda: bench_step("mlp", data)[0], "cnn": lambda: bench_step("cnn", data)[0],
+            "digits": lambda: digits_step(data)[0]}[kind]
+    step = make()
+    for _ in range(WARMUP):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    plain = (time.perf_counter() - t0) / steps
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    profiled = (time.perf_counter() - t0) / steps
+    stats = pstats.Stats(prof).stats
+    per, split = _shares(stats)
+    total = sum(per.values()) or 1.0
+    cats = [{"category": c, "ms_per_step": 1e3 * s / steps, "share": s / total}
+            for c, s in sorted(per.items(), key=lambda kv: -kv[1]) if s > 0]
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    entries = [{"function": _label(k),
+                "category": category(k) or max(split(k).items(), key=lambda kv: kv[1])[0],
+                "ms_per_step": 1e3 * v[2] / steps, "calls_per_step": v[1] / steps}
+               for k, v in rows]
+    return {"kind": kind, "steps": steps, "ms_per_step": 1e3 * plain,
+            "ms_per_step_profiled": 1e3 * profiled, "categories": cats, "top": entries,
+            "backend": backend.status()["backend"]}
+
+
+# --------------------------------------------------------------------------- in the page
+
+async def _install(name, urls):
+    """Install the wasm or webgpu backend (module's async install); returns (ok, reason)."""
+    import importlib
+    try:
+        mod = importlib.import_module(f"engine.backend.{name}")
+    except ImportError as e:
+        return False, f"engine.backend.{name} is not in this build ({e})"
+    params = inspect.signature(mod.install).parameters
+    kwargs = {k: v for k, v in urls.items() if k in params and v}
+    try:
+        res = await mod.install(**kwargs)
+    except Exception as e:  # a bench reports, it does not stop
+        return False, f"install raised {type(e).__name__}: {e}"
+    ok, reason = res if isinstance(res, tuple) else (bool(res), str(res))
+    return bool(ok and name in backend._backends), reason
+
+
+_DATA = {}
+
+
+async def page_command(request_json):
+    """The worker's one entry: ``{"cmd": ..., ...}`` in, JSON out (see browser_bench)."""
+    req = json.loads(request_json)
+    cmd = req["cmd"]
+    if cmd == "data":
+        from engine.data import load_mnist
+        _DATA["d"] = load_mnist(req["path"])
+        return json.dumps({"train": len(_DATA["d"][0][1]), "test": len(_DATA["d"][1][1])})
+    if cmd == "install":
+        ok, reason = await _install(req["backend"], req.get("urls", {}))
+        backend.use("numpy", "bench: numpy until a run selects a backend")
+        return json.dumps({"ok": ok, "reason": reason})
+    backend.use(req.get("backend", "numpy"), "selected by the in-page benchmark")
+    data = _DATA["d"]
+    if cmd == "run":
+        out = WORKLOADS[req["workload"]](data, req["seconds"], req.get("max_steps"))
+    elif cmd == "profile":
+        out = profile_steps(req["kind"], data, req["steps"])
+    else:
+        raise ValueError(f"unknown command {cmd!r}")
+    out["status"] = backend.status()["reason"]
+    return json.dumps(out)
