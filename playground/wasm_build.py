@@ -45,8 +45,8 @@ def build(out_path=OUTPUT, source=SOURCE, clang=None):
         raise BuildError(f"could not run {cmd[0]}: {e}; {INSTALL_HINT}") from None
     if r.returncode:
         msg = (r.stderr or r.stdout).strip()
-        if "wasm-ld" in msg or "unable to execute command" in msg or "unknown target" in msg:
-            msg += f"\n(the wasm32 linker is missing: {INSTALL_HINT})"
+        if "unable to execute command" in msg or "unknown target" in msg:
+            msg += f"\n(no wasm32 target or linker: {INSTALL_HINT})"
         raise BuildError(f"{' '.join(cmd)} failed:\n{msg}")
     check(out.read_bytes())
     check_no_stack(cmd[0], source, out.with_suffix(".probe.wasm"))

@@ -15,6 +15,12 @@ from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
 
+# A fused kernel may take over Adam's update: engine.backend.wasm installs one in the page.
+# fused_adam(p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step) does the step in place (the
+# float32 operations of Adam._update's numpy path, same order) and returns True, or returns
+# False to leave it to numpy. None (the default, and on CPython): numpy only.
+fused_adam = None
+
 
 class Optimizer:
     """Holds a list of parameters and updates them from their `.grad` on each `step()`.
@@ -217,22 +223,28 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state):
         b1, b2 = self.betas
+        if not state:
+            state.update(step=0, M=np.zeros_like(p), V=np.zeros_like(p))
+        state["step"] = t = state["step"] + 1
+        # sqrt(v / (1-b2^t)) = c * sqrt(V), so the update is  -step * M / (sqrt(V) + eps/c)
+        c = math.sqrt((1 - b2) / (1 - b2 ** t))
+        step = self.lr * (1 - b1) / ((1 - b1 ** t) * c)
+        M, V = state["M"], state["V"]
+        if fused_adam is not None:  # the same float32 operations, in one kernel call
+            wd = self.weight_decay
+            shrink, l2 = (1 - self.lr * wd, 0.0) if self._decoupled else (1.0, wd)
+            if fused_adam(p, g, M, V, b1, b2, shrink, l2, self.eps / c, -step):
+                return
         if self._decoupled:  # AdamW: shrink the weights directly, not through the gradient
             p *= 1 - self.lr * self.weight_decay
         else:
             g = self._with_decay(p, g, self.weight_decay)
-        if not state:
-            state.update(step=0, M=np.zeros_like(p), V=np.zeros_like(p))
-        state["step"] = t = state["step"] + 1
-        M, V, tmp = state["M"], state["V"], self._tmp(p)  # tmp may be g: g is read first
+        tmp = self._tmp(p)  # may be g: g is read first
         M *= b1
         M += g
         V *= b2
         np.multiply(g, g, out=tmp)
         V += tmp
-        # sqrt(v / (1-b2^t)) = c * sqrt(V), so the update is  -step * M / (sqrt(V) + eps/c)
-        c = math.sqrt((1 - b2) / (1 - b2 ** t))
-        step = self.lr * (1 - b1) / ((1 - b1 ** t) * c)
         np.sqrt(V, out=tmp)
         tmp += self.eps / c
         np.divide(M, tmp, out=tmp)

@@ -1,0 +1,240 @@
+"""WebAssembly SIMD matmul backend: products (and Adam's update) run in site/wasm/kernels.wasm,
+on numpy's own buffers in Pyodide's heap, called synchronously from Python. Any browser
+that runs Pyodide has WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+).
+
+Wiring it into a page worker (after Pyodide, numpy and the descent wheel are loaded; no JS
+needs to run first: install() imports kernels.js itself and finds Pyodide's memory):
+
+    self.pyodide.globals.set("descent_wasm_module", abs("wasm/kernels.js"));
+    const wasmWhy = await self.pyodide.runPythonAsync(`
+    try:
+        from engine.backend import wasm as _wasm
+        _ok, _why = await _wasm.install(module_url=descent_wasm_module)
+    except Exception as _e:  # the app must run even when the kernels break
+        _why = f"numpy: WebAssembly kernels failed: {_e}"
+    _why`);
+
+(kernels.wasm is fetched from next to kernels.js unless `wasm_url=` says otherwise; the site
+build compiles it with playground.wasm_build.build(out_dir / "wasm" / "kernels.wasm") and
+copies kernels.js beside it.) The seam has one active backend: install WebGPU *after* this
+only if the GPU should take over; it leaves products below its threshold to numpy, not wasm.
+
+Layers:
+- `JsLayer`: the JavaScript side (descentWasm's gemm/adam exports, scratch size), fakeable:
+  tests on CPython pass a fake that computes on the same pointers with numpy.
+- `WasmBackend`: the numpy wrapper the seam calls (float32 only, anything else -> numpy),
+  plus `adam_step`, which engine.optim's Adam uses while this backend is active.
+`await install()` sets it all up; when anything is missing numpy stays active and
+`engine.backend.status()["reason"]` says exactly why. Importable on CPython: `js`,
+`pyodide` and `pyodide_js` are imported only when installing.
+"""
+import time
+
+import numpy as np
+
+from .webgpu import pick_threshold
+
+# Until calibrated: Python -> JS -> wasm costs a few microseconds a call, so tiny products
+# stay on numpy.
+DEFAULT_THRESHOLD = 16 ** 3
+CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)
+
+
+class WasmError(RuntimeError):
+    """The kernels cannot be used; the message is the reason."""
+
+
+def _message(exc):
+    """First line of an exception's text, without JavaScript's "Error: " prefix."""
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text[len("Error: "):] if text.startswith("Error: ") else text
+
+
+def address(x):
+    """The address of an array's first element (in Pyodide: an offset in the wasm heap)."""
+    return x.__array_interface__["data"][0]
+
+
+class JsLayer:
+    """The JavaScript side: gemm(...) and adam(...) on pointers, and the scratch size gemm needs.
+
+    gemm(a, b, c, batch, m, k, n, ta, tb, stride_a, stride_b, scratch) and
+    adam(p, g, M, V, n, b1, b2, shrink, l2, eps_c, neg_step) as in site/wasm/kernels.c."""
+
+    def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD"):
+        self.gemm, self.adam, self.scratch_bytes, self.where = gemm, adam, scratch_bytes, where
+
+    @classmethod
+    async def connect(cls, module_url=None, wasm_url=None):
+        """The real layer in Pyodide; raises WasmError naming the first thing missing."""
+        try:
+            import js
+            import pyodide.code
+            import pyodide_js
+        except ImportError:
+            raise WasmError("not running in Pyodide (no `js` module): numpy only") from None
+        if getattr(js, "WebAssembly", None) is None:
+            raise WasmError("this JavaScript engine has no WebAssembly")
+        if getattr(js, "descentWasm", None) is None and module_url:
+            try:
+                await pyodide.code.run_js(f"import({module_url!r})")
+            except Exception as e:
+                raise WasmError(f"could not load {module_url}: {_message(e)}") from None
+        api = getattr(js, "descentWasm", None)
+        if api is None:
+            raise WasmError("the kernels module (site/wasm/kernels.js) is not loaded "
+                            "(pass install(module_url=...))")
+        if not api.simd:
+            raise WasmError("this browser has no WebAssembly SIMD (simd128)")
+        try:
+            memory = api.pyodideMemory(pyodide_js._module)
+        except Exception as e:
+            raise WasmError(f"cannot share Pyodide's memory with the kernels: {_message(e)}") from None
+        try:
+            await api.init(memory, wasm_url)
+        except Exception as e:
+            raise WasmError(f"kernels.wasm failed to load: {_message(e)}") from None
+        return cls(api.gemm, api.adam, int(api.scratchBytes),
+                   "WebAssembly SIMD, zero-copy on Pyodide's heap")
+
+
+class WasmBackend:
+    """The numpy wrapper: float32 products with m*k*n >= threshold go to the wasm GEMM."""
+    name = "wasm"
+
+    def __init__(self, layer, threshold=DEFAULT_THRESHOLD):
+        self.layer, self.threshold = layer, threshold
+        # packing space for the GEMM, owned by numpy (so it lives in Pyodide's heap too)
+        self._scratch = np.empty(layer.scratch_bytes // 4 + 4, np.float32)
+        self._scratch_at = -(-address(self._scratch) // 16) * 16  # 16-byte aligned
+
+    def accepts(self, m, k, n):
+        return m * k * n >= self.threshold
+
+    @staticmethod
+    def _stored(x, t):
+        """A C-contiguous float32 array and its transpose flag; a transposed view is passed
+        as its contiguous base with the flag flipped, so no copy is made."""
+        if x.flags.c_contiguous:
+            return x, t
+        xt = x.swapaxes(-1, -2)
+        if xt.flags.c_contiguous:
+            return xt, not t
+        return np.ascontiguousarray(x), t
+
+    def matmul(self, a, b, ta=False, tb=False):
+        from . import BackendError
+        if a.dtype != np.float32 or b.dtype != np.float32:  # the kernels are float32 only
+            return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
+        m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
+        n = b.shape[-2] if tb else b.shape[-1]
+        sa, sb = a.shape[:-2], b.shape[:-2]
+        if sa and sb and sa != sb:  # general broadcasting: materialise both batches
+            shape = np.broadcast_shapes(sa, sb)
+            a, b = (np.broadcast_to(x, shape + x.shape[-2:]) for x in (a, b))
+            sa = sb = shape
+        batch_shape = sa or sb
+        batch = int(np.prod(batch_shape)) if batch_shape else 1
+        out = np.empty(batch_shape + (m, n), np.float32)  # writable: autograd updates in place
+        if out.size == 0:
+            return out
+        xa, ta = self._stored(a, ta)
+        xb, tb = self._stored(b, tb)
+        stride_a, stride_b = (m * k if sa else 0), (k * n if sb else 0)
+        if batch > 1 and not sb and not ta:  # one B for all: a single (batch*m) x k product
+            m, batch, stride_a = batch * m, 1, 0
+        try:
+            self.layer.gemm(address(xa), address(xb), address(out), batch, m, k, n, int(ta),
+                            int(tb), stride_a, stride_b, self._scratch_at)
+        except Exception as e:
+            raise BackendError(f"wasm gemm failed: {_message(e)}") from e
+        return out
+
+    def adam_step(self, p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step):
+        """engine.optim's fused-Adam hook: one step in place; False (nothing done) when this
+        backend is not the active one or an array is not contiguous float32."""
+        from . import _active  # the seam's current backend (it falls back to numpy on failure)
+        if _active is not self:
+            return False
+        for x in (p, g, M, V):
+            if x.dtype != np.float32 or not x.flags.c_contiguous:
+                return False
+        if g.shape != p.shape:
+            return False
+        self.layer.adam(address(p), address(g), address(M), address(V), p.size, b1, b2,
+                        shrink, l2, eps_c, neg_step)
+        return True
+
+
+def _per_call(fn, clock, min_seconds=2e-3, min_calls=3):
+    """Seconds per call of fn(), timed over enough calls to beat a coarse browser clock."""
+    calls, t0 = 0, clock()
+    while True:
+        fn()
+        calls += 1
+        elapsed = clock() - t0
+        if calls >= min_calls and elapsed >= min_seconds:
+            return elapsed / calls
+
+
+def calibrate(backend, sizes=CALIBRATION_SIZES, clock=time.perf_counter):
+    """Time numpy and the kernels on size³ products, largest first, stopping where wasm
+    first loses (smaller sizes cannot move the crossover); returns (threshold, timings)."""
+    rng = np.random.default_rng(0)
+    timings = []
+    for s in sorted(sizes, reverse=True):
+        a = rng.standard_normal((s, s), dtype=np.float32)
+        b = rng.standard_normal((s, s), dtype=np.float32)
+        t_np = _per_call(lambda: np.matmul(a, b), clock)
+        t_wasm = _per_call(lambda: backend.matmul(a, b), clock)
+        timings.append((s, t_np, t_wasm))
+        if t_wasm >= t_np:
+            break
+    return pick_threshold(timings), sorted(timings)
+
+
+backend = None  # the installed WasmBackend, if any
+
+
+async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
+    """Make the WebAssembly kernels the seam's backend when possible. Returns (ok, reason).
+
+    module_url: where site/wasm/kernels.js is (absolute URL); wasm_url: kernels.wasm (default:
+    next to kernels.js). threshold: multiply-adds (m*k*n) from which products go to wasm;
+    None calibrates it here (well under a second). Adam/AdamW steps use the fused kernel
+    while this backend is active. On any failure numpy stays active (matmul and Adam) and
+    engine.backend.status() reports the reason."""
+    global backend
+    from . import register, use
+    from .. import optim
+    try:
+        layer = layer or await JsLayer.connect(module_url, wasm_url)
+        be = WasmBackend(layer)
+        how = "set by caller"
+        if threshold is None:
+            threshold, timings = calibrate(be)
+            how = "calibrated: " + ", ".join(f"{s}³ numpy {1e6 * tn:.0f} µs / wasm {1e6 * tw:.0f} µs"
+                                             for s, tn, tw in timings)
+        be.threshold = threshold
+    except WasmError as e:
+        reason = f"numpy: WebAssembly kernels unavailable: {e}"
+        use("numpy", reason)
+        return False, reason
+    backend = be
+    register(be)
+    optim.fused_adam = be.adam_step  # does nothing unless wasm is the active backend
+    if threshold == float("inf"):
+        reason = f"numpy: {layer.where} was slower than numpy at every size ({how})"
+        use("numpy", reason)
+        return False, reason
+    reason = f"wasm ({layer.where}): products of >= {threshold:.0f} multiply-adds ({how})"
+    use("wasm", reason)
+    return True, reason
+
+
+def set_threshold(threshold):
+    """Override the size threshold (multiply-adds) of the installed backend."""
+    if backend is None:
+        raise RuntimeError("wasm backend not installed")
+    backend.threshold = threshold
