@@ -9,6 +9,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,23 @@ STAGES = ("runtime", "packages", "wheel", "data", "app")
 # Console lines that are not failures, each with why. Nothing else is ignored.
 ALLOWED_CONSOLE = {
 }
+
+
+_BUNDLE = {}
+
+
+def bundle(tmp_path_factory):
+    """The offline bundle of the site, built once per test session from the distribution:
+    its folder. The site itself comes from test_site_build.build_once (also once)."""
+    if "dir" not in _BUNDLE:
+        dist_or_skip()
+        from test_site_build import build_once
+        from playground import sitebuild as sb
+        site, summary = build_once(tmp_path_factory)
+        copy = tmp_path_factory.getbasetemp() / "bundle" / "_site"
+        shutil.copytree(site, copy)
+        _BUNDLE["dir"] = Path(sb.make_offline_bundle(copy, DIST, summary["lock_packages"], quiet=True)["dir"])
+    return _BUNDLE["dir"]
 
 
 def dist_or_skip():

@@ -120,7 +120,9 @@ def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
         assert cfg["pyodide"] == sb.PYODIDE_CDN == "https://cdn.jsdelivr.net/pyodide/v0.29.3/full/"
         for rel in cfg["wheels"] + [cfg["wheel"], cfg["webgpu"]] + ([cfg["data"]] if cfg["data"] else []):
             assert (root / rel).is_file(), f"{w.name}: {rel} missing"
-        assert "numpy" in cfg["lockPackages"] and "micropip" in cfg["lockPackages"]
+        assert "numpy" in cfg["lockPackages"] and "pyodide-http" in cfg["lockPackages"]
+        # what the pages never import is not downloaded (pandas: pyodide-http stands in)
+        assert not {"pandas", "pillow", "contourpy", "micropip"} & set(cfg["lockPackages"])
         for p in cfg["lockPackages"]:  # the closure: every dependency is loaded too
             assert set(lock[p]["depends"]) <= set(cfg["lockPackages"]), p
         assert not {"bokeh", "panel"} & set(cfg["lockPackages"])  # pinned wheels from the site instead
@@ -225,13 +227,30 @@ def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
     assert r.stdout.split() == ["0.1.0", "True", "True"], r.stderr
 
 
+def test_wheels_carry_bytecode_for_pyodides_python(site):
+    """Third-party wheels: sources replaced by CPython 3.13 bytecode; ours keeps its sources
+    beside __pycache__/*.cpython-313.pyc (tracebacks, inspect.getsource)."""
+    import importlib.util
+    for whl in (site / "wheels").glob("*.whl"):
+        names = zipfile.ZipFile(whl).namelist()
+        pyc = [n for n in names if n.endswith(".pyc")]
+        assert pyc, whl.name
+        head = zipfile.ZipFile(whl).read(pyc[0])[:4]
+        assert head != importlib.util.MAGIC_NUMBER  # not this CPython's (3.11) bytecode ...
+        assert int.from_bytes(head[:2], "little") in range(3550, 3600)  # ... but 3.13's
+        if whl.name.startswith("descent-"):
+            assert "engine/tensor.py" in names and "engine/__pycache__/tensor.cpython-313.pyc" in names
+        else:
+            assert not [n for n in names if n.endswith(".py")], whl.name
+
+
 def test_site_wheels_are_pure_and_panel_is_slimmed(site):
     for w in (site / "wheels").glob("*.whl"):
         assert w.name.endswith("-none-any.whl"), w.name
     (panel,) = (site / "wheels").glob("panel-1.9.4-*.whl")
     z = zipfile.ZipFile(panel)
     names = z.namelist()
-    assert "panel/__init__.py" in names and "panel/io/pyodide.py" in names
+    assert "panel/__init__.pyc" in names and "panel/io/pyodide.pyc" in names
     # bundled JavaScript is gone (the page loads it from vendor/); bundled CSS stays so that
     # Panel points stylesheets at vendor/ rather than a third-party CDN
     assert not [n for n in names if n.startswith("panel/dist/bundled/") and not n.endswith(".css")]

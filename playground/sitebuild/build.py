@@ -18,7 +18,7 @@ from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
 from .postprocess import _extract_worker_parts, make_worker, postprocess_page
 from .serve import serve_local, serve_site
 from .vendor import _copy_vendor
-from .wheels import _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, slim_panel_wheel
+from .wheels import compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, slim_panel_wheel
 
 def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     """Build the site into `out`; returns a summary dict."""
@@ -95,14 +95,18 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         for f in icons_src.iterdir():
             shutil.copy2(f, out / "icons" / f.name)
 
-    site_wheels = []
-    for p in dep_paths:
-        if _norm(p.name.split("-")[0]) == "panel":
-            slim_panel_wheel(p, out / "wheels" / p.name)
-        else:
-            shutil.copy2(p, out / "wheels" / p.name)
-        site_wheels.append(f"wheels/{p.name}")
-    # bokeh before panel before the rest does not matter with deps=False; keep it stable
+    site_wheels, jobs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in dep_paths:
+            if _norm(p.name.split("-")[0]) == "panel":
+                slim_panel_wheel(p, Path(tmp) / p.name)
+                p = Path(tmp) / p.name
+            jobs.append((p, out / "wheels" / p.name, "sourceless"))
+            site_wheels.append(f"wheels/{p.name}")
+        shutil.move(own_whl, Path(tmp) / own_whl.name)
+        jobs.append((Path(tmp) / own_whl.name, own_whl, "cached"))
+        log(f"compiling {len(jobs)} wheels to bytecode with Pyodide's CPython…")
+        compile_wheels(jobs, cache_dir)
     site_wheels.sort()
     shutil.copy2(data_src, out / "data" / "mnist10k.npz")
     for sub in ("js", "css"):

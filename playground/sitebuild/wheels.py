@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import hashlib
 import json
 import os
 import re
@@ -15,11 +16,15 @@ from pathlib import Path
 
 from .common import BuildError, PYODIDE_ENV, ROOT, _norm, log
 
-# Requirements of bokeh/panel the pages never import, left out on purpose. Panel imports
-# pandas in the worker only when pyodide_http is missing (panel/io/pyodide.py), so loading
-# pyodide-http instead saves every visitor 4.3 MB and keeps the site off a package the
-# offline distribution may not have.
-LEFT_OUT = {"pandas": "panel needs it in Pyodide only without pyodide-http, which the pages load"}
+# Requirements of bokeh/panel the pages never import, left out on purpose: each costs every
+# visitor its download and, for compiled ones, the linking of its WebAssembly libraries at boot.
+LEFT_OUT = {
+    # Panel imports pandas in the worker only when pyodide_http is missing (panel/io/pyodide.py)
+    "pandas": "panel needs it in Pyodide only without pyodide-http, which the pages load (4.3 MB)",
+    "pillow": "bokeh uses PIL only to encode images given as PIL objects; the apps give numpy arrays",
+    "contourpy": "bokeh imports it only for contour plots, which the apps do not draw",
+    "panel-material-ui": "an optional widget set; panel itself never imports it",
+}
 BROWSER_ONLY = ["pyodide-http"]  # what the worker needs beyond bokeh/panel's requirements
 
 def _cache_dir(cache=None):
@@ -42,7 +47,7 @@ def resolve_packages(lock):
     from packaging.requirements import Requirement
 
     lock_pkgs, wheels, seen = set(), {}, set()
-    todo = ["numpy", "micropip", "bokeh", "panel", *BROWSER_ONLY]
+    todo = ["numpy", "bokeh", "panel", *BROWSER_ONLY]
     while todo:
         name = _norm(todo.pop())
         if name in seen or name in LEFT_OUT:
@@ -115,3 +120,33 @@ def build_own_wheel(dest: Path):
             raise BuildError(f"the descent wheel must be pure, got {whl.name}")
         shutil.copy2(whl, dest / whl.name)
         return dest / whl.name
+
+
+def compile_wheels(jobs, cache: Path):
+    """Bytecode for the page: jobs [(src wheel, dst wheel, "sourceless" | "cached")] are
+    compiled by Pyodide's own CPython 3.13 (the npm core under node, pycompile.mjs), so the
+    page imports them without compiling their sources first. Third-party results are cached
+    by content; a missing node/core stops the build with what to install."""
+    core = ROOT / "node_modules" / "pyodide"
+    if shutil.which("node") is None or not (core / "pyodide.mjs").is_file():
+        raise BuildError("compiling the wheels to bytecode needs node and the npm pyodide core: npm ci")
+    todo, hits = [], []
+    for src, dst, mode in jobs:
+        key = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
+        cached = cache / "pyc" / f"{key}-{mode}-{Path(src).name}"
+        if mode == "sourceless" and cached.is_file():
+            hits.append((cached, dst))
+            continue
+        todo.append((src, dst, mode, cached if mode == "sourceless" else None))
+    if todo:
+        r = subprocess.run(["node", str(Path(__file__).with_name("pycompile.mjs")), str(core),
+                            *[str(x) for src, dst, mode, _ in todo for x in (src, dst, mode)]],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise BuildError(f"compiling the wheels to bytecode failed: {(r.stdout + r.stderr)[-2000:]}")
+        for src, dst, mode, cached in todo:
+            if cached is not None:
+                cached.parent.mkdir(exist_ok=True)
+                shutil.copy2(dst, cached)
+    for cached, dst in hits:
+        shutil.copy2(cached, dst)

@@ -129,6 +129,8 @@
       if (b) { b.textContent = "matmul: " + m.text; b.title = m.text; }
     } else if (m.type === "render") {
       setState("app", {state: "done", t1: performance.now()});
+      const b = document.querySelector(".descent-backend");
+      if (b && /starting/.test(b.textContent)) b.textContent = "matmul: numpy (looking for a faster backend…)";
       setTimeout(() => { if (card && !failed) card.classList.add("hidden"); }, 400);
     }
   }

