@@ -32,12 +32,14 @@ import time
 
 import numpy as np
 
+from . import BackendError
+from .. import backend as _seam  # the seam: adam_step checks which backend is active
 from .webgpu import pick_threshold
 
 # Until calibrated: Python -> JS -> wasm costs a few microseconds a call, so tiny products
 # stay on numpy.
 DEFAULT_THRESHOLD = 16 ** 3
-CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)
+CALIBRATION_SIZES = (4, 8, 16, 32, 64)
 
 
 class WasmError(RuntimeError):
@@ -124,7 +126,6 @@ class WasmBackend:
         return np.ascontiguousarray(x), t
 
     def matmul(self, a, b, ta=False, tb=False):
-        from . import BackendError
         if a.dtype != np.float32 or b.dtype != np.float32:  # the kernels are float32 only
             return np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
         m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
@@ -154,8 +155,7 @@ class WasmBackend:
     def adam_step(self, p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step):
         """engine.optim's fused-Adam hook: one step in place; False (nothing done) when this
         backend is not the active one or an array is not contiguous float32."""
-        from . import _active  # the seam's current backend (it falls back to numpy on failure)
-        if _active is not self:
+        if _seam._active is not self:  # it falls back to numpy on a failure
             return False
         for x in (p, g, M, V):
             if x.dtype != np.float32 or not x.flags.c_contiguous:
@@ -167,21 +167,33 @@ class WasmBackend:
         return True
 
 
-def _per_call(fn, clock, min_seconds=2e-3, min_calls=3):
-    """Seconds per call of fn(), timed over enough calls to beat a coarse browser clock."""
-    calls, t0 = 0, clock()
-    while True:
-        fn()
-        calls += 1
-        elapsed = clock() - t0
-        if calls >= min_calls and elapsed >= min_seconds:
-            return elapsed / calls
+def _per_call(fn, clock, rounds=3, min_seconds=1e-3):
+    """Seconds per call of fn(): the best of `rounds` rounds, each of enough calls to last
+    min_seconds (a browser's clock is coarse, and other tabs and threads share the CPU)."""
+    best = float("inf")
+    for _ in range(rounds):
+        calls, t0 = 0, clock()
+        while True:
+            fn()
+            calls += 1
+            elapsed = clock() - t0
+            if elapsed >= min_seconds:
+                break
+        best = min(best, elapsed / calls)
+    return best
 
 
-def calibrate(backend, sizes=CALIBRATION_SIZES, clock=time.perf_counter):
+def calibrate(backend, sizes=CALIBRATION_SIZES, clock=time.perf_counter, warmup=0.02):
     """Time numpy and the kernels on size³ products, largest first, stopping where wasm
-    first loses (smaller sizes cannot move the crossover); returns (threshold, timings)."""
+    first loses (smaller sizes cannot move the crossover); returns (threshold, timings).
+    The kernels run for `warmup` seconds first: the browser compiles hot wasm twice
+    (a quick baseline, then optimised code), and the first calls would mislead."""
     rng = np.random.default_rng(0)
+    s = max(sizes)
+    a = rng.standard_normal((s, s), dtype=np.float32)
+    t0 = clock()
+    while clock() - t0 < warmup:
+        backend.matmul(a, a)
     timings = []
     for s in sorted(sizes, reverse=True):
         a = rng.standard_normal((s, s), dtype=np.float32)

@@ -67,8 +67,9 @@ const api = {
     return memory;
   },
 
-  async init(memory, url) {
+  async init(memory, url) {  // url: kernels.wasm, by default next to this module
     api.ready = false;
+    if (url == null) url = new URL("kernels.wasm", import.meta.url).href;
     try {
       if (!api.simd) throw new Error("this browser has no WebAssembly SIMD (simd128)");
       if (!(memory instanceof WebAssembly.Memory)) throw new Error("init() needs a WebAssembly.Memory");
