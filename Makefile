@@ -8,7 +8,7 @@ DATA := engine/_data/mnist10k.npz
 JUDGE := playground/assets/digits_classifier.npz
 WASM := site/wasm/kernels.wasm
 
-.PHONY: start test setup browser bench bench-browser clean
+.PHONY: start test setup browser bench bench-browser clean wasm
 
 PORT ?= 8000
 
