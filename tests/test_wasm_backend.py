@@ -302,15 +302,22 @@ def page(chromium_launcher, http_server):
     ctx.close()
 
 
+INSTALLED = """
+if wasm.backend is None:  # this test run on its own (-k)
+    await wasm.install(module_url=MODULE_URL)
+seam.use('wasm')
+"""
+
+
 def run(page, code):
     """Run Python in the page (top-level await allowed); its last expression, via JSON."""
     return json.loads(page.evaluate("code => py.runPythonAsync(code)", code + "\njson.dumps(_)"))
 
 
-pytestmark_browser = pytest.mark.browser
+browser = pytest.mark.browser  # the in-page tests (CPython tests above run anywhere)
 
 
-@pytestmark_browser
+@browser
 def test_in_page_fallback_reasons(page):
     res = run(page, """
 out = {'404': await wasm.install(module_url=MODULE_URL, wasm_url=ORIGIN + '/site/wasm/missing.wasm')}
@@ -328,7 +335,7 @@ _ = out""")
     assert res["status"] == "numpy"
 
 
-@pytestmark_browser
+@browser
 def test_in_page_install_shares_pyodides_memory(page):
     res = run(page, """
 t = time.perf_counter()
@@ -344,9 +351,9 @@ _ = {'ok': ok, 'why': why, 'seconds': seconds, 'backend': seam.status()['backend
     assert not page.errors
 
 
-@pytestmark_browser
+@browser
 def test_in_page_gemm_matches_numpy_at_odd_shapes(page):
-    res = run(page, """
+    res = run(page, INSTALLED + """
 wasm.set_threshold(1)
 def ref(a, b, ta, tb):
     a, b = a.astype(np.float64), b.astype(np.float64)
@@ -378,9 +385,9 @@ _ = {'errs': errs, 'stats': seam.status()['stats'], 'backend': seam.status()['ba
     assert page.evaluate("() => descentWasm.memory.buffer === py._module.HEAPU8.buffer")
 
 
-@pytestmark_browser
+@browser
 def test_in_page_fused_adam_equals_numpy_adam(page):
-    res = run(page, """
+    res = run(page, INSTALLED + """
 def steps(opt_cls, **kw):
     engine.manual_seed(0)
     ps = [engine.randn(300, 7, requires_grad=True), engine.randn(13, requires_grad=True)]
@@ -404,9 +411,9 @@ _ = diffs""")
     assert res == {"adam": 0.0, "adam-l2": 0.0, "adamw": 0.0}, res
 
 
-@pytestmark_browser
+@browser
 def test_in_page_mlp_training_same_losses_on_both_backends(page):
-    res = run(page, """
+    res = run(page, INSTALLED + """
 from engine import nn
 def train():
     engine.manual_seed(0)
@@ -433,11 +440,11 @@ _ = {'wasm': with_wasm, 'numpy': with_numpy, 'calls': calls}""")
     np.testing.assert_allclose(res["wasm"], res["numpy"], rtol=1e-4)
 
 
-@pytestmark_browser
+@browser
 def test_in_page_speed_print(page):
     """Not a timed test: GFLOP/s of numpy-in-Pyodide and the wasm backend, and what copying
     the operands into a separate wasm memory would cost if the heap could not be shared."""
-    res = run(page, """
+    res = run(page, INSTALLED + """
 import js
 def per_call(fn, budget=0.15):
     best = float('inf')
@@ -465,10 +472,21 @@ for m, k, n in [(64, 784, 256), (512, 512, 512)]:
         t_w = per_call(lambda: be.matmul(a, b, ta, tb))
         t_copy = per_call(lambda: [copy_out(x) for x in (a, b, np.empty((m, n), np.float32))])
         rows.append([f'{m}x{k}x{n} {form}', flop / t_np / 1e9, flop / t_w / 1e9, t_w * 1e3, t_copy * 1e3])
-_ = rows""")
+ps = [engine.randn(*s, requires_grad=True) for s in [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]]
+for p in ps:
+    p.grad = randn(*p.shape)
+opt = optim.Adam(ps)
+adam = {}
+for name in ('numpy', 'wasm'):
+    seam.use(name)
+    adam[name] = per_call(opt.step) * 1e3
+seam.use('wasm')
+_ = {'rows': rows, 'adam': adam}""")
     print("\nin the page (headless Chromium, Pyodide 0.29.3): GFLOP/s")
     print(f"  {'product':<22}{'numpy':>8}{'wasm':>8}{'wasm ms':>9}{'copy ms*':>10}")
-    for name, g_np, g_w, ms, copy_ms in res:
+    for name, g_np, g_w, ms, copy_ms in res["rows"]:
         print(f"  {name:<22}{g_np:8.2f}{g_w:8.1f}{ms:9.3f}{copy_ms:10.3f}")
     print("  * copying A, B and C into a separate memory (not done: the heap is shared)")
-    assert all(g_w > g_np for _, g_np, g_w, _, _ in res)
+    print(f"  Adam step, MLP 784-256-128-10: numpy {res['adam']['numpy']:.2f} ms, "
+          f"fused wasm {res['adam']['wasm']:.2f} ms")
+    assert all(g_w > g_np for _, g_np, g_w, _, _ in res["rows"])
