@@ -1,6 +1,7 @@
 """WebAssembly SIMD matmul backend: products (and Adam's update) run in site/wasm/kernels.wasm,
-on numpy's own buffers in Pyodide's heap, called synchronously from Python. Any browser
-that runs Pyodide has WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+).
+on numpy's own buffers in Pyodide's heap, called synchronously from Python. Browsers
+recent enough for Pyodide have WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+);
+where it is missing, install() says so and numpy stays.
 
 Wiring it into a page worker (after Pyodide, numpy and the descent wheel are loaded; no JS
 needs to run first: install() imports kernels.js itself and finds Pyodide's memory):
@@ -16,8 +17,12 @@ needs to run first: install() imports kernels.js itself and finds Pyodide's memo
 
 (kernels.wasm is fetched from next to kernels.js unless `wasm_url=` says otherwise; the site
 build compiles it with playground.wasm_build.build(out_dir / "wasm" / "kernels.wasm") and
-copies kernels.js beside it.) The seam has one active backend: install WebGPU *after* this
-only if the GPU should take over; it leaves products below its threshold to numpy, not wasm.
+copies kernels.js beside it.) Checked in a classic Web Worker booting Pyodide 0.29.3 with
+importScripts, the way the page worker does. The seam has one active backend, and each
+install() selects numpy on failure: run this after WebGPU's install (today's worker.js step)
+so that it is the one in charge. With WebGPU active the GPU takes only products above its
+threshold and leaves the rest to numpy, not to wasm; at batch-64 sizes wasm is the better
+choice (chaining the two would be a change to the seam).
 
 Layers:
 - `JsLayer`: the JavaScript side (descentWasm's gemm/adam exports, scratch size), fakeable:
