@@ -201,8 +201,8 @@ def category(key):
     Python wrappers, builtins)."""
     path, line, name = key
     f = path.replace("\\", "/")
-    if "/engine/backend/" in f:
-        return "matmul"
+    if "/engine/backend/" in f:  # a backend's fused optimizer kernel is Adam's time
+        return "optimizer (Adam)" if "adam" in name.lower() else "matmul"
     if "/engine/optim/" in f:
         return "optimizer (Adam)"
     if f.endswith("/engine/losses.py"):
@@ -264,8 +264,38 @@ def _label(key):
     return f"{short}:{line}({name})"
 
 
+def matmul_shapes(step, steps):
+    """Run ``steps`` steps with the seam's matmul timed per product shape: where matmul's time
+    goes, with the GFLOP/s each shape gets (2*m*k*n per product)."""
+    real, seen = backend.matmul, {}
+
+    def timed_matmul(a, b, ta=False, tb=False):
+        t = time.perf_counter()
+        out = real(a, b, ta, tb)
+        dt = time.perf_counter() - t
+        m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
+        n = b.shape[-2] if tb else b.shape[-1]
+        batch = out.size // (m * n) if m * n else 1
+        key = (f"{batch} x " if batch > 1 else "") + f"({m}x{k}){'ᵀ' if ta else ''} @ " \
+              f"({k}x{n}){'ᵀ' if tb else ''}"
+        s = seen.setdefault(key, [0, 0.0, 2 * m * k * n * batch])
+        s[0] += 1
+        s[1] += dt
+        return out
+    backend.matmul = timed_matmul
+    try:
+        for _ in range(steps):
+            step()
+    finally:
+        backend.matmul = real
+    return [{"shape": k, "calls_per_step": c / steps, "ms_per_step": 1e3 * t / steps,
+             "gflops": c * f / t / 1e9 if t > 0 else None}
+            for k, (c, t, f) in sorted(seen.items(), key=lambda kv: -kv[1][1])]
+
+
 def profile_steps(kind, data, steps, top=15):
-    """Time ``steps`` steps plainly, then under cProfile; own time grouped by category."""
+    """Time ``steps`` steps plainly, then per matmul shape, then under cProfile; own time
+    grouped by category."""
     make = {"mlp": lambda: bench_step("mlp", data)[0], "cnn": lambda: bench_step("cnn", data)[0],
             "digits": lambda: digits_step(data)[0]}[kind]
     step = make()
@@ -275,6 +305,7 @@ def profile_steps(kind, data, steps, top=15):
     for _ in range(steps):
         step()
     plain = (time.perf_counter() - t0) / steps
+    shapes = matmul_shapes(step, steps)
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
@@ -294,6 +325,7 @@ def profile_steps(kind, data, steps, top=15):
                for k, v in rows]
     return {"kind": kind, "steps": steps, "ms_per_step": 1e3 * plain,
             "ms_per_step_profiled": 1e3 * profiled, "categories": cats, "top": entries,
+            "matmul_shapes": shapes,
             "backend": backend.status()["backend"]}
 
 
@@ -307,7 +339,7 @@ async def _install(name, urls):
     except ImportError as e:
         return False, f"engine.backend.{name} is not in this build ({e})"
     params = inspect.signature(mod.install).parameters
-    kwargs = {k: v for k, v in urls.items() if k in params and v}
+    kwargs = {k: v for k, v in urls.items() if k in params and v is not None}
     try:
         res = await mod.install(**kwargs)
     except Exception as e:  # a bench reports, it does not stop
