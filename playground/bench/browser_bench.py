@@ -39,8 +39,8 @@ if __name__ == "__main__":  # one BLAS thread for the CPython figures, set befor
             os.execv(sys.executable, sys.orig_argv)
 
 import argparse  # noqa: E402
-import functools  # noqa: E402
 import http.server  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
@@ -74,9 +74,7 @@ def missing_reason(chromium=None):
     missing = [p for p in NPM_PACKAGES if not (ROOT / "node_modules" / p / "package.json").is_file()]
     if missing:
         return f"npm packages missing ({', '.join(missing)}): run npm ci"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return "playwright (Python) is not installed"
     return None
 
