@@ -12,6 +12,7 @@ def fresh_seam(monkeypatch):
     """Each test starts on numpy with empty stats; whatever it registers is forgotten after."""
     monkeypatch.setattr(backend, "_backends", dict(backend._backends))
     monkeypatch.setattr(backend, "_active", backend._numpy)
+    monkeypatch.setattr(backend, "_under", backend._numpy)
     monkeypatch.setattr(backend, "_reason", "default")
     monkeypatch.setattr(backend, "_stats", {})
 
@@ -198,3 +199,38 @@ def test_autograd_grads_match_closely_on_random_inputs_across_backends():
     assert fake.calls
     for g, want in zip(got, ref):
         np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_new_backend_hands_what_it_declines_to_the_one_it_replaced():
+    """In the page: WebGPU takes large products, WebAssembly the rest, numpy nothing."""
+    small, big = Fake("wasm"), Fake("gpu", min_work=1000)
+    backend.register(small)
+    backend.register(big)
+    backend.use("wasm")
+    backend.use("gpu", "gpu for large products")
+    backend.matmul(r(20, 20), r(20, 20))  # 8000: the GPU
+    backend.matmul(r(3, 4), r(4, 5))      # 60: declined by the GPU, taken by wasm
+    assert len(big.calls) == 1 and len(small.calls) == 1
+    s = backend.status()
+    assert (s["backend"], s["under"], s["reason"]) == ("gpu", "wasm", "gpu for large products")
+    assert "numpy" not in s["stats"]
+    backend.unavailable("some other backend could not start")  # says nothing while one runs
+    assert backend.status()["reason"] == "gpu for large products"
+    backend.use("numpy", "user picked numpy")  # numpy alone
+    backend.matmul(r(20, 20), r(20, 20))
+    assert len(big.calls) == 1 and backend.status()["under"] == "numpy"
+
+
+def test_a_failing_backend_under_another_is_dropped_alone():
+    small, big = Fake("wasm", fail="memory access out of bounds"), Fake("gpu", min_work=1000)
+    backend.register(small)
+    backend.register(big)
+    backend.use("wasm")
+    backend.use("gpu")
+    a, b = r(3, 4), r(4, 5)
+    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-6)  # numpy answered
+    s = backend.status()
+    assert (s["backend"], s["under"]) == ("gpu", "numpy") and "out of bounds" in s["reason"]
+    assert s["reason"].startswith("wasm failed, using gpu for the rest of the session")
+    backend.matmul(r(20, 20), r(20, 20))
+    assert len(big.calls) == 1

@@ -64,11 +64,11 @@ def from_js(arr, out=None):
 
 @pytest.fixture(autouse=True)
 def restore_seam():
-    saved = dict(seam._backends), seam._active, seam._reason
+    saved = dict(seam._backends), seam._active, seam._under, seam._reason
     yield
     seam._backends.clear()
     seam._backends.update(saved[0])
-    seam._active, seam._reason = saved[1], saved[2]
+    seam._active, seam._under, seam._reason = saved[1:]
     webgpu.backend = None
     seam.reset_stats()
 

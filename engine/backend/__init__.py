@@ -2,8 +2,9 @@
 
 Every matmul in `engine` (Linear, im2col convolutions, their backward passes) calls
 `matmul` here. The active backend decides, per call, whether it takes the product
-(WebGPU takes only large ones); anything it declines or fails on runs on numpy.
-A backend that fails is dropped for the rest of the session and `status()` says why.
+(WebGPU takes only large ones); what it declines goes to the backend it replaced (in the
+page: WebAssembly under WebGPU), then to numpy. A backend that fails is dropped for the
+rest of the session and `status()` says why.
 """
 import time
 
@@ -12,6 +13,7 @@ from . import numpy_backend
 _numpy = numpy_backend.NumpyBackend()
 _backends = {"numpy": _numpy}
 _active = _numpy
+_under = _numpy  # takes what _active declines: the backend _active replaced
 _reason = "default: numpy (no other backend selected)"
 _stats = {}
 
@@ -26,17 +28,36 @@ def register(backend):
 
 
 def use(name, reason=None):
-    """Switch the active backend at run time; `reason` is what status() reports."""
-    global _active, _reason
+    """Switch the active backend at run time; `reason` is what status() reports. The backend
+    it replaces (other than numpy) takes the products the new one declines; "numpy" alone
+    clears both."""
+    global _active, _under, _reason
     if name not in _backends:
         raise ValueError(f"unknown matmul backend {name!r}; available: {sorted(_backends)}")
-    _active = _backends[name]
+    new = _backends[name]
+    if new is _numpy:
+        _under = _numpy
+    elif _active is not new and _active is not _numpy:
+        _under = _active
+    _active = new
     _reason = reason or f"selected: {name}"
 
 
-def _fall_back(why):
-    global _active, _reason
-    _active, _reason = _numpy, why
+def unavailable(reason):
+    """An optional backend could not start: say why, unless another one already runs."""
+    global _reason
+    if _active is _numpy:
+        _reason = reason
+
+
+def _drop(be, error):
+    """`be` failed: it is out for the rest of the session; the one under it takes over."""
+    global _active, _under, _reason
+    if be is _active:
+        _active, _under = _under, _numpy
+    elif be is _under:
+        _under = _numpy
+    _reason = f"{be.name} failed, using {_active.name} for the rest of the session: {error}"
 
 
 def _record(name, seconds):
@@ -54,12 +75,13 @@ def matmul(a, b, ta=False, tb=False):
     if k != k2:
         raise ValueError(f"matmul: inner sizes differ: {a.shape}{'ᵀ' if ta else ''} @ "
                          f"{b.shape}{'ᵀ' if tb else ''} ({k} vs {k2})")
-    be = _active if _active is not _numpy and _active.accepts(m, k, n) else _numpy
+    be = _active if _active is not _numpy and _active.accepts(m, k, n) else (
+        _under if _under is not _numpy and _under.accepts(m, k, n) else _numpy)
     t = time.perf_counter()
     try:
         out = be.matmul(a, b, ta, tb)
     except BackendError as e:
-        _fall_back(f"{be.name} failed, using numpy for the rest of the session: {e}")
+        _drop(be, e)
         be, t = _numpy, time.perf_counter()
         out = be.matmul(a, b, ta, tb)
     _record(be.name, time.perf_counter() - t)
@@ -68,7 +90,7 @@ def matmul(a, b, ta=False, tb=False):
 
 def status():
     """Which backend is active and why, plus calls and seconds per backend that ran."""
-    return {"backend": _active.name, "reason": _reason,
+    return {"backend": _active.name, "under": _under.name, "reason": _reason,
             "stats": {k: dict(v) for k, v in _stats.items()}}
 
 

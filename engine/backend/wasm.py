@@ -160,7 +160,7 @@ class WasmBackend:
     def adam_step(self, p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step):
         """engine.optim's fused-Adam hook: one step in place; False (nothing done) when this
         backend is not the active one or an array is not contiguous float32."""
-        if _seam._active is not self:  # it falls back to numpy on a failure
+        if self not in (_seam._active, _seam._under):  # dropped after a failure, or never chosen
             return False
         for x in (p, g, M, V):
             if x.dtype != np.float32 or not x.flags.c_contiguous:
@@ -223,7 +223,7 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
     while this backend is active. On any failure numpy stays active (matmul and Adam) and
     engine.backend.status() reports the reason."""
     global backend
-    from . import register, use
+    from . import register, unavailable, use
     from .. import optim
     try:
         layer = layer or await JsLayer.connect(module_url, wasm_url)
@@ -236,14 +236,14 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
         be.threshold = threshold
     except WasmError as e:
         reason = f"numpy: WebAssembly kernels unavailable: {e}"
-        use("numpy", reason)
+        unavailable(reason)
         return False, reason
     backend = be
     register(be)
     optim.fused_adam = be.adam_step  # does nothing unless wasm is the active backend
     if threshold == float("inf"):
         reason = f"numpy: {layer.where} was slower than numpy at every size ({how})"
-        use("numpy", reason)
+        unavailable(reason)
         return False, reason
     reason = f"wasm ({layer.where}): products of >= {threshold:.0f} multiply-adds ({how})"
     use("wasm", reason)

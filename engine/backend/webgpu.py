@@ -218,10 +218,12 @@ class WebGPUBackend:
         return out if dtype == np.float32 else out.astype(dtype)
 
 
-async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=2, clock=time.perf_counter):
-    """Time numpy and the GPU on size³ products, largest first, stopping where the GPU
-    first loses (smaller sizes cannot move the crossover); returns (threshold, timings)."""
+async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=2, clock=time.perf_counter, cpu=None):
+    """Time the CPU (`cpu(a, b)`: numpy's matmul, or the backend the GPU would take over from)
+    and the GPU on size³ products, largest first, stopping where the GPU first loses
+    (smaller sizes cannot move the crossover); returns (threshold, timings)."""
     import numpy as np
+    cpu = cpu or np.matmul
     rng = np.random.default_rng(0)
     timings = []
     for s in sorted(sizes, reverse=True):
@@ -231,7 +233,7 @@ async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=2, clock=time.perf
         await backend.gpu.matmul_async(a, b, s, s, s)  # warm-up: buffers for this size
         for _ in range(repeats):
             t = clock()
-            np.matmul(a, b)
+            cpu(a, b)
             t_np = min(t_np, clock() - t)
             t = clock()
             await backend.gpu.matmul_async(a, b, s, s, s)
@@ -252,26 +254,26 @@ async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=
     it here (time both, take the crossover). On any failure numpy stays active and
     engine.backend.status() reports the reason."""
     global backend
-    from . import register, use
+    from . import _active, register, unavailable, use
     try:
         layer = layer or await JsLayer.connect(module_url)
         gpu = await GPU(layer).start()
         be = WebGPUBackend(gpu)
         how = "set by caller"
-        if threshold is None:
-            threshold, timings = await calibrate(be, calibrate_sizes)
-            how = "calibrated: " + ", ".join(f"{s}³ numpy {1e3 * tn:.1f} ms / gpu {1e3 * tg:.1f} ms"
+        if threshold is None:  # against what runs now (numpy, or the WebAssembly kernels)
+            threshold, timings = await calibrate(be, calibrate_sizes, cpu=lambda a, b: _active.matmul(a, b))
+            how = "calibrated: " + ", ".join(f"{s}³ {_active.name} {1e3 * tn:.1f} ms / gpu {1e3 * tg:.1f} ms"
                                              for s, tn, tg in timings)
         be.threshold = threshold
     except GPUError as e:
         reason = f"numpy: WebGPU unavailable: {e}"
-        use("numpy", reason)
+        unavailable(reason)
         return False, reason
     backend = be
     register(be)
     if threshold == float("inf"):
-        reason = f"numpy: WebGPU on {gpu.adapter} was slower than numpy at every size ({how})"
-        use("numpy", reason)
+        reason = f"{_active.name}: WebGPU on {gpu.adapter} was slower than {_active.name} at every size ({how})"
+        unavailable(reason)
         return False, reason
     reason = f"webgpu on {gpu.adapter}: products of >= {threshold:.0f} multiply-adds ({how})"
     use("webgpu", reason)

@@ -41,6 +41,7 @@ MODEL_NAMES = {"softmax": "Softmax regression", "mlp": "MLP", "cnn": "CNN"}
 OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
+EVAL_SLICE = 500       # ... spread over chunks, this many digits each
 STREAM_EVERY_S = 0.3   # train-curve points at most this often
 VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
 N_MISTAKES = 24
@@ -175,6 +176,7 @@ class DigitsApp(param.Parameterized):
         self.pos = 0
         self.samples_seen = 0
         self.next_eval = EVAL_EVERY
+        self._eval_parts = None  # held-out logits so far, while an evaluation is under way
         self.run_id = f"{time.time():.3f}-{seed}"
         self.run_started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         self.last_eval = None
@@ -245,8 +247,8 @@ class DigitsApp(param.Parameterized):
                                   for i in range(0, len(x), batch)])
         return out
 
-    def _evaluate(self):
-        logits = self.predict_logits(self.xte)
+    def _evaluate(self, logits=None):
+        logits = self.predict_logits(self.xte) if logits is None else logits
         z = logits - logits.max(1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(1, keepdims=True))
         pred = logits.argmax(1)
@@ -273,9 +275,17 @@ class DigitsApp(param.Parameterized):
         if due_eval or now - self._last_stream >= STREAM_EVERY_S:
             self._flush_train_points()
             self._last_stream = now
-        if due_eval:
-            self._evaluate()
+        if due_eval and self._eval_parts is None:
+            self._eval_parts = []
             self.next_eval = (math.floor(self._epoch_float() / EVAL_EVERY) + 1) * EVAL_EVERY
+        if self._eval_parts is not None:
+            # One slice of the held-out digits per chunk: a whole evaluation is about a second
+            # of numpy in the browser, long enough to delay a click (Pause).
+            i = len(self._eval_parts) * EVAL_SLICE
+            self._eval_parts.append(self.predict_logits(self.xte[i:i + EVAL_SLICE]))
+            if i + EVAL_SLICE >= len(self.xte):
+                logits, self._eval_parts = np.concatenate(self._eval_parts), None
+                self._evaluate(logits)
         self._refresh_views()
 
     def _flush_train_points(self):

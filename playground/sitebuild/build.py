@@ -43,7 +43,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for d in ("wheels", "data", "embed", "lessons", "icons", "webgpu"):
+    for d in ("wheels", "data", "embed", "lessons", "icons", "webgpu", "wasm"):
         (out / d).mkdir()
 
     lock = read_lock(lock_path)
@@ -114,6 +114,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
             shutil.copytree(SITE_SRC / sub, out / sub)
     for f in (SITE_SRC / "webgpu").glob("*.js"):
         shutil.copy2(f, out / "webgpu" / f.name)
+    _build_wasm(out / "wasm")
 
     core = ROOT / "node_modules" / "pyodide"
     runtime_size = sum((core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()
@@ -140,6 +141,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
                   "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
                   "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
                   "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",
+                  "wasm": "wasm/kernels.js",
                   "sizes": sizes, "knownSizes": known}
         html_text = postprocess_page(page, name=slug, converted_as=conv, prefix=prefix, title=app.title,
                                      embed_widget=slug if is_embed else (app.embed or app.slug),
@@ -203,3 +205,13 @@ def run_command(a):
             return serve_local(a.port, a.show)
     except BuildError as e:
         sys.exit(f"descent {a.cmd}: {e}")
+
+
+def _build_wasm(dest: Path):
+    """The WebAssembly kernels (engine.backend.wasm): compiled here, beside their loader."""
+    from playground import wasm_build
+    try:
+        wasm_build.build(dest / "kernels.wasm")
+    except wasm_build.BuildError as e:
+        raise BuildError(str(e)) from None
+    shutil.copy2(SITE_SRC / "wasm" / "kernels.js", dest / "kernels.js")

@@ -182,8 +182,10 @@ async function boot() {
   // 5. app: Panel's resources from this site, the WebGPU matmul hook, then the app itself
   begin("app", 0, CONFIG.title);
   self.pyodide.globals.set("descent_panel_root", abs("vendor/panel/"));
-  self.pyodide.globals.set("descent_gpu_module", abs(CONFIG.webgpu));
+  self.pyodide.globals.set("descent_gpu_module", abs(CONFIG.webgpu));  // for tests and the console
   self.pyodide.runPython(`import os; os.environ["PANEL_CDN_ROOT"] = descent_panel_root`);
+  self.pyodide.runPython(BACKENDS_PY);
+  await installBackend("wasm", CONFIG.wasm);
   let docs_json, render_items, root_ids;
   try {
     [docs_json, render_items, root_ids] = await self.pyodide.runPythonAsync(APP_CODE);
@@ -194,20 +196,37 @@ async function boot() {
   finish();
   appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
-  installBackends();
+  installBackend("webgpu", CONFIG.webgpu);
 }
 
-// The matmul backends, after the app is interactive: calibrating the GPU takes seconds, and
-// the app works on numpy meanwhile. Whatever fails leaves numpy, with the reason shown.
-async function installBackends() {
-  const why = await self.pyodide.runPythonAsync(`
-try:
-    from engine.backend import webgpu as _wg
-    _ok, _why = await _wg.install(module_url=descent_gpu_module)
-except Exception as _e:  # the app must run even when the GPU hook breaks
-    _why = f"numpy: WebGPU hook failed: {_e}"
-_why`).catch((e) => `numpy: WebGPU hook failed: ${pythonError(e)}`);
-  self.postMessage({type: "descent:backend", text: String(why)});
+// The matmul backends. The WebAssembly kernels first, before the app is built (they load and
+// calibrate in a fraction of a second and make its start faster); WebGPU after the app is
+// interactive (calibrating a GPU takes seconds; the app runs meanwhile). Whatever fails
+// leaves what ran before it, and the bar says which backend runs and why.
+const BACKENDS_PY = `
+import json
+from engine import backend as _be
+async def _descent_backend(name, url):
+    try:
+        mod = __import__(f"engine.backend.{name}", fromlist=["install"])
+        await mod.install(module_url=url)
+    except Exception as e:  # the app must run even when a backend breaks
+        _be.unavailable(f"numpy: the {name} backend failed to start: {e}")
+    st = _be.status()
+    under = f"; smaller products: {st['under']}" if st["under"] != "numpy" else ""
+    return st["reason"] + under
+`;
+
+async function installBackend(name, url) {
+  const fn = self.pyodide.globals.get("_descent_backend");
+  try {
+    const why = await fn(name, abs(url));
+    self.postMessage({type: "descent:backend", text: String(why)});
+  } catch (e) {
+    console.error(`[descent] the ${name} backend: ${pythonError(e)}`);
+  } finally {
+    fn.destroy();
+  }
 }
 
 // Our site's wheels are pure and pinned, with their dependencies resolved at build time:
