@@ -8,7 +8,7 @@ DATA := engine/_data/mnist10k.npz
 JUDGE := playground/assets/digits_classifier.npz
 WASM := site/wasm/kernels.wasm
 
-.PHONY: start test setup browser bench bench-browser clean wasm
+.PHONY: start test setup browser toolchain bench bench-browser clean wasm
 
 PORT ?= 8000
 
@@ -47,9 +47,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
 
-# the WebAssembly SIMD kernels (engine/backend/wasm.py), compiled by Debian's clang-14 + lld-14
+# Debian's clang-14 + lld-14 compile the WebAssembly kernels (site and tests)
+toolchain:
+	@{ command -v clang-14 && command -v wasm-ld-14; } >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14; \
+	  else echo "clang-14/lld-14 are missing: run 'sudo apt-get install clang-14 lld-14'" >&2; exit 1; fi; }
+
+# the WebAssembly SIMD kernels (engine/backend/wasm.py)
 wasm: $(WASM)
-$(WASM): site/wasm/kernels.c playground/wasm_build.py
+$(WASM): site/wasm/kernels.c playground/wasm_build.py | toolchain
 	$(BIN)/python -m playground.wasm_build $@
 
 ## bench: the speed benchmarks (not tests): engine vs PyTorch CPU, one BLAS thread
