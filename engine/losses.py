@@ -21,7 +21,7 @@ def _reduce(per_item, reduction, name):
     raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def _class_indices(target, n, c):
+def _class_indices(target, n, c, ignore_index=-100):
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.shape != (n,):
         raise ValueError(f"cross_entropy: target must hold one class index per row, shape ({n},); "
@@ -33,20 +33,44 @@ def _class_indices(target, n, c):
         t = t.astype(np.int64)
     elif t.dtype.kind not in "iub":
         raise ValueError(f"cross_entropy: target dtype {t.dtype} is not integer class indices")
-    if n and (t.min() < 0 or t.max() >= c):
-        bad = t[(t < 0) | (t >= c)]
+    bad = t[((t < 0) | (t >= c)) & (t != ignore_index)]
+    if bad.size:
         raise ValueError(f"cross_entropy: target values must be in [0, {c}) for logits of shape "
-                         f"({n}, {c}); found {bad[:5].tolist()}")
+                         f"({n}, {c}) (or ignore_index={ignore_index}); found {bad[:5].tolist()}")
     return t
 
 
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+def _class_last(x, target):
+    """(N, C, d1, ...) logits as (N*d1*..., C) rows, and the target to match (as PyTorch)."""
+    c = x.shape[1]
+    perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+    rows = x.transpose(perm).reshape(-1, c)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape == x.shape and t.dtype.kind == "f":  # class probabilities, laid out like x
+        return rows, t.transpose(perm).reshape(-1, c)
+    if t.shape != (x.shape[0],) + x.shape[2:]:
+        raise ValueError(f"cross_entropy: for logits of shape {x.shape} (N, C, d1, ...) the "
+                         f"target must have shape {(x.shape[0],) + x.shape[2:]}, got {t.shape}. "
+                         f"Logits shaped (B, T, C)? Use logits.reshape(-1, C) and "
+                         f"target.reshape(-1), as in PyTorch")
+    return rows, t.reshape(-1)
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
     """Softmax cross-entropy. logits (N, C); target class indices (N,) or probabilities (N, C).
 
+    As in PyTorch, logits (N, C, d1, ...) put the classes on axis 1 with target (N, d1, ...);
+    a language model's (B, T, C) logits go in as logits.reshape(-1, C), target.reshape(-1).
+    Targets equal to ignore_index count for nothing (the mean is over the others).
     Backward is (softmax(logits) - q) / N where q is the (smoothed) target distribution."""
     x = _t(logits)
+    if x.ndim > 2:
+        rows, t = _class_last(x, target)
+        out = cross_entropy(rows, t, reduction, label_smoothing, ignore_index)
+        return out.reshape((x.shape[0],) + x.shape[2:]) if reduction == "none" else out
     if x.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be 2-D (N, C), got shape {x.shape}")
+        raise ValueError(f"cross_entropy: logits must be (N, C) or (N, C, d1, ...), got shape "
+                         f"{x.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     n, c = x.shape
@@ -55,17 +79,28 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     soft = isinstance(target, (Tensor, np.ndarray)) and target.shape == (n, c) and c > 1 \
         and (target.dtype.kind == "f")
+    keep = None
     if soft:
         q = target.data if isinstance(target, Tensor) else target
         q = q * (1 - eps) + eps / c if eps else q
         per_item = -(q * logp).sum(axis=1)
     else:
-        t = _class_indices(target, n, c)
+        t = _class_indices(target, n, c, ignore_index)
         rows = np.arange(n)
+        keep = t != ignore_index
+        if keep.all():
+            keep = None
+        else:
+            t = np.where(keep, t, 0)
         per_item = -logp[rows, t]
         if eps:
             per_item = (1 - eps) * per_item - eps / c * logp.sum(axis=1)
+        if keep is not None:
+            per_item = per_item * keep
     out, scale = _reduce(per_item, reduction, "cross_entropy")
+    if keep is not None and reduction == "mean":  # the mean over the rows not ignored
+        scale = 1.0 / max(int(keep.sum()), 1)
+        out = np.asarray(per_item.sum() * scale, per_item.dtype)
 
     def backward(g):
         p = np.exp(logp)
@@ -75,6 +110,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
             p[rows, t] -= 1 - eps
             if eps:
                 p -= eps / c
+            if keep is not None:
+                p *= keep[:, None]
         g = g[:, None] if reduction == "none" else g
         return (p * (g * scale),)
     return x._child(out.astype(x.dtype, copy=False), (x,), backward, "cross_entropy")

@@ -143,9 +143,11 @@ def test_cross_entropy_target_out_of_range_names_the_values():
         F.cross_entropy(logits(3, 4), [0, 4, -1])
 
 
-def test_cross_entropy_rejects_non_2d_logits():
-    with pytest.raises(ValueError, match=r"2-D.*\(2, 3, 4\)"):
-        F.cross_entropy(rs.random((2, 3, 4)), [0, 1])
+def test_cross_entropy_rejects_logits_and_targets_that_do_not_fit():
+    with pytest.raises(ValueError, match=r"\(2, 3, 4\) \(N, C, d1, ...\).*\(2, 4\)"):
+        F.cross_entropy(rs.random((2, 3, 4)), [0, 1])  # (N, C, d1) wants target (N, d1)
+    with pytest.raises(ValueError, match=r"\(N, C\).*\(3,\)"):
+        F.cross_entropy(rs.random(3), [0])
 
 
 def test_cross_entropy_rejects_wrong_target_shape():

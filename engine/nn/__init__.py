@@ -11,14 +11,15 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from . import functional, init, utils
+from . import functional, init, seqops, utils
 from . import functional as F
 from ..losses import REDUCTIONS
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "Embedding", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "Identity",
-           "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "from_spec", "register",
+           "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "LayerNorm", "MultiheadAttention",
+           "TransformerEncoderLayer", "from_spec", "register",
            "functional", "init", "utils"]
 
 
@@ -542,7 +543,7 @@ ReLU = _activation("ReLU", F.relu)
 LeakyReLU = _activation("LeakyReLU", F.leaky_relu, negative_slope=0.01)
 Tanh = _activation("Tanh", F.tanh)
 Sigmoid = _activation("Sigmoid", F.sigmoid)
-GELU = _activation("GELU", F.gelu, approximate="tanh")  # tanh approximation only
+GELU = _activation("GELU", seqops.gelu, approximate="none")  # exact; or approximate="tanh"
 Softmax = _activation("Softmax", F.softmax, dim=-1)
 LogSoftmax = _activation("LogSoftmax", F.log_softmax, dim=-1)
 Identity = _activation("Identity", lambda x: x)
@@ -585,3 +586,13 @@ class BCEWithLogitsLoss(_Loss):
 @register
 class MSELoss(_Loss):
     fn = staticmethod(F.mse_loss)
+
+
+# -- sequence models: LayerNorm, attention, transformer block (engine/nn/attention.py) -----
+from .attention import LayerNorm, MultiheadAttention, TransformerEncoderLayer  # noqa: E402
+
+# Their functional forms live in seqops.py and are offered as F.* too, like PyTorch's
+# torch.nn.functional: F.layer_norm, F.scaled_dot_product_attention, F.gelu (exact by default).
+for _name in ("gelu", "layer_norm", "masked_softmax", "causal_mask", "attention",
+              "scaled_dot_product_attention"):
+    setattr(functional, _name, getattr(seqops, _name))

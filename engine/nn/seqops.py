@@ -1,0 +1,141 @@
+"""Ops for sequence models (makemore, GPT): exact GELU, LayerNorm, masked softmax, attention.
+
+Each op is one graph node with its backward beside it, like the rest of engine.nn.functional
+(which re-exports them: `F.layer_norm`, `F.scaled_dot_product_attention`, ...). Shapes and
+names follow torch.nn.functional.
+"""
+import math
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensor as _t, matmul
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf64 = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x):
+    """The error function of a numpy array (numpy has none).
+
+    float64 (gradient checks, parity tests): math.erf on every element, exact but slow.
+    float32 (training): Numerical Recipes' Chebyshev fit of erfc (relative error < 1.2e-7),
+    computed in float32: within 4e-7 of the true erf, a few float32 ulps, for one exp."""
+    x = np.asarray(x)
+    if x.dtype == np.float64:
+        return _erf64(x).astype(np.float64)
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    return np.copysign(1.0 - t * np.exp(poly), x).astype(x.dtype, copy=False)
+
+
+def gelu(x, approximate="none"):
+    """GELU(x) = x * Phi(x), Phi the standard normal CDF (PyTorch's default, exact form).
+
+    approximate="tanh" is the older tanh formula (GPT-2, makemore's NewGELU): Tensor.gelu."""
+    x = _t(x)
+    if approximate == "tanh":
+        return x.gelu()
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    xd = x.data
+    cdf = 0.5 * (1.0 + erf(xd / _SQRT2))
+    pdf = np.exp(-0.5 * xd * xd) * _INV_SQRT_2PI
+    # d/dx x Phi(x) = Phi(x) + x phi(x)
+    return x._child(xd * cdf, (x,), lambda g: (g * (cdf + xd * pdf),), "gelu")
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its last len(normalized_shape) axes (no running stats).
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, var biased (divided by D)."""
+    x = _t(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape "
+                         f"{shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    d = math.prod(shape)
+    xd = x.data
+    xc = xd - xd.mean(axis=axes, keepdims=True)
+    inv = 1.0 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+    xhat = xc * inv
+    y = xhat * weight.data if weight is not None else xhat.copy()
+    if bias is not None:
+        y += bias.data
+    lead = tuple(range(x.ndim - len(shape)))
+
+    def backward(g):
+        gw = (g * xhat).sum(axis=lead) if weight is not None and weight.requires_grad else None
+        gb = g.sum(axis=lead) if bias is not None and bias.requires_grad else None
+        gx = None
+        if x.requires_grad:  # the mean and the variance depend on x too
+            gh = g * weight.data if weight is not None else g
+            gx = (inv / d) * (d * gh - gh.sum(axis=axes, keepdims=True)
+                              - xhat * (gh * xhat).sum(axis=axes, keepdims=True))
+        return tuple(gr for gr, p in zip((gx, gw, gb), (x, weight, bias)) if p is not None)
+    parents = tuple(p for p in (x, weight, bias) if p is not None)
+    return x._child(y.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
+
+
+def causal_mask(t, s=None):
+    """(t, s) bool, True where query i may look at key j: j <= i (no peeking ahead)."""
+    return np.tril(np.ones((t, t if s is None else s), dtype=bool))
+
+
+def masked_softmax(x, mask=None, dim=-1):
+    """softmax over `dim` where only positions with mask True take part (others get 0).
+
+    The mask broadcasts against x. Masked scores are set to -inf before the max is taken
+    and subtracted (so exp never overflows); a row with nothing allowed gives zeros, not NaN."""
+    x = _t(x)
+    z = x.data if mask is None else np.where(mask, x.data, -np.inf)
+    m = z.max(axis=dim, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # a fully masked row: exp(-inf) = 0 everywhere
+    y = np.exp(z - m)
+    s = y.sum(axis=dim, keepdims=True)
+    y /= np.where(s > 0, s, 1)
+    y = y.astype(x.dtype, copy=False)
+    # d softmax: y * (g - sum(g * y)); masked entries have y = 0, so they get no gradient
+    return x._child(y, (x,), lambda g: (y * (g - (g * y).sum(axis=dim, keepdims=True)),),
+                    "masked_softmax")
+
+
+def _swap_last(t):
+    perm = list(range(t.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return t.transpose(perm)
+
+
+def attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
+    """(output, weights): softmax(q k^T * scale + mask) v, the weights kept for plotting.
+
+    query (..., T, E), key (..., S, E), value (..., S, Ev). attn_mask: bool, True = may
+    attend (PyTorch's scaled_dot_product_attention convention), or a float added to the
+    scores. is_causal: query i sees keys 0..i only."""
+    q, k, v = _t(query), _t(key), _t(value)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = matmul(q, _swap_last(k)) * scale  # (..., T, S): how much query i wants key j
+    keep = None
+    if attn_mask is not None:
+        am = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if am.dtype == bool:
+            keep = am
+        else:
+            scores = scores + am
+    if is_causal:
+        cm = causal_mask(q.shape[-2], k.shape[-2])
+        keep = cm if keep is None else keep & cm
+    weights = masked_softmax(scores, keep, dim=-1)
+    return matmul(weights, v), weights
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None):
+    """As torch.nn.functional.scaled_dot_product_attention (without dropout)."""
+    if dropout_p:
+        raise NotImplementedError("scaled_dot_product_attention: dropout_p is not supported")
+    return attention(query, key, value, attn_mask, is_causal, scale)[0]
