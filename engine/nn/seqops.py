@@ -26,10 +26,15 @@ def erf(x):
         return _erf64(x).astype(np.float64)
     z = np.abs(x)
     t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    return np.copysign(1.0 - t * np.exp(poly), x).astype(x.dtype, copy=False)
+    poly = t * 0.17087277  # Horner's rule, in place: no temporary arrays
+    for c in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+              0.37409196, 1.00002368):
+        poly += c
+        poly *= t
+    poly -= 1.26551223 + z * z
+    np.exp(poly, out=poly)
+    poly *= t
+    return np.copysign(1.0 - poly, x).astype(x.dtype, copy=False)
 
 
 def gelu(x, approximate="none"):
