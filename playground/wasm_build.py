@@ -14,7 +14,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "site" / "wasm" / "kernels.c"
 OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
-EXPORTS = ("gemm", "gemm_scratch_bytes", "adam")
+EXPORTS = ("gemm", "gemm_scratch_bytes", "adam", "im2col", "col2im", "max_pool", "max_pool_backward")
 FLAGS = ["--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-fno-builtin", "-ffreestanding",
          "-Wall", "-Werror", "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
          "-Wl,--gc-sections"]

@@ -31,9 +31,57 @@ def _floats(ptr, count):
 class FakeLayer(wasm.JsLayer):
     """kernels.c's contract in numpy, reading and writing memory at the given addresses."""
 
-    def __init__(self, fail=None):
-        super().__init__(self._gemm, self._adam, 4096, "fake WebAssembly")
+    def __init__(self, fail=None, images=True):
+        kernels = {"im2col": self._im2col, "col2im": self._col2im, "max_pool": self._max_pool,
+                   "max_pool_backward": self._max_pool_backward}
+        super().__init__(self._gemm, self._adam, 4096, "fake WebAssembly", kernels if images else {})
         self.calls, self.fail = [], fail
+
+    # the image kernels, written plainly (loops over windows) on the same pointers
+    @staticmethod
+    def _windows(N, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo):
+        for n in range(N):
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    yield n, oh, ow, [(oh * sh - ph + i, ow * sw - pw + j)
+                                      for i in range(kh) for j in range(kw)]
+
+    def _im2col(self, x, cols, N, H, W, C, kh, kw, sh, sw, ph, pw, Ho, Wo):
+        self.calls.append(("im2col", N, H, W, C))
+        X = _floats(x, N * H * W * C).reshape(N, H, W, C)
+        out = _floats(cols, N * Ho * Wo * kh * kw * C).reshape(N, Ho, Wo, kh * kw, C)
+        for n, oh, ow, cells in self._windows(N, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo):
+            for q, (h, w) in enumerate(cells):
+                out[n, oh, ow, q] = X[n, h, w] if 0 <= h < H and 0 <= w < W else 0
+
+    def _col2im(self, gcols, gx, N, H, W, C, kh, kw, sh, sw, ph, pw, Ho, Wo):
+        self.calls.append(("col2im", N, H, W, C))
+        G = _floats(gcols, N * Ho * Wo * kh * kw * C).reshape(N, Ho, Wo, kh * kw, C)
+        out = _floats(gx, N * H * W * C).reshape(N, H, W, C)
+        out[:] = 0
+        for n, oh, ow, cells in self._windows(N, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo):
+            for q, (h, w) in enumerate(cells):
+                if 0 <= h < H and 0 <= w < W:
+                    out[n, h, w] += G[n, oh, ow, q]
+
+    def _max_pool(self, x, y, arg, N, H, W, C, kh, kw, sh, sw, ph, pw, Ho, Wo):
+        self.calls.append(("max_pool", N, H, W, C))
+        X = _floats(x, N * H * W * C)
+        Y = _floats(y, N * Ho * Wo * C).reshape(N, Ho, Wo, C)
+        A = np.ctypeslib.as_array((ctypes.c_int32 * (N * Ho * Wo * C)).from_address(arg))
+        A = A.reshape(N, Ho, Wo, C)
+        for n, oh, ow, cells in self._windows(N, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo):
+            for c in range(C):
+                idx = [((n * H + h) * W + w) * C + c for h, w in cells if 0 <= h < H and 0 <= w < W]
+                best = max(range(len(idx)), key=lambda q: (X[idx[q]], -q))  # first maximum
+                Y[n, oh, ow, c], A[n, oh, ow, c] = X[idx[best]], idx[best]
+
+    def _max_pool_backward(self, g, arg, gx, n_out, n_in):
+        self.calls.append(("max_pool_backward", n_out, n_in))
+        G, out = _floats(g, n_out), _floats(gx, n_in)
+        A = np.ctypeslib.as_array((ctypes.c_int32 * n_out).from_address(arg))
+        out[:] = 0
+        np.add.at(out, A, G)
 
     def _gemm(self, a, b, c, batch, m, k, n, ta, tb, stride_a, stride_b, scratch):
         self.calls.append(("gemm", batch, m, k, n, ta, tb, stride_a, stride_b))
@@ -207,6 +255,44 @@ def test_fused_adam_hook_matches_numpy_bit_for_bit(restore_seam, opt_cls, kw):
     layer.calls.clear()
     run(True)
     assert not layer.calls
+
+
+@pytest.mark.parametrize("nhwc", [True, False])
+def test_image_kernels_stand_in_for_conv_and_pool_numpy(restore_seam, nhwc):
+    """conv2d and max_pool2d through a backend's image kernels (the plain fake here, the real
+    ones in the page below) give numpy's values and gradients, from NHWC and NCHW memory."""
+    from engine import Tensor
+    from engine.nn import functional as F
+    rs = np.random.default_rng(3)
+
+    def image(*shape):  # NCHW, stored channels-last (as conv2d outputs) or not
+        x = rs.standard_normal(shape, dtype=np.float32)
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if nhwc else x
+
+    def run(x, w, g_pool, ties):
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        h = F.conv2d(xt, wt, None, (2, 1), (1, 2))
+        h.data[:, :, :2, :2] = ties  # ties: the first maximum takes the gradient
+        p1 = F.max_pool2d(h, 2)
+        p2 = F.max_pool2d(h, (3, 2), (2, 1), 1)
+        ((p1 * Tensor(g_pool[0])).sum() + (p2 * Tensor(g_pool[1])).sum()).backward()
+        return [a.copy() for a in (h.data, p1.data, p2.data, xt.grad, wt.grad)]
+    x, w = image(2, 5, 7, 6), rs.standard_normal((4, 5, 3, 2), dtype=np.float32)
+    g_pool = [rs.standard_normal(s, dtype=np.float32) for s in [(2, 4, 2, 4), (2, 4, 2, 10)]]
+    want = run(x, w, g_pool, 0.5)
+    layer = install(layer=FakeLayer(), threshold=1)[0] and wasm.backend.layer
+    assert seam.kernels() is wasm.backend
+    got = run(x, w, g_pool, 0.5)
+    assert {c[0] for c in layer.calls} >= {"im2col", "col2im", "max_pool", "max_pool_backward"}
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    seam.use("numpy")  # not the active backend: numpy again
+    assert seam.kernels() is None
+
+
+def test_a_kernels_module_without_image_kernels_leaves_numpy_loops(restore_seam):
+    install(layer=FakeLayer(images=False), threshold=1)
+    assert seam.status()["backend"] == "wasm" and seam.kernels() is None
 
 
 # -- the build ---------------------------------------------------------------------------------
@@ -438,6 +524,42 @@ _ = {'wasm': with_wasm, 'numpy': with_numpy, 'calls': calls}""")
     print(f"\nlosses wasm {res['wasm'][-3:]} numpy {res['numpy'][-3:]}; seam calls {res['calls']}")
     assert res["calls"]["wasm"]["calls"] >= 12 * 5
     np.testing.assert_allclose(res["wasm"], res["numpy"], rtol=1e-4)
+
+
+@browser
+def test_in_page_image_kernels_match_numpy(page):
+    """kernels.c's im2col / col2im / max_pool against engine's numpy loops, odd shapes,
+    padding, strides, overlapping windows, ties, NHWC and NCHW memory."""
+    res = run(page, INSTALLED + """
+from engine import Tensor
+from engine.nn import functional as F
+def case(shape, nhwc, conv, pool, ties):
+    x = randn(*shape)
+    if nhwc:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w = randn(conv[0], shape[1], *conv[1])
+    out = {}
+    for name in ('wasm', 'numpy'):
+        seam.use(name)
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        h = F.conv2d(xt, wt, None, conv[2], conv[3])
+        if ties:
+            h.data[:, :, ::2, :] = 0.25
+        p = F.max_pool2d(h, *pool)
+        (p * Tensor(np.linspace(-1, 1, p.data.size, dtype=np.float32).reshape(p.shape))).sum().backward()
+        out[name] = [h.data, p.data, xt.grad, wt.grad]
+    return max(float(np.abs(a - b).max() / (np.abs(b).max() + 1e-6)) for a, b in zip(*out.values()))
+errs = {}
+for shape, nhwc, conv, pool, ties in [
+        ((3, 1, 28, 28), False, (16, (3, 3), 1, 0), (2,), False),
+        ((2, 16, 13, 13), True, (32, (3, 3), 1, 0), (2,), True),
+        ((2, 5, 9, 7), True, (6, (3, 2), (2, 1), (1, 2)), ((3, 2), (2, 1), 1), True),
+        ((1, 3, 6, 5), False, (7, (1, 1), 1, 0), (3, 1, 1), False)]:
+    errs[f'{shape} nhwc={nhwc} conv={conv} pool={pool}'] = case(shape, nhwc, conv, pool, ties)
+seam.use('wasm')
+_ = errs""")
+    bad = {k: v for k, v in res.items() if not v < 1e-5}
+    assert not bad, bad
 
 
 @browser

@@ -88,6 +88,16 @@ def matmul(a, b, ta=False, tb=False):
     return out
 
 
+def kernels():
+    """The backend (active, else the one under it) with channels-last image kernels
+    (`has_images`: im2col, col2im, max_pool2d, max_pool2d_backward), or None: conv2d and
+    max_pool2d in engine.nn.functional use them in place of their numpy loops."""
+    for be in (_active, _under):
+        if getattr(be, "has_images", False):
+            return be
+    return None
+
+
 def status():
     """Which backend is active and why, plus calls and seconds per backend that ran."""
     return {"backend": _active.name, "under": _under.name, "reason": _reason,

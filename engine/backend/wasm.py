@@ -28,7 +28,9 @@ Layers:
 - `JsLayer`: the JavaScript side (descentWasm's gemm/adam exports, scratch size), fakeable:
   tests on CPython pass a fake that computes on the same pointers with numpy.
 - `WasmBackend`: the numpy wrapper the seam calls (float32 only, anything else -> numpy),
-  plus `adam_step`, which engine.optim's Adam uses while this backend is active.
+  plus `adam_step`, which engine.optim's Adam uses while this backend is active, and the
+  channels-last image kernels (`im2col`, `col2im`, `max_pool2d`, `max_pool2d_backward`) that
+  engine.nn.functional's conv2d and max_pool2d use through `engine.backend.kernels()`.
 `await install()` sets it all up; when anything is missing numpy stays active and
 `engine.backend.status()["reason"]` says exactly why. Importable on CPython: `js`,
 `pyodide` and `pyodide_js` are imported only when installing.
@@ -45,6 +47,7 @@ from .webgpu import pick_threshold
 # stay on numpy.
 DEFAULT_THRESHOLD = 16 ** 3
 CALIBRATION_SIZES = (4, 8, 16, 32, 64)
+IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # kernels.c exports
 
 
 class WasmError(RuntimeError):
@@ -67,10 +70,12 @@ class JsLayer:
     """The JavaScript side: gemm(...) and adam(...) on pointers, and the scratch size gemm needs.
 
     gemm(a, b, c, batch, m, k, n, ta, tb, stride_a, stride_b, scratch) and
-    adam(p, g, M, V, n, b1, b2, shrink, l2, eps_c, neg_step) as in site/wasm/kernels.c."""
+    adam(p, g, M, V, n, b1, b2, shrink, l2, eps_c, neg_step) as in site/wasm/kernels.c;
+    `images`: {name: function} of the IMAGE_KERNELS it has (an older build may have none)."""
 
-    def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD"):
+    def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD", images=None):
         self.gemm, self.adam, self.scratch_bytes, self.where = gemm, adam, scratch_bytes, where
+        self.images = dict(images or {})
 
     @classmethod
     async def connect(cls, module_url=None, wasm_url=None):
@@ -102,8 +107,10 @@ class JsLayer:
             await api.init(memory, wasm_url)
         except Exception as e:
             raise WasmError(f"kernels.wasm failed to load: {_message(e)}") from None
+        images = {name: getattr(api, name) for name in IMAGE_KERNELS
+                  if getattr(api.exports, name, None) is not None}
         return cls(api.gemm, api.adam, int(api.scratchBytes),
-                   "WebAssembly SIMD, zero-copy on Pyodide's heap")
+                   "WebAssembly SIMD, zero-copy on Pyodide's heap", images)
 
 
 class WasmBackend:
@@ -115,6 +122,7 @@ class WasmBackend:
         # packing space for the GEMM, owned by numpy (so it lives in Pyodide's heap too)
         self._scratch = np.empty(layer.scratch_bytes // 4 + 4, np.float32)
         self._scratch_at = -(-address(self._scratch) // 16) * 16  # 16-byte aligned
+        self.has_images = set(IMAGE_KERNELS) <= set(layer.images)
 
     def accepts(self, m, k, n):
         return m * k * n >= self.threshold
@@ -170,6 +178,44 @@ class WasmBackend:
         self.layer.adam(address(p), address(g), address(M), address(V), p.size, b1, b2,
                         shrink, l2, eps_c, neg_step)
         return True
+
+
+    # -- channels-last image kernels: x (N, H, W, C) C-contiguous float32; windows kh x kw at
+    # stride (sh, sw), padding (ph, pw), ho x wo of them. engine.nn.functional calls these
+    # (through engine.backend.kernels()) in place of its numpy loops; same contract.
+    def im2col(self, x, kh, kw, sh, sw, ph, pw, ho, wo):
+        """(N*ho*wo, kh*kw*C): each window's kh x kw x C values as a row, zeros for padding."""
+        n, h, w, c = x.shape
+        cols = np.empty((n * ho * wo, kh * kw * c), np.float32)
+        self.layer.images["im2col"](address(x), address(cols), n, h, w, c, kh, kw, sh, sw,
+                                    ph, pw, ho, wo)
+        return cols
+
+    def col2im(self, gcols, shape, kh, kw, sh, sw, ph, pw, ho, wo):
+        """im2col's adjoint: (N, H, W, C) = `shape`, each row added back where it was read."""
+        gcols = np.ascontiguousarray(gcols, np.float32)
+        gx = np.empty(shape, np.float32)
+        self.layer.images["col2im"](address(gcols), address(gx), *shape, kh, kw, sh, sw,
+                                    ph, pw, ho, wo)
+        return gx
+
+    def max_pool2d(self, x, kh, kw, sh, sw, ph, pw, ho, wo):
+        """(y (N, ho, wo, C), arg): each window's max, and the flat index in x of its first
+        maximum (raster order; -1 for a window wholly in the padding)."""
+        n, h, w, c = x.shape
+        y = np.empty((n, ho, wo, c), np.float32)
+        arg = np.empty((n, ho, wo, c), np.int32)
+        self.layer.images["max_pool"](address(x), address(y), address(arg), n, h, w, c, kh, kw,
+                                      sh, sw, ph, pw, ho, wo)
+        return y, arg
+
+    def max_pool2d_backward(self, g, arg, shape):
+        """Gradient of x (`shape`): zeros, plus each g at its window's arg."""
+        g = np.ascontiguousarray(g, np.float32)
+        gx = np.empty(shape, np.float32)
+        self.layer.images["max_pool_backward"](address(g), address(arg), address(gx), g.size,
+                                               gx.size)
+        return gx
 
 
 def _per_call(fn, clock, rounds=3, min_seconds=1e-3):

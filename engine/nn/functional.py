@@ -63,7 +63,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 
     im2col: gather every receptive field into a row of `cols`, then one big matmul.
     Internally channels-last (NHWC) memory: gathering copies contiguous runs of C, and the
-    output is returned as an NCHW view of it, so the next layer's gather is cheap too."""
+    output is returned as an NCHW view of it, so the next layer's gather is cheap too.
+    With a backend that has image kernels (WebAssembly), im2col and col2im are one pass each
+    in the kernel (the same contract as the numpy below)."""
     x = _t(x)
     (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
@@ -74,10 +76,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     ho = _out_size(h, kh, sh, ph, "conv2d", x.shape)
     wo = _out_size(w_, kw, sw, pw, "conv2d", x.shape)
     xh = x.data.transpose(0, 2, 3, 1)  # NHWC view
-    if ph or pw:
+    kern = backend.kernels() if xh.dtype == np.float32 else None
+    if kern is None and (ph or pw):
         xh = np.pad(xh, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     offs = _offsets(kh, kw, sh, sw, ho, wo)
-    if c >= 4:  # one copy of all windows; for few channels a loop over offsets is faster
+    if kern is not None:  # the kernel reads the padding as zeros itself
+        cols = kern.im2col(np.ascontiguousarray(xh), kh, kw, sh, sw, ph, pw, ho, wo)
+    elif c >= 4:  # one copy of all windows; for few channels a loop over offsets is faster
         cols = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
         cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)
     else:
@@ -96,7 +101,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
                    .reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
         gb = _grad(bias, lambda: g2.sum(axis=0))
         gx = None
-        if x.requires_grad:  # col2im: add each offset's share back where it came from
+        if x.requires_grad and kern is not None:
+            gx = kern.col2im(backend.matmul(g2, wm), (n, h, w_, c), kh, kw, sh, sw, ph, pw,
+                             ho, wo).transpose(0, 3, 1, 2)
+        elif x.requires_grad:  # col2im: add each offset's share back where it came from
             gc = backend.matmul(g2, wm).reshape(n, ho, wo, kh, kw, c)
             gxh = np.zeros((n, h + 2 * ph, w_ + 2 * pw, c), gc.dtype)
             for i, j, r, s in offs:
@@ -136,8 +144,12 @@ def _pool(x, kernel_size, stride, padding, name, pad_value):
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over each window; the gradient goes to the first maximum (as PyTorch).
 
-    A loop over the kh*kw kernel offsets, each a strided view: no copies of windows."""
+    A loop over the kh*kw kernel offsets, each a strided view: no copies of windows; with a
+    backend that has image kernels (WebAssembly), _max_pool_kernel instead."""
     x, xv, wins, unpad, perm, inv, _ = _pool(x, kernel_size, stride, padding, "max_pool2d", -np.inf)
+    kern = backend.kernels() if x.dtype == np.float32 else None
+    if kern is not None:
+        return _max_pool_kernel(kern, x, kernel_size, stride, padding)
     apart = all(s >= k for s, k in zip(_pair(stride or kernel_size), _pair(kernel_size)))
     y = xv[wins[0]].copy()
     for win in wins[1:]:
@@ -157,6 +169,38 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
             free ^= hit
         return (gx[unpad].transpose(inv),)
     return x._child(y.transpose(inv), (x,), backward, "max_pool2d")
+
+
+def _max_pool_kernel(kern, x, kernel_size, stride, padding):
+    """max_pool2d in the backend's kernels, one pass each way: the forward keeps, for every
+    output, the index of its window's first maximum, and the backward sends g there. The
+    kernels take channels-last images: NHWC memory as it is, NCHW memory as N*C images of
+    one channel (no copy either way)."""
+    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    n, c, h, w = x.shape
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if x.data.transpose(0, 2, 3, 1).flags.c_contiguous:
+        img = x.data.transpose(0, 2, 3, 1)
+
+        def to_img(a):
+            return a.transpose(0, 2, 3, 1)
+
+        def from_img(a):
+            return a.transpose(0, 3, 1, 2)
+    else:
+        img = np.ascontiguousarray(x.data).reshape(n * c, h, w, 1)
+
+        def to_img(a):
+            return a.reshape(n * c, a.shape[2], a.shape[3], 1)
+
+        def from_img(a):
+            return a.reshape(n, c, a.shape[1], a.shape[2])
+    y, arg = kern.max_pool2d(img, kh, kw, sh, sw, ph, pw, ho, wo)
+
+    def backward(g):
+        return (from_img(kern.max_pool2d_backward(to_img(g), arg, img.shape)),)
+    return x._child(from_img(y), (x,), backward, "max_pool2d")
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

@@ -5,6 +5,7 @@
 //   await descentWasm.init(memory, new URL("kernels.wasm", import.meta.url));
 //   descentWasm.gemm(a, b, c, batch, m, k, n, ta, tb, strideA, strideB, scratch);  // pointers
 //   descentWasm.adam(p, g, M, V, n, b1, b2, shrink, l2, epsC, negStep);
+//   descentWasm.im2col / col2im / max_pool / max_pool_backward(...)   // channels-last images
 //   descentWasm.status()   // {ready, reason, simd, scratchBytes, memoryBytes}
 //
 // The module imports its memory, so sharing Pyodide's WebAssembly.Memory means the pointers
@@ -34,6 +35,10 @@ const api = {
   scratchBytes: 0,
   gemm: notReady,   // replaced by the wasm export itself once ready: no JS in between
   adam: notReady,
+  im2col: notReady,
+  col2im: notReady,
+  max_pool: notReady,
+  max_pool_backward: notReady,
 
   // Pyodide's WebAssembly.Memory. Emscripten keeps it in a closure; Pyodide 0.29 does not
   // export it. Its dynamic linker hands it to every side module it loads (env.memory), so
@@ -81,6 +86,9 @@ const api = {
       api.scratchBytes = instance.exports.gemm_scratch_bytes();
       api.gemm = instance.exports.gemm;
       api.adam = instance.exports.adam;
+      for (const name of ["im2col", "col2im", "max_pool", "max_pool_backward"]) {
+        api[name] = instance.exports[name] || notReady;
+      }
       api.ready = true;
       api.reason = "ready";
     } catch (e) {
