@@ -220,3 +220,17 @@ def test_upload_widget_loads(small):
     app.upload.filename = "junk.npz"
     app.upload.value = b"junk"
     assert app.file_msg.visible and "junk.npz" in app.file_msg.object
+
+
+def test_upload_names_the_file_when_its_name_comes_after_its_bytes(small):
+    """In the page the browser sends the bytes, then the name, as two messages."""
+    app = tiny_app(small)
+    good = app.save_bytes()
+    app.upload.value = good[:300]
+    assert "the uploaded file" in app.file_msg.object and "unchanged" in app.file_msg.object
+    app.upload.filename = "broken.npz"
+    assert "Could not load broken.npz:" in app.file_msg.object
+    app.upload.value = good
+    app.upload.filename = "mine.npz"
+    assert app.file_msg.alert_type == "success" and "Loaded mine.npz" in app.file_msg.object
+    assert "loaded from mine.npz" in app.model_info.object

@@ -42,6 +42,7 @@ OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
 EVAL_SLICE = 500       # ... spread over chunks, this many digits each
+UNNAMED_UPLOAD = "the uploaded file"  # until the browser has sent the file's name
 STREAM_EVERY_S = 0.3   # train-curve points at most this often
 VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
 N_MISTAKES = 24
@@ -610,8 +611,16 @@ class DigitsApp(param.Parameterized):
         return True
 
     def _on_upload(self, event):
-        if event.new:
-            self.load_bytes(event.new, self.upload.filename or "model file")
+        """The browser sends a file's bytes and then, if it changed, its name (in the page,
+        two messages): load on the bytes under the name known then, rename when a new one comes."""
+        if event.name == "value" and event.new:
+            self._upload_label = self.upload.filename or UNNAMED_UPLOAD
+            self.load_bytes(event.new, self._upload_label)
+        elif event.name == "filename" and event.new and getattr(self, "_upload_label", None):
+            old, self._upload_label = self._upload_label, event.new
+            self.file_msg.object = self.file_msg.object.replace(old, event.new)
+            self.model_note = self.model_note.replace(old, event.new)
+            self._refresh_model_info()
 
     def use_shipped_classifier(self, classifier="default") -> bool:
         """Start from a model that already reads digits: the shipped classifier
@@ -702,7 +711,7 @@ class DigitsApp(param.Parameterized):
                                        label="Save model (.npz)", color="success",
                                        width=280)
         self.upload = w.FileInput(accept=".npz", width=280)
-        self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_upload, ["value", "filename"])
         self.file_msg = pn.pane.Alert("", alert_type="light", visible=False, width=280)
         self.model_info = pn.pane.Markdown("", styles={"font-size": "12px"}, width=280)
         self.hist_panel = pn.Column()
