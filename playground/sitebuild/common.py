@@ -59,6 +59,9 @@ APPS = [
         embed="autograd"),
     App("lines", "playground.apps.lines", "lines_app", "Count the lines",
         "Train a small CNN to count lines in images and look at what it gets wrong.", embed="lines"),
+    App("names", "playground.apps.names", "names_app", "Names (makemore)",
+        "Made-up names one letter at a time: bigram counts, a neural bigram, an MLP, a tiny "
+        "transformer. Sample live, set the temperature, complete your prefix.", embed="names"),
 ]
 EMBEDS = [
     Embed("digits-draw", "digits", {"view": "draw"}, "Draw a digit, see the model's guess."),
@@ -67,6 +70,7 @@ EMBEDS = [
     Embed("playground-2d", "playground2d", {}, "The 2-D playground."),
     Embed("autograd", "autograd", {}, "The autograd explorer."),
     Embed("lines", "lines", {}, "Count the lines."),
+    Embed("names", "names", {}, "makemore: names from counts to attention."),
 ]
 
 

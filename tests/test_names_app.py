@@ -1,0 +1,89 @@
+"""The names app: every model trains, samples, plots; the controls do what they say."""
+import numpy as np
+import pytest
+
+pytest.importorskip("panel")
+from engine.data import DEFAULT_NAMES_PATH  # noqa: E402
+
+if not DEFAULT_NAMES_PATH.is_file():
+    pytest.skip("names data missing (make engine/_data/names.txt.gz)", allow_module_level=True)
+
+from playground import makemore as M  # noqa: E402
+from playground.apps.names import NamesLab, names_app  # noqa: E402
+
+
+def test_bigram_counts_reach_the_table_and_its_val_loss():
+    lab = NamesLab("bigram")
+    for _ in range(lab.steps_per_epoch):
+        lab.step()
+    assert lab.seen == len(lab.train) and (lab.live_counts == lab.counts).all()
+    val = lab.evaluate()
+    assert 2.40 < val < 2.52  # ~2.45, makemore's figure
+    names = lab.sample(20, rng=np.random.default_rng(0))
+    assert all(set(n) <= set(M.VOCAB[1:]) for n in names)
+
+
+def test_neural_bigram_converges_to_the_counts():
+    lab = NamesLab("neural")
+    gap0 = np.abs(lab.current_probs() - lab.probs).max()
+    for _ in range(300):
+        lab.step()
+    gap = np.abs(lab.current_probs() - lab.probs).max()
+    assert gap < gap0 / 2
+    assert lab.evaluate() < M.bigram_nll(lab.probs, lab.val) + 0.05
+
+
+def test_mlp_learns_and_its_embeddings_move():
+    lab = NamesLab("mlp", val_limit=800)
+    e0, v0 = lab.embedding_2d().copy(), lab.evaluate()
+    for _ in range(400):
+        lab.step()
+    assert lab.evaluate() < min(v0 - 0.5, 2.5)
+    assert lab.embedding_2d().shape == (27, 2) and not np.allclose(lab.embedding_2d(), e0)
+    assert all(n.startswith("ka") for n in lab.sample(8, prefix="Ka", rng=np.random.default_rng(1)))
+
+
+def test_transformer_trains_and_shows_causal_attention():
+    lab = NamesLab("transformer", val_limit=400)
+    v0 = lab.evaluate()
+    for _ in range(40):
+        r = lab.step()
+    assert np.isfinite(r["loss"]) and lab.evaluate() < v0 - 0.4
+    labels, w = lab.attention_map("emma")
+    assert labels == [".", "e", "m", "m", "a"] and w.shape == (5, 5)
+    assert np.allclose(w.sum(axis=1), 1) and np.allclose(np.triu(w, 1), 0)  # no peeking ahead
+
+
+def test_temperature_changes_the_samples():
+    lab = NamesLab("bigram")
+    for _ in range(lab.steps_per_epoch):
+        lab.step()
+    cold = lab.sample(200, temperature=0.2, rng=np.random.default_rng(0))
+    hot = lab.sample(200, temperature=2.0, rng=np.random.default_rng(0))
+    assert len(set(cold)) < len(set(hot))
+
+
+def test_the_app_trains_samples_and_fills_every_plot():
+    app = names_app(val_limit=300)
+    c = app.controls
+    c["trainer"].run_steps(20)
+    c["refresh"](2.5)
+    assert len(c["curve"].data["step"]) >= 1 and c["samples"].object.startswith("**Samples:**")
+    assert c["heat"].data["image"][0].shape == (27, 27)
+    assert len(c["emb"].data["x"]) == 27
+    assert "MLP (Bengio 2003)" in c["table"].object and "2.17" in c["table"].object
+    c["prefix"].value = "zo"
+    names = c["samples"].object.split("**Samples:** ")[1].split(", ")
+    assert all(n.startswith("zo") for n in names)
+    c["trainer"].pause()
+    c["kind"].value = "transformer"
+    c["trainer"].reset()
+    assert c["lab"]["m"].kind == "transformer"
+    c["trainer"].run_steps(3)
+    c["look"].value = "anna"
+    assert c["att"].data["image"][0].shape == (5, 5)
+    assert "MLP (Bengio 2003) | 2." in c["table"].object or "MLP (Bengio 2003) | 3." in c["table"].object
+    c["kind"].value = "bigram"
+    c["trainer"].reset()
+    c["trainer"].run_steps(3)
+    assert "Counted" in c["note"].object
