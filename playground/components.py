@@ -116,17 +116,28 @@ class BrowserStore(pn.custom.JSComponent):
     items = param.List(default=[], doc="the stored list; set it from Python to save")
     loaded = param.Boolean(default=False, doc="True once the browser's copy has arrived")
 
+    # In a page converted for Pyodide, changes reach the Python worker only once the page has
+    # rendered and removed `pn-loading` from <body> (Panel's pyodide-worker page); a change made
+    # while rendering would stay in the browser, and the saved list would never reach Python.
     _esm = """
     export function render({ model, el }) {
       el.style.display = "none";
-      let saved = [];
-      try { saved = JSON.parse(window.localStorage.getItem(model.key) || "[]"); } catch (e) { saved = []; }
-      if (!Array.isArray(saved)) saved = [];
-      const ids = new Set(saved.map((r) => r && r.id));
-      const merged = saved.concat((model.items || []).filter((r) => !(r && ids.has(r.id))));
       const write = () => { try { window.localStorage.setItem(model.key, JSON.stringify(model.items)); } catch (e) {} };
       model.on("items", write);
-      if (merged.length) model.items = merged;
-      model.loaded = true;
+      const load = () => {
+        let saved = [];
+        try { saved = JSON.parse(window.localStorage.getItem(model.key) || "[]"); } catch (e) { saved = []; }
+        if (!Array.isArray(saved)) saved = [];
+        const ids = new Set(saved.map((r) => r && r.id));
+        const merged = saved.concat((model.items || []).filter((r) => !(r && ids.has(r.id))));
+        if (merged.length) model.items = merged;
+        model.loaded = true;
+      };
+      const body = document.body;
+      if (!body.classList.contains("pn-loading")) { load(); return; }
+      const obs = new MutationObserver(() => {
+        if (!body.classList.contains("pn-loading")) { obs.disconnect(); load(); }
+      });
+      obs.observe(body, {attributes: true, attributeFilter: ["class"]});
     }
     """

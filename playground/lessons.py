@@ -305,7 +305,10 @@ def _exercise_view(ex, progress: Progress):
     progress.on_change(sync_badge)
     items = [pn.Row(title, badge), prompt]
     if ex.kind == "code":
+        # soft tabs: Ace indents with spaces, like the starter code (Panel's default, a tab
+        # after `def f(x):`, mixed with the starter's spaces is a TabError)
         editor = pn.widgets.CodeEditor(value=ex.starter, language="python", theme="chrome",
+                                       soft_tabs=True, indent=4,
                                        height=max(120, 22 * (ex.starter.count("\n") + 3)),
                                        sizing_mode="stretch_width")
         run_b = pn.widgets.Button(label="Run", width=80)
