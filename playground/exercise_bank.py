@@ -499,3 +499,6 @@ _add(NumberQuestion(
                       value=784 + 256 + 128 + 10)],
     why="235,146 float32 numbers × 4 bytes ≈ 0.94 MB: compare with the saved file's size above.",
     hint="A Linear(a, b) layer has a·b weights and b biases."))
+
+# lesson 9 (makemore) lives in its own file
+from . import exercise_bank_makemore  # noqa: E402,F401

@@ -89,6 +89,15 @@ def lines(max_lines=None):
     return layout
 
 
+def names(model=None):
+    from playground.apps.names import names_app
+    layout = names_app()
+    if model:
+        layout.controls["kind"].value = model
+        layout.controls["trainer"].reset()
+    return layout
+
+
 # ---------------------------------------------------------------- lesson 2: fit a line
 
 class LineFit:
@@ -273,6 +282,7 @@ WIDGETS: dict[str, Widget] = {w.name: w for w in [
     Widget("autograd", autograd, {"expr"}, "The autograd explorer."),
     Widget("gan", gan, set(), "The GAN studio (MNIST and 2-D)."),
     Widget("lines", lines, {"max_lines"}, "Count the lines."),
+    Widget("names", names, {"model"}, "makemore: bigram, MLP, transformer on names."),
     Widget("line-fit", line_fit, {"lr", "batch"}, "Gradient descent on a line, step by step."),
     Widget("backend", backend_widget, set(), "Which matmul backend runs, and a benchmark."),
     Widget("save-model", save_model_widget, set(), "Save, reload and time a model file."),

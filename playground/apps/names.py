@@ -136,7 +136,7 @@ def names_app(view=None, val_limit=800):
     pn.extension()
     letters = list(M.VOCAB)
     kind = pn.widgets.RadioButtonGroup(label="Model", options={M.TITLES[k]: k for k in M.MODELS},
-                                       value="mlp", button_type="primary")
+                                       value="mlp")
     temperature = pn.widgets.FloatSlider(label="Temperature", start=0.2, end=2.0, step=0.1, value=1.0)
     prefix = pn.widgets.TextInput(label="Complete my prefix", placeholder="e.g. ka", value="")
     look = pn.widgets.TextInput(label="A name for the attention map", value="isabella")
