@@ -104,6 +104,14 @@ class FakeLayer(wasm.JsLayer):
         P += (Mv / (np.sqrt(Vv) + f(eps_c))) * f(neg_step)
 
 
+def test_address_is_the_first_elements_address_for_any_array():
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    ro = x.copy()
+    ro.flags.writeable = False
+    for v in [x, x[1:], x.T, x[:, 1:], np.broadcast_to(x[0], (3, 5)), np.empty(0, np.float32), ro]:
+        assert wasm.address(v) == v.__array_interface__["data"][0]
+
+
 @pytest.fixture
 def restore_seam():
     yield

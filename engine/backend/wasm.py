@@ -35,6 +35,7 @@ Layers:
 `engine.backend.status()["reason"]` says exactly why. Importable on CPython: `js`,
 `pyodide` and `pyodide_js` are imported only when installing.
 """
+import ctypes
 import time
 
 import numpy as np
@@ -62,8 +63,15 @@ def _message(exc):
 
 
 def address(x):
-    """The address of an array's first element (in Pyodide: an offset in the wasm heap)."""
-    return x.__array_interface__["data"][0]
+    """The address of an array's first element (in Pyodide: an offset in the wasm heap).
+
+    Through the buffer protocol (ctypes) when the array is writable and contiguous: about
+    3x cheaper in Pyodide than building __array_interface__'s dict (~6 vs ~16 µs a call,
+    and a training step takes dozens)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(x))
+    except (TypeError, ValueError, BufferError):  # read-only, not contiguous, or empty
+        return x.__array_interface__["data"][0]
 
 
 class JsLayer:
