@@ -112,3 +112,29 @@ def test_profile_categories_on_cpython():
     cats = {c["category"]: c["share"] for c in p["categories"]}
     assert cats["matmul"] > 0.05 and cats["im2col / col2im"] > 0.01 and cats["pooling"] > 0.01
     assert cats.get("other", 0) < 0.05
+
+
+def test_recipe_race_on_cpython():
+    """--recipes' workload without a browser: checks at the interval, the target's verdict,
+    measuring outside the training clock; digits stops where its recipe ends."""
+    from playground.bench import twins
+    data, why = twins.mnist_or_reason()
+    if data is None:
+        pytest.skip(why)
+    (x, y), test = data
+    small = ((x[:256], y[:256]), test)  # 20 epochs of 256 images: the recipe ends early
+    r = workloads.recipe_race("digits", small, budget=60, every=0.5)
+    assert r["final"]["epochs"] == pytest.approx(20, abs=0.3) and r["final"]["seconds"] < 60
+    assert all(0 <= c["accuracy"] <= 1 for c in r["checks"])
+    assert [c["seconds"] for c in r["checks"]] == sorted(c["seconds"] for c in r["checks"])
+    assert r["met"] == (r["crossed"] is not None) and r["target"]["accuracy"] == 0.97
+    g = workloads.recipe_race("gan", data, budget=1.0, every=0.5)
+    assert g["checks"] and {"mean_max_prob", "classes", "steps", "wall"} <= set(g["final"])
+    assert g["final"]["seconds"] >= 1.0 and g["final"]["wall"] >= g["final"]["seconds"]
+    assert not g["met"]  # one second of GAN training draws noise
+
+
+def test_recipes_option():
+    a = browser_bench.parse_args(["--recipes"])
+    assert a.recipes and a.recipe_budgets == {"digits": 120.0, "gan": 300.0}
+    assert browser_bench.parse_args(["--recipes", "--quick"]).recipe_budgets["gan"] < 10
