@@ -4,7 +4,7 @@
 
 // Each workgroup computes a TM x TN tile of C; each of its WX x WY threads owns an RM x RN
 // block (RN a multiple of 4: vec4 columns) kept in registers across the K loop.
-const CONFIG = { WX: 8, WY: 8, RM: 8, RN: 8, TK: 16 };
+export const CONFIG = { WX: 8, WY: 8, RM: 8, RN: 8, TK: 16 };
 
 function kernel({ WX, WY, RM, RN, TK }) {
   const TM = WY * RM, TN = WX * RN, T = WX * WY, R4 = RM / 4, C4 = RN / 4;
