@@ -151,9 +151,10 @@ def bokeh_eval(page, body):
     return page.evaluate("() => { const doc = window.Bokeh.documents[0]; " + body + " }")
 
 
-def draw_vertical_stroke_and_read_guess(page, box):
+def draw_vertical_stroke_and_read_guess(page, box, evaluate=bokeh_eval):
     """Draw a "1" with the mouse on the digits canvas (bounding `box`); return the top class
-    of the app's 'probs' source once it has probabilities."""
+    of the app's 'probs' source once it has probabilities (`evaluate(page, js)` runs JS with
+    `doc` bound to the live Bokeh document)."""
     x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
     page.mouse.move(x, y0)
     page.mouse.down()
@@ -162,7 +163,7 @@ def draw_vertical_stroke_and_read_guess(page, box):
     page.mouse.up()
     top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
            "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
-    return wait_until(lambda: (lambda g: g if g >= 0 else None)(bokeh_eval(page, top)), 30,
+    return wait_until(lambda: (lambda g: g if g >= 0 else None)(evaluate(page, top)), 30,
                       what="class probabilities for the drawing")
 
 

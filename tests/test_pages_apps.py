@@ -10,13 +10,12 @@ import time
 import pytest
 
 from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, draw_vertical_stroke_and_read_guess
 from playground import sitebuild as sb
 
 pytestmark = pytest.mark.browser
 APP_PAGES = [f"{a.slug}.html" for a in sb.APPS]
 EMBED_PAGES = [f"embed/{e.widget}.html" for e in sb.EMBEDS]
-TRAINERS = ["digits.html", "gan.html", "playground2d.html", "lines.html"]
 PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
@@ -66,8 +65,9 @@ def test_every_app_and_embed_page_boots_clean(pages, ctx):
     assert ctx.watch.problems() == {}
 
 
-# seconds of training before Pause is pressed: a minute where Pause was seen getting lost
-TRAIN_FOR = {"digits.html": 60, "playground2d.html": 60, "gan.html": 20, "lines.html": 20}
+# seconds of training before Pause is pressed: a minute where Pause was seen getting lost (the
+# digits recipe, 20 epochs, ends in about a minute in the page: half of it)
+TRAIN_FOR = {"playground2d.html": 60, "gan.html": 60, "digits.html": 30, "lines.html": 20, "names.html": 20}
 
 
 def _pause_latency(pg):
@@ -127,17 +127,8 @@ def _figure_png(pg, index=0):
     return pg.locator(".bk-Figure").nth(index).screenshot()
 
 
-def _draw_one(pg, box, doc_index=-1):
-    """Draw a "1" on the canvas; the top class of the 'probs' source once it has some."""
-    x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
-    pg.mouse.move(x, y0)
-    pg.mouse.down()
-    for i in range(1, 21):
-        pg.mouse.move(x + i * 0.2, y0 + (y1 - y0) * i / 20)
-    pg.mouse.up()
-    top = ("const p = doc.get_model_by_name('probs').data.p; let b = 0; "
-           "for (let i = 1; i < p.length; i++) if (p[i] > p[b]) b = i; return p[b] > 0 ? b : -1;")
-    return wait(lambda: (lambda g: g if g >= 0 else None)(bokeh(pg, top)), 30)
+def _draw_one(pg, box):
+    return draw_vertical_stroke_and_read_guess(pg, box, evaluate=bokeh)
 
 
 def test_digits_reads_a_drawn_one_after_training(pages, ctx):
@@ -200,12 +191,13 @@ def test_playground2d_exported_code_runs_in_the_page(pages, ctx):
     pg = pages["playground2d.html"]
     _button(pg, "Show me the code").click()
     get = ("for (const m of doc.all_models) if (m.type === 'CodeEditor' || (m.code !== undefined && "
-           "m.language === 'python')) if ((m.code || '').includes('import engine')) return m.code; return '';")
+           "m.language === 'python')) if ((m.code || '').includes('from engine import')) return m.code; return '';")
     code = wait(lambda: bokeh(pg, get), 20)
-    assert code and "import engine" in code
+    assert code and "from engine import" in code
     out = py(pg, "import contextlib, io\n_buf = io.StringIO()\nwith contextlib.redirect_stdout(_buf):\n"
                  f"    exec(compile({code!r}, 'export.py', 'exec'), {{'__name__': '__main__'}})\n_buf.getvalue()")
-    assert re.search(r"test loss", out, re.I), out
+    loss = float(re.search(r"test loss: (\d+\.\d+)", out).group(1))
+    assert 0 < loss < 0.7, out  # it trained: chance level on two classes is ln 2 = 0.69
     assert ctx.watch.problems() == {}
 
 
@@ -219,8 +211,9 @@ def test_wasm_and_webgpu_give_numpys_results_in_the_page(chromium_launcher, url)
         pg = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
         bar = lambda: pg.evaluate("document.querySelector('.descent-embed-badge') && 0")  # noqa: E731
         assert bar() == 0  # an embed: no bar; the status comes from Python below
-        st = wait(lambda: (lambda s: s if s["backend"] == "webgpu" or "WebGPU" in s["reason"] else None)(
-            json.loads(py(pg, "import json, engine; json.dumps(engine.backend.status())"))), 60, 1)
+        # WebGPU installs (and calibrates) after the page is interactive
+        assert wait(lambda: py(pg, "from engine.backend import webgpu; str(webgpu.backend is not None)") == "True", 90, 1)
+        st = json.loads(py(pg, "import json, engine; json.dumps(engine.backend.status())"))
         print("after boot:", st["backend"], "/", st["under"], "—", st["reason"])
         res = json.loads(py(pg, """
 import json, engine

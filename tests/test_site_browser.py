@@ -13,7 +13,7 @@ import pytest
 
 from playground import sitebuild as sb
 from playground.lessons import PROGRESS_KEY, lesson_index
-from booted import TYPES, serve as _serve
+from booted import TYPES, serve as _serve, wait as _wait
 from test_site_build import build_once
 
 pytestmark = pytest.mark.browser
@@ -98,16 +98,6 @@ def _page(ctx):
     pg.on("console", lambda m: ctx.errors.append(m.text) if m.type == "error" and not _expected_failure(m) else None)
     pg.on("pageerror", lambda e: ctx.errors.append(f"pageerror: {e}"))
     return pg
-
-
-def _wait(fn, timeout=60, every=0.25):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(every)
-    return fn()
 
 
 def _stages(pg):

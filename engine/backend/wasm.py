@@ -47,7 +47,7 @@ from .webgpu import pick_threshold
 # Until calibrated: Python -> JS -> wasm costs a few microseconds a call, so tiny products
 # stay on numpy.
 DEFAULT_THRESHOLD = 16 ** 3
-CALIBRATION_SIZES = (4, 8, 16, 32, 64)
+CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)  # 128³: a clear win, so a noisy 64³ cannot rule wasm out
 IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # kernels.c exports
 
 
