@@ -132,9 +132,12 @@ def test_recipe_race_on_cpython():
     assert g["checks"] and {"mean_max_prob", "classes", "steps", "wall"} <= set(g["final"])
     assert g["final"]["seconds"] >= 1.0 and g["final"]["wall"] >= g["final"]["seconds"]
     assert not g["met"]  # one second of GAN training draws noise
+    n = workloads.recipe_race("names", data, budget=1.0, every=0.5)
+    assert n["target"]["val_loss"] == 2.3 and n["final"]["val_loss"] < n["checks"][0]["val_loss"] + 0.05
+    assert len(n["final"]["names"]) == 8 and all(set(s) <= set("abcdefghijklmnopqrstuvwxyz") for s in n["final"]["names"])
 
 
 def test_recipes_option():
     a = browser_bench.parse_args(["--recipes"])
-    assert a.recipes and a.recipe_budgets == {"digits": 120.0, "gan": 300.0}
+    assert a.recipes and a.recipe_budgets == {"digits": 120.0, "gan": 300.0, "names": 120.0}
     assert browser_bench.parse_args(["--recipes", "--quick"]).recipe_budgets["gan"] < 10
