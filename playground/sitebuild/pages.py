@@ -57,7 +57,7 @@ a readable numpy autograd engine, and live Panel apps. Nothing is installed; not
 {cards}
 </div></section>
 <section><h2>Lessons</h2>
-<p class="muted">Eight lessons, top-down: train something real first, then open it up. Your progress stays in this browser.</p>
+<p class="muted">Top-down: train something real first, then open it up. Your progress stays in this browser.</p>
 {lesson_html}
 </section>
 <section><h2>Embed in your blog</h2>
