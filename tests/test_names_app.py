@@ -87,3 +87,20 @@ def test_the_app_trains_samples_and_fills_every_plot():
     c["trainer"].reset()
     c["trainer"].run_steps(3)
     assert "Counted" in c["note"].object
+
+
+def test_heat_map_and_attention_map_are_drawn_inside_their_plots():
+    """Both images sit on flipped y-ranges (row 0 at the top): the image must start at the
+    range's low end, or it is drawn outside the plot and the plot stays empty (it did)."""
+    import panel as pn
+    from bokeh.models import GlyphRenderer, Image
+    layout = names_app()
+    figs = [m for m in layout.select(pn.pane.Bokeh)]
+    images = [(f.object, r.glyph) for f in figs for r in f.object.renderers
+              if isinstance(r, GlyphRenderer) and isinstance(r.glyph, Image)]
+    assert len(images) == 2
+    for fig, g in images:
+        lo, hi = sorted((fig.y_range.start, fig.y_range.end))
+        assert g.y == lo and g.y + g.dh == hi, (fig.title.text, g.y, g.dh, lo, hi)
+        lo, hi = sorted((fig.x_range.start, fig.x_range.end))
+        assert g.x == lo and g.x + g.dw == hi

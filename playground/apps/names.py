@@ -147,7 +147,7 @@ def names_app(view=None, val_limit=800):
     heat = figure(width=380, height=380, toolbar_location=None, title="P(next letter | this letter)",
                   x_range=Range1d(0, M.V), y_range=Range1d(M.V, 0), x_axis_label="next",
                   y_axis_label="this")
-    heat.image("image", source=heat_src, x=0, y=M.V, dw=M.V, dh=M.V,
+    heat.image("image", source=heat_src, x=0, y=0, dw=M.V, dh=M.V,
                color_mapper=LinearColorMapper(palette="Blues256", low=0.3, high=0))
     heat.xaxis.ticker = heat.yaxis.ticker = list(np.arange(M.V) + 0.5)
     heat.xaxis.major_label_overrides = heat.yaxis.major_label_overrides = {
@@ -165,7 +165,7 @@ def names_app(view=None, val_limit=800):
     att = figure(width=320, height=320, toolbar_location=None, title="Attention (block 1, mean of heads)",
                  x_range=Range1d(0, 2), y_range=Range1d(2, 0), x_axis_label="looks at",
                  y_axis_label="letter")
-    att.image("image", source=att_src, x=0, y=2, dw=2, dh=2,
+    att.image("image", source=att_src, x=0, y=0, dw=2, dh=2,
               color_mapper=LinearColorMapper(palette="Oranges256", low=1, high=0))
     samples = pn.pane.Markdown("")
     table = pn.pane.Markdown("")
@@ -184,7 +184,7 @@ def names_app(view=None, val_limit=800):
         t = len(labels)
         att.x_range.end = att.y_range.start = t
         att_src.data = dict(image=[w])
-        att.renderers[0].glyph.update(dw=t, dh=t, y=t)
+        att.renderers[0].glyph.update(dw=t, dh=t)
         att.xaxis.ticker = att.yaxis.ticker = list(np.arange(t) + 0.5)
         att.xaxis.major_label_overrides = att.yaxis.major_label_overrides = {
             float(i + 0.5): c for i, c in enumerate(labels)}
