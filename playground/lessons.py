@@ -449,9 +449,9 @@ def serve_lessons(port: int = 5006, show: bool = True, apps: bool = True, **kwar
     index = lesson_index()
     routes = {d["slug"]: functools.partial(lesson_page, d["slug"], links="serve", index=index) for d in index}
     if apps:
-        from .lesson_widgets import autograd, digits, gan, lines, playground2d
+        from .lesson_widgets import autograd, digits, gan, lines, names, playground2d
         routes.update({"digits": digits, "gan": gan, "playground2d": playground2d,
-                       "autograd": autograd, "lines": lines})
+                       "autograd": autograd, "lines": lines, "names": names})
     return pn.serve(routes, port=port, show=show, title={k: f"Descent · {k}" for k in routes}, **kwargs)
 
 

@@ -37,6 +37,7 @@ MARKERS = {
     "gan": dict(plots=6, buttons=["Train", "Step", "Reset"]),
     "backend": dict(buttons=["Benchmark matmul on this machine"], text=["Active backend"]),
     "save-model": dict(buttons=["Save, reload, time it", "Download the file"]),
+    "names": dict(plots=2, buttons=["Train", "Step", "Reset", "New names"], text=["Samples:"]),
 }
 # Lessons whose widgets train or load MNIST at page load get longer to appear (2 slow cores).
 TIMEOUT = {"01-digits-in-60-seconds": 120, "05-digits-deeper": 120, "07-gans": 120}
