@@ -43,6 +43,18 @@ def use(name, reason=None):
     _reason = reason or f"selected: {name}"
 
 
+def adopt(backend, reason, slower=None):
+    """An installer's last step: register `backend`, which started, and use it unless its
+    calibration found it slower than what runs now at every size (`slower` says so).
+    Returns install()'s (used, reason)."""
+    register(backend)
+    if slower:
+        unavailable(slower)
+        return False, slower
+    use(backend.name, reason)
+    return True, reason
+
+
 def unavailable(reason):
     """An optional backend could not start: say why, unless another one already runs."""
     global _reason

@@ -279,7 +279,7 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
     while this backend is active. On any failure numpy stays active (matmul and Adam) and
     engine.backend.status() reports the reason."""
     global backend
-    from . import register, unavailable, use
+    from . import adopt, unavailable
     from .. import optim
     try:
         layer = layer or await JsLayer.connect(module_url, wasm_url)
@@ -295,15 +295,9 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
         unavailable(reason)
         return False, reason
     backend = be
-    register(be)
     optim.fused_adam = be.adam_step  # does nothing unless wasm is the active backend
-    if threshold == float("inf"):
-        reason = f"numpy: {layer.where} was slower than numpy at every size ({how})"
-        unavailable(reason)
-        return False, reason
-    reason = f"wasm ({layer.where}): products of >= {threshold:.0f} multiply-adds ({how})"
-    use("wasm", reason)
-    return True, reason
+    slower = threshold == float("inf") and f"numpy: {layer.where} was slower than numpy at every size ({how})"
+    return adopt(be, f"wasm ({layer.where}): products of >= {threshold:.0f} multiply-adds ({how})", slower)
 
 
 def set_threshold(threshold):

@@ -254,7 +254,7 @@ async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=
     it here (time both, take the crossover). On any failure numpy stays active and
     engine.backend.status() reports the reason."""
     global backend
-    from . import _active, register, unavailable, use
+    from . import _active, adopt, unavailable
     try:
         layer = layer or await JsLayer.connect(module_url)
         gpu = await GPU(layer).start()
@@ -270,14 +270,9 @@ async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=
         unavailable(reason)
         return False, reason
     backend = be
-    register(be)
-    if threshold == float("inf"):
-        reason = f"{_active.name}: WebGPU on {gpu.adapter} was slower than {_active.name} at every size ({how})"
-        unavailable(reason)
-        return False, reason
-    reason = f"webgpu on {gpu.adapter}: products of >= {threshold:.0f} multiply-adds ({how})"
-    use("webgpu", reason)
-    return True, reason
+    slower = threshold == float("inf") and (
+        f"{_active.name}: WebGPU on {gpu.adapter} was slower than {_active.name} at every size ({how})")
+    return adopt(be, f"webgpu on {gpu.adapter}: products of >= {threshold:.0f} multiply-adds ({how})", slower)
 
 
 def set_threshold(threshold):
