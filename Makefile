@@ -65,8 +65,8 @@ toolchain:
 
 # the WebAssembly SIMD kernels (engine/backend/wasm.py)
 wasm: $(WASM)
-$(WASM): site/wasm/kernels.c playground/wasm_build.py | toolchain
-	$(BIN)/python -m playground.wasm_build $@
+$(WASM): site/wasm/kernels.c playground/sitebuild/kernels.py | toolchain
+	$(BIN)/python -m playground.sitebuild.kernels $@
 
 ## bench: the speed benchmarks (not tests): engine vs PyTorch CPU, one BLAS thread
 bench: setup $(DATA)

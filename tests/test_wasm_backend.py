@@ -18,7 +18,7 @@ import engine
 from engine import backend as seam
 from engine import optim
 from engine.backend import wasm
-from playground import wasm_build
+from playground.sitebuild import kernels
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DIST = pathlib.Path(os.environ.get("DESCENT_PYODIDE_DIST", ROOT.parent / "shared" / "pyodide-dist"))
@@ -310,10 +310,10 @@ needs_clang = pytest.mark.skipif(not (shutil.which("clang-14") or shutil.which("
 
 @needs_clang
 def test_build_makes_a_module_that_owns_no_memory(tmp_path):
-    out = wasm_build.build(tmp_path / "k.wasm")
+    out = kernels.build(tmp_path / "k.wasm")
     data = out.read_bytes()
-    assert wasm_build.imports(data) == [("env", "memory", 2)]
-    assert set(wasm_build.EXPORTS) <= set(wasm_build.exports(data))
+    assert kernels.imports(data) == [("env", "memory", 2)]
+    assert set(kernels.EXPORTS) <= set(kernels.exports(data))
     assert not list(tmp_path.glob("*.probe.wasm"))
 
 
@@ -328,15 +328,15 @@ def test_build_makes_a_module_that_owns_no_memory(tmp_path):
 def test_build_refuses_what_would_touch_pyodides_memory(tmp_path, body, why):
     src = tmp_path / "bad.c"
     src.write_text('#define EXPORT(n) __attribute__((export_name(#n)))\n' + body + "\n"
-                   + "".join(f"EXPORT({e}) void {e}(void){{}}\n" for e in wasm_build.EXPORTS))
-    with pytest.raises(wasm_build.BuildError, match=why):
-        wasm_build.build(tmp_path / "bad.wasm", source=src)
+                   + "".join(f"EXPORT({e}) void {e}(void){{}}\n" for e in kernels.EXPORTS))
+    with pytest.raises(kernels.BuildError, match=why):
+        kernels.build(tmp_path / "bad.wasm", source=src)
 
 
 def test_build_without_clang_names_the_packages(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(wasm_build.BuildError, match=r"apt-get install clang-14 lld-14"):
-        wasm_build.build(tmp_path / "k.wasm")
+    with pytest.raises(kernels.BuildError, match=r"apt-get install clang-14 lld-14"):
+        kernels.build(tmp_path / "k.wasm")
 
 
 # -- in the page: headless Chromium, the shared Pyodide distribution, the real kernels ----------
@@ -382,7 +382,7 @@ def page(chromium_launcher, http_server):
         pytest.skip(f"no Pyodide distribution at {DIST} (set DESCENT_PYODIDE_DIST)")
     if not (shutil.which("clang-14") or shutil.which("clang")):
         pytest.skip("clang-14 is not installed (apt-get install clang-14 lld-14): no kernels.wasm")
-    wasm_build.build()
+    kernels.build()
     ctx = chromium_launcher(webgpu=False).new_context()
     pg = ctx.new_page()
     pg.errors = []

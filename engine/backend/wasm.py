@@ -16,7 +16,7 @@ needs to run first: install() imports kernels.js itself and finds Pyodide's memo
     _why`);
 
 (kernels.wasm is fetched from next to kernels.js unless `wasm_url=` says otherwise; the site
-build compiles it with playground.wasm_build.build(out_dir / "wasm" / "kernels.wasm") and
+build compiles it with playground.sitebuild.kernels.build(out_dir / "wasm" / "kernels.wasm") and
 copies kernels.js beside it.) Checked in a classic Web Worker booting Pyodide 0.29.3 with
 importScripts, the way the page worker does. The seam has one active backend, and each
 install() selects numpy on failure: run this after WebGPU's install (today's worker.js step)

@@ -104,10 +104,10 @@ def wasm_urls():
     """URLs for engine.backend.wasm.install(): site/wasm's kernels (built first if need be)."""
     folder = ROOT / "site" / "wasm"
     wasm = folder / "kernels.wasm"
-    if not wasm.is_file() and (ROOT / "playground" / "wasm_build.py").is_file():
+    if not wasm.is_file() and (ROOT / "playground" / "sitebuild" / "kernels.py").is_file():
         try:
-            from playground import wasm_build
-            wasm_build.build(wasm)
+            from playground.sitebuild import kernels
+            kernels.build(wasm)
         except Exception as e:  # the page then reports why the backend did not install
             print(f"  (could not build {wasm.relative_to(ROOT)}: {e})")
     urls = {"wasm_url": f"/site/wasm/{wasm.name}" if wasm.is_file() else None}

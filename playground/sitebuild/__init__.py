@@ -28,10 +28,11 @@ worker (reloads the page on update, cache per app title) becomes one versioned, 
 sw.js; its CDN addresses for BokehJS/Panel become local files.
 
 The stages, one module each: `convert` (the scripts panel convert turns into pages),
-`wheels` (what the browser installs), `postprocess` (our pages and workers around Panel's
-output), `vendor` (BokehJS, Panel, Ace served from the site), `pages` (index, manifest,
-service worker), `offline` (the bundle with Pyodide inside), `serve`, and `build`, which
-runs them in order. `common` holds what they share.
+`wheels` (what the browser installs, compiled to bytecode by `pycompile.mjs`), `kernels`
+(the WebAssembly SIMD kernels, compiled by clang), `postprocess` (our pages and workers
+around Panel's output), `vendor` (BokehJS, Panel, Ace served from the site), `pages`
+(index, manifest, service worker), `offline` (the bundle with Pyodide inside), `serve`, and
+`build`, which runs them in order. `common` holds what they share.
 """
 from .build import COMMANDS, add_subcommands, build_site, run_command  # noqa: F401
 from .common import (APPS, EMBEDS, NOT_CACHED, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES,  # noqa: F401

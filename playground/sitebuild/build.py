@@ -209,9 +209,9 @@ def run_command(a):
 
 def _build_wasm(dest: Path):
     """The WebAssembly kernels (engine.backend.wasm): compiled here, beside their loader."""
-    from playground import wasm_build
+    from . import kernels
     try:
-        wasm_build.build(dest / "kernels.wasm")
-    except wasm_build.BuildError as e:
+        kernels.build(dest / "kernels.wasm")
+    except kernels.BuildError as e:
         raise BuildError(str(e)) from None
     shutil.copy2(SITE_SRC / "wasm" / "kernels.js", dest / "kernels.js")

@@ -1,6 +1,6 @@
 /* Descent's WebAssembly SIMD kernels: a float32 GEMM and a fused Adam/AdamW step.
  *
- * Built by playground/wasm_build.py (`make site/wasm/kernels.wasm`):
+ * Built by playground/sitebuild/kernels.py (`make site/wasm/kernels.wasm`):
  *   clang-14 --target=wasm32 -O3 -msimd128 -nostdlib -Wl,--no-entry -Wl,--import-memory ...
  *
  * The module imports its memory: it is instantiated with Pyodide's own WebAssembly.Memory,

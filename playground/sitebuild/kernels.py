@@ -1,6 +1,6 @@
 """Build site/wasm/kernels.wasm from site/wasm/kernels.c with Debian's clang + lld.
 
-    python -m playground.wasm_build [OUT]        (also: make site/wasm/kernels.wasm)
+    python -m playground.sitebuild.kernels [OUT]        (also: make site/wasm/kernels.wasm)
 
 The module is instantiated with Pyodide's own memory (engine/backend/wasm.py), so the
 build checks that it cannot write anywhere it was not told to: its only import is
@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "site" / "wasm" / "kernels.c"
 OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
 EXPORTS = ("gemm", "gemm_scratch_bytes", "adam", "im2col", "col2im", "max_pool", "max_pool_backward")
@@ -169,7 +169,7 @@ def main(argv=None):
     try:
         out = build(argv[0] if argv else OUTPUT)
     except BuildError as e:
-        print(f"wasm_build: {e}", file=sys.stderr)
+        print(f"kernels: {e}", file=sys.stderr)
         return 1
     print(f"built {out} ({out.stat().st_size} bytes)")
     return 0
