@@ -374,7 +374,7 @@ def gan_app(data=None, classifier="default", view=None):
             refresh_judge()
             chunk_count.update(last=time.perf_counter(), cost=time.perf_counter() - now)
 
-    trainer = Trainer(lambda: gan["m"].step(), chunk=10, chunk_seconds=0.4, on_chunk=on_chunk,
+    trainer = Trainer(lambda: gan["m"].step(), chunk=10, chunk_seconds=0.25, on_chunk=on_chunk,
                       snapshot=lambda: gan["m"].state(), restore=lambda s: gan["m"].load_state(s),
                       on_reset=build_gan, on_stop=lambda t: refresh_judge())
     conditional.param.watch(lambda e: trainer.rebuild(f"conditional → {e.new}"), "value")
