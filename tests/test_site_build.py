@@ -120,12 +120,17 @@ def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
         assert cfg["pyodide"] == sb.PYODIDE_CDN == "https://cdn.jsdelivr.net/pyodide/v0.29.3/full/"
         for rel in cfg["wheels"] + [cfg["wheel"], cfg["webgpu"]] + ([cfg["data"]] if cfg["data"] else []):
             assert (root / rel).is_file(), f"{w.name}: {rel} missing"
-        assert "numpy" in cfg["lockPackages"] and "pyodide-http" in cfg["lockPackages"]
+        boot, later = set(cfg["lockPackages"]), set(cfg["laterPackages"])
+        # numpy boots; pyodide-http and requests' kin come once the page is interactive
+        assert "numpy" in boot and {"pyodide-http", "requests", "narwhals"} <= later
+        assert not boot & later and later <= sb.AFTER_BOOT
         # what the pages never import is not downloaded (pandas: pyodide-http stands in)
-        assert not {"pandas", "pillow", "contourpy", "micropip"} & set(cfg["lockPackages"])
-        for p in cfg["lockPackages"]:  # the closure: every dependency is loaded too
-            assert set(lock[p]["depends"]) <= set(cfg["lockPackages"]), p
-        assert not {"bokeh", "panel"} & set(cfg["lockPackages"])  # pinned wheels from the site instead
+        assert not {"pandas", "pillow", "contourpy", "micropip"} & (boot | later)
+        for p in boot:  # the closure: every dependency of a boot package boots too
+            assert set(lock[p]["depends"]) <= boot, p
+        for p in later:
+            assert set(lock[p]["depends"]) <= boot | later, p
+        assert not {"bokeh", "panel"} & (boot | later)  # pinned wheels from the site instead
         names = [Path(x).name for x in cfg["wheels"]]
         assert "bokeh-3.9.2-py3-none-any.whl" in names and "panel-1.9.4-py3-none-any.whl" in names
         assert cfg["sizes"]["wheel"] == (root / cfg["wheel"]).stat().st_size
@@ -244,6 +249,17 @@ def test_wheels_carry_bytecode_for_pyodides_python(site):
             assert not [n for n in names if n.endswith(".py")], whl.name
 
 
+def test_bokeh_wheel_carries_no_bokehjs(site):
+    (bokeh,) = (site / "wheels").glob("bokeh-3.9.2-*.whl")
+    z = zipfile.ZipFile(bokeh)
+    names = z.namelist()
+    assert "bokeh/models/plots.pyc" in names and "bokeh/core/_templates/file.html.jinja" in names
+    assert not [n for n in names if n.startswith(("bokeh/server/static/", "bokeh/sphinxext/"))]
+    record = next(n for n in names if n.endswith(".dist-info/RECORD"))
+    assert {line.split(",")[0] for line in z.read(record).decode().splitlines() if line} == set(names)
+    assert bokeh.stat().st_size < 2.5e6  # 6.9 MB from PyPI
+
+
 def test_site_wheels_are_pure_and_panel_is_slimmed(site):
     for w in (site / "wheels").glob("*.whl"):
         assert w.name.endswith("-none-any.whl"), w.name
@@ -286,7 +302,8 @@ def test_cache_key_changes_with_the_contents(site, tmp_path):
     copy = tmp_path / "s"
     shutil.copytree(site, copy)
     lock = sb.read_lock(CORE / "pyodide-lock.json")
-    pkgs = _worker_config((site / "autograd.js").read_text())["lockPackages"]
+    cfg = _worker_config((site / "autograd.js").read_text())
+    pkgs = cfg["lockPackages"] + cfg["laterPackages"]
     same = sb.write_service_worker(copy, "0.1.0", sb.PYODIDE_CDN, pkgs, lock)
     assert same == _sw_lists(site)[2]
     (copy / "css" / "descent.css").write_text("/* changed */")

@@ -41,4 +41,4 @@ from .convert import _lesson_index, _lesson_stub, _lessons, _stub, available_app
 from .offline import check_dist, make_offline_bundle, offline_cdn_refs  # noqa: F401
 from .pages import index_page, write_service_worker  # noqa: F401
 from .serve import serve_local, serve_site  # noqa: F401
-from .wheels import read_lock  # noqa: F401
+from .wheels import AFTER_BOOT, read_lock  # noqa: F401

@@ -18,7 +18,7 @@ from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
 from .postprocess import _extract_worker_parts, make_worker, postprocess_page
 from .serve import serve_local, serve_site
 from .vendor import _copy_vendor
-from .wheels import compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, slim_panel_wheel
+from .wheels import boot_and_later, compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
 
 def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     """Build the site into `out`; returns a summary dict."""
@@ -98,8 +98,8 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     site_wheels, jobs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for p in dep_paths:
-            if _norm(p.name.split("-")[0]) == "panel":
-                slim_panel_wheel(p, Path(tmp) / p.name)
+            if _norm(p.name.split("-")[0]) in SLIM:
+                slim_wheel(p, Path(tmp) / p.name, SLIM[_norm(p.name.split("-")[0])])
                 p = Path(tmp) / p.name
             jobs.append((p, out / "wheels" / p.name, "sourceless"))
             site_wheels.append(f"wheels/{p.name}")
@@ -128,6 +128,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     known[own_whl.name] = sizes["wheel"]
     known["mnist10k.npz"] = sizes["data"]
     template = (SITE_SRC / "templates" / "worker.js").read_text()
+    boot_pkgs, later_pkgs = boot_and_later(lock_pkgs, lock)
 
     pages = []
     for conv, slug, is_embed, app in targets:
@@ -137,7 +138,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         prefix = "../" if is_embed or is_lesson else ""
         code = _extract_worker_parts(worker_js)
         config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
-                  "title": app.title, "lockPackages": lock_pkgs,
+                  "title": app.title, "lockPackages": boot_pkgs, "laterPackages": later_pkgs,
                   "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
                   "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
                   "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",

@@ -70,7 +70,7 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
         if not m:
             continue
         cfg = json.loads(m.group(1))
-        cfg["sizes"]["packages"] += sum(pkg_bytes.values())
+        cfg["sizes"]["packages"] += sum(pkg_bytes[lock[p]["file_name"]] for p in cfg["lockPackages"])
         cfg["knownSizes"].update(pkg_bytes)
         w.write_text(t[:m.start(1)] + json.dumps(cfg, indent=1) + t[m.end(1):])
     # the service worker's cache key changes with the contents

@@ -26,6 +26,24 @@ LEFT_OUT = {
     "panel-material-ui": "an optional widget set; panel itself never imports it",
 }
 BROWSER_ONLY = ["pyodide-http"]  # what the worker needs beyond bokeh/panel's requirements
+# Packages of the lock that no page imports while it boots: the worker loads them right after
+# the app is interactive (site/templates/worker.js, installLater). requests & co. come with
+# panel and pyodide-http; the others serve Panel features the apps do not start with.
+AFTER_BOOT = {"pyodide-http", "requests", "urllib3", "certifi", "charset-normalizer", "idna",
+              "narwhals", "nh3", "xyzservices", "typing-extensions"}
+
+
+def boot_and_later(lock_pkgs, lock):
+    """(packages loaded while a page boots, packages loaded after it is interactive): a boot
+    package's dependencies boot with it, whatever AFTER_BOOT says."""
+    boot, todo = set(), [p for p in lock_pkgs if p not in AFTER_BOOT]
+    while todo:
+        p = todo.pop()
+        if p not in boot:
+            boot.add(p)
+            todo.extend(_norm(d) for d in lock[p].get("depends", []))
+    return sorted(boot), sorted(set(lock_pkgs) - boot)
+
 
 def _cache_dir(cache=None):
     d = Path(cache or os.environ.get("DESCENT_SITE_CACHE") or
@@ -92,12 +110,20 @@ def download_wheels(wheels: dict, cache: Path):
     return out
 
 
-def slim_panel_wheel(src: Path, dst: Path):
-    """Panel's PyPI wheel carries 30 MB of JavaScript bundles the worker never reads (the page
-    loads them from vendor/). Drop them, as Panel's own Pyodide wheels do, and fix RECORD."""
-    # bundled CSS stays: Panel's Python checks that those files exist before pointing
-    # stylesheets at PANEL_CDN_ROOT (our vendor/ folder) instead of a third-party npm CDN
-    drop = re.compile(r"^panel/(dist/(bundled/(?!.*\.css$)|lib/|dts/)|tests/)|\.map$|^panel/dist/panel\.js(on)?$")
+# What the worker never reads of a wheel, dropped from it at build time (as Panel's own Pyodide
+# wheels do). Panel: 30 MB of JavaScript bundles the page loads from vendor/ (its bundled CSS
+# stays: Panel's Python checks that those files exist before pointing stylesheets at
+# PANEL_CDN_ROOT, our vendor/ folder). Bokeh: BokehJS and its TypeScript declarations (21.7 MB,
+# 786 files; Python reads them only for inline or server resources, the pages use CDN mode)
+# the Sphinx extension and the type stubs: 5 MB less to download and unpack at every boot.
+SLIM = {
+    "panel": re.compile(r"^panel/(dist/(bundled/(?!.*\.css$)|lib/|dts/)|tests/)|\.map$|^panel/dist/panel\.js(on)?$"),
+    "bokeh": re.compile(r"^bokeh/(server/static/|sphinxext/)|^bokeh/.*\.pyi$"),
+}
+
+
+def slim_wheel(src: Path, dst: Path, drop):
+    """Copy a wheel without the files `drop` matches, RECORD fixed to match."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for item in zin.infolist():
             if drop.search(item.filename):

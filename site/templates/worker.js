@@ -52,6 +52,15 @@ self.fetch = async function (input, init) {
   if (len && !resp.headers.get("content-encoding") && !(CONFIG.knownSizes || {})[url.split("/").pop()]) {
     total += len;
   }
+  // A WebAssembly module's response goes to the engine as it came: Chromium keeps the compiled
+  // code of a streamed module only for a response it can tie to its cache, and a re-wrapped
+  // body loses that (measured, digits.html: the runtime stage of a visit after a cached one
+  // 3.5 s -> 2.5 s; Chromium compiles from its cache only from the third visit on).
+  if (url.endsWith(".wasm")) {
+    loaded += len;
+    report(false);
+    return resp;
+  }
   const counter = new TransformStream({
     transform(chunk, ctl) { loaded += chunk.byteLength; report(false); ctl.enqueue(chunk); },
   });
@@ -184,6 +193,7 @@ async function boot() {
   self.pyodide.globals.set("descent_panel_root", abs("vendor/panel/"));
   self.pyodide.globals.set("descent_gpu_module", abs(CONFIG.webgpu));  // for tests and the console
   self.pyodide.runPython(`import os; os.environ["PANEL_CDN_ROOT"] = descent_panel_root`);
+  self.pyodide.runPython(LATER_PY);
   self.pyodide.runPython(BACKENDS_PY);
   await installBackend("wasm", CONFIG.wasm);
   let docs_json, render_items, root_ids;
@@ -196,7 +206,40 @@ async function boot() {
   finish();
   appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
+  await installLater();
   installBackend("webgpu", CONFIG.webgpu);
+}
+
+// The Pyodide packages no page imports while it boots (requests and its kin, which Panel's
+// worker code patches through pyodide-http; narwhals, nh3, xyzservices...) load once the app
+// is interactive: a second less before the first click, and everything there afterwards.
+// Until then Panel gets a pyodide_http whose patch_all() waits: the real one patches
+// requests/urllib when it has arrived. Without any pyodide_http, Panel would import pandas.
+const LATER_PY = `
+import sys, types
+_ph = types.ModuleType("pyodide_http")
+_ph.patch_all = lambda: None
+_ph.descent_placeholder = True
+sys.modules.setdefault("pyodide_http", _ph)
+del _ph
+
+def _descent_later_loaded():
+    if getattr(sys.modules.get("pyodide_http"), "descent_placeholder", False):
+        del sys.modules["pyodide_http"]
+    import pyodide_http
+    pyodide_http.patch_all()
+`;
+
+async function installLater() {
+  if (!(CONFIG.laterPackages || []).length) return;
+  const failed = [];
+  await self.pyodide.loadPackage(CONFIG.laterPackages, {messageCallback: () => {}, errorCallback: (m) => failed.push(m)});
+  if (failed.length) {
+    console.warn(`[descent] packages loaded after start failed: ${failed.join("; ")}`);
+    return;
+  }
+  self.pyodide.runPython("_descent_later_loaded()");
+  self.postMessage({type: "descent:later", packages: CONFIG.laterPackages});
 }
 
 // The matmul backends. The WebAssembly kernels first, before the app is built (they load and
@@ -284,6 +327,8 @@ from panel.io.pyodide import _convert_json_patch, _link_docs_worker
 
 def _descent_rendered(_=None):
     _link_docs_worker(_pn_state.curdoc, sendPatch, setter="js")
+    for fn in _pn_state.cache.pop("descent_after_render", []):  # playground/page.py
+        fn()
 
 def _descent_patch(patch):
     _pn_state.curdoc.apply_json_patch(_convert_json_patch(patch), setter="js")
