@@ -68,7 +68,11 @@ def test_model_controls_rebuild_the_model(small):
     app.model_kind = "cnn"
     assert any(isinstance(m, nn.Conv2d) for m in app.model)
     assert not app.mlp_box.visible
-    assert len(app.hist_figs) == 4  # two convs, two linears
+    assert app.hist_figs == []      # "Inside the model" is built when shown ...
+    app.show_inside()
+    assert len(app.hist_figs) == 4  # ... two convs, two linears
+    app.model_kind = "softmax"      # and follows the model from then on
+    assert len(app.hist_figs) == 1
 
 
 def test_structural_change_mid_run_asks_for_reset(small):
@@ -123,6 +127,7 @@ def test_seed_makes_runs_repeatable(small):
 
 def test_views_update_while_training(small):
     app = tiny_app(small, epochs=1)
+    app.show_inside()
     w0 = app.w_src.data["image"][0].copy()
     app.trainer.run_steps(40)  # 40 x 64 = 1.3 epochs of 2,000 -> at least one evaluation
     app._refresh_views(force=True)

@@ -54,6 +54,28 @@ def _button(pg, name):
     return pg.get_by_role("button", name=name, exact=True).first
 
 
+def test_packages_left_for_after_boot_arrive_and_replace_the_stand_in(pages):
+    # requests & co. are not loaded while the page boots (sitebuild.wheels.AFTER_BOOT); once it
+    # is interactive they are, and the real pyodide_http has patched requests
+    pg = pages["lines.html"]
+    done = wait(lambda: py(pg, "import sys; str('pyodide_http._requests' in sys.modules)") == "True", 60)
+    assert done, "the packages left for after the boot never arrived"
+    assert py(pg, "import requests, narwhals, nh3, xyzservices, pyodide_http; "
+                  "str(getattr(pyodide_http, 'descent_placeholder', False))") == "False"
+
+
+def test_digits_builds_inside_the_model_once_the_page_shows_the_app(pages, ctx):
+    # the weights image and the histograms are not part of the first document (playground/page.py)
+    # but arrive by patches right after it was drawn, filled with the untrained model's values
+    pg = pages["digits.html"]
+    get = ("const t = []; for (const m of doc.all_models) if (typeof m.text === 'string' && "
+           "/^(First-layer weights|Linear \\d+: activations)/.test(m.text)) t.push(m.text); return t;")
+    titles = wait(lambda: (lambda t: t if len(t) >= 4 else None)(bokeh(pg, get)), 30)
+    assert titles and any("First-layer weights (" in t for t in titles), titles
+    assert sum(": activations" in t for t in titles) == 3, titles  # 784-512-256-10: three layers
+    assert ctx.watch.problems() == {}
+
+
 def test_every_app_and_embed_page_boots_clean(pages, ctx):
     for path, pg in pages.items():
         assert pg.evaluate("!document.body.classList.contains('pn-loading')"), path

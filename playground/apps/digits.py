@@ -31,6 +31,7 @@ from engine import nn
 from engine import data as edata
 from engine.tensor import Tensor
 from playground.components import BrowserStore, DrawingCanvas
+from playground.page import after_render
 from playground.recipes import ACTIVATIONS, RECIPES, build_model, make_optimizer
 from playground.trainer import Trainer, trainer_controls
 
@@ -149,6 +150,7 @@ class DigitsApp(param.Parameterized):
         self._last_stream = 0.0
         self._pending = []
         self.model_note = ""
+        self._inside = False         # the "Inside the model" figures: built by show_inside()
         self._make_sources()
         self.trainer = Trainer(
             self._step, chunk=20, chunk_seconds=0.2, seed=seed,
@@ -373,14 +375,9 @@ class DigitsApp(param.Parameterized):
         _bare(mf)
         self.mistake_fig = mf
 
-        # first-layer weights (diverging colours: blue positive, red negative)
+        # the first layer's weights as one image (its figure: show_inside())
         self.w_src = ColumnDataSource({"image": [np.zeros((1, 1), np.float32)], "dw": [1], "dh": [1]})
-        wf = figure(title="First-layer weights", width=520, height=280, toolbar_location=None,
-                    tools="", match_aspect=True)
-        wf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.w_src,
-                 color_mapper=LinearColorMapper(palette=_rdbu(), low=-1, high=1, nan_color="white"))
-        _bare(wf)
-        self.w_fig = wf
+        self.w_fig = None
 
         # the drawing as the model sees it, and its class probabilities
         self.seen_src = ColumnDataSource({"image": [np.zeros((28, 28), np.float32)]})
@@ -400,10 +397,29 @@ class DigitsApp(param.Parameterized):
         self.prob_fig = pf
         self.hist_figs = []
 
+    def show_inside(self):
+        """Build the "Inside the model" figures (first-layer weights, activation and gradient
+        histograms) and fill them. The whole app calls it once the page shows the app: seven
+        figures fewer before the page is interactive; embeds never need them."""
+        if not self._inside:
+            self._inside = True
+            # first-layer weights (diverging colours: blue positive, red negative)
+            wf = figure(title="First-layer weights", width=520, height=280, toolbar_location=None,
+                        tools="", match_aspect=True)
+            wf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.w_src,
+                     color_mapper=LinearColorMapper(palette=_rdbu(), low=-1, high=1, nan_color="white"))
+            _bare(wf)
+            self.w_fig = wf
+            self._make_hist_figures()
+            self._refresh_views(force=True)
+        return self.w_fig
+
     def _make_hist_figures(self):
-        """One activation and one gradient histogram per weight layer of the current model."""
+        """One activation and one gradient histogram per weight layer of the current model
+        (none until show_inside())."""
         self.hist_figs = []
-        self.hist_srcs = []
+        if not self._inside:
+            return
         names = self._layer_names()
         for name in names:
             row = []
@@ -446,6 +462,8 @@ class DigitsApp(param.Parameterized):
         return outs
 
     def _update_histograms(self):
+        if not self.hist_figs:
+            return
         weights = [m for m in _layers(self.model) if isinstance(m, (nn.Linear, nn.Conv2d))]
         acts = self._layer_outputs(self.xte[:PROBE])
         for (row, a, m) in zip(self.hist_figs, acts, weights):
@@ -495,7 +513,7 @@ class DigitsApp(param.Parameterized):
 
     def _update_weights(self):
         tiles, cols = first_layer_tiles(self.model)
-        if tiles is None:
+        if tiles is None or self.w_fig is None:
             return
         scale = np.abs(tiles).reshape(len(tiles), -1).max(1)[:, None, None] + 1e-8
         img = mosaic(tiles / scale, cols=cols, pad=1)
@@ -737,6 +755,13 @@ class DigitsApp(param.Parameterized):
             pn.pane.Markdown("Load a saved model:", margin=(0, 5)), self.upload, self.file_msg,
             width=320, styles={"background": "#f7f8fa", "border-radius": "8px"}, margin=(5, 10))
         bk = pn.pane.Bokeh
+        inside = pn.Column(sizing_mode="stretch_width", margin=0)
+
+        def fill_inside():  # below the fold: built once the page shows the rest
+            inside.objects = [bk(self.show_inside()), pn.pane.Markdown(
+                "Activations on 256 held-out digits (a spike at 0 with “dead units” = ReLUs that "
+                "never fire) and the last step's weight gradients:", margin=(0, 5)), self.hist_panel]
+        after_render(fill_inside)
         draw = pn.Row(pn.Column(pn.pane.Markdown("#### Draw a digit", margin=(0, 5)), self.canvas),
                       bk(self.prob_fig), bk(self.seen_fig))
         main = pn.Column(
@@ -748,11 +773,7 @@ class DigitsApp(param.Parameterized):
             draw,
             pn.Row(bk(self.conf_fig), bk(self.mistake_fig)),
             pn.pane.Markdown("#### Inside the model", margin=(0, 5)),
-            bk(self.w_fig),
-            pn.pane.Markdown("Activations on 256 held-out digits (a spike at 0 with “dead units” = "
-                             "ReLUs that never fire) and the last step's weight gradients:",
-                             margin=(0, 5)),
-            self.hist_panel,
+            inside,
             pn.pane.Markdown("#### Your runs", margin=(0, 5)),
             self.runs_pane, self.clear_runs, self.store,
             sizing_mode="stretch_width")
