@@ -10,7 +10,7 @@ NAMES_VERSION := 2.2.1
 JUDGE := playground/assets/digits_classifier.npz
 WASM := site/wasm/kernels.wasm
 
-.PHONY: start test setup browser toolchain bench bench-browser clean wasm
+.PHONY: start test setup browser toolchain bench bench-browser bench-boot clean wasm
 
 PORT ?= 8000
 
@@ -76,6 +76,10 @@ bench: setup $(DATA)
 ##        matmul backend, vs CPython and TF.js / ConvNetJS in the same run (../shared/pyodide-dist)
 bench-browser: setup browser $(DATA) $(JUDGE)
 	$(BIN)/python -m playground.bench.browser_bench $(ARGS)
+
+## bench-boot: seconds to an interactive page, per boot stage, first and cached visits (not a test)
+bench-boot: setup browser $(DATA) $(NAMES) $(JUDGE) $(WASM)
+	$(BIN)/python -m playground.bench.boot_bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE) $(WASM)

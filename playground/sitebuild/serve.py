@@ -9,13 +9,11 @@ from .convert import available_apps
 
 # ------------------------------------------------------------------ serving
 
-def serve_site(folder="_site", host="127.0.0.1", port=8000, open_browser=False):
-    """Serve a built site on localhost (HTTP with the right types for .wasm/.mjs)."""
+def site_server(folder, host="127.0.0.1", port=8000):
+    """An HTTP server for a built site (the right types for .wasm/.mjs), not yet serving:
+    call serve_forever() (serve_site, the boot benchmark)."""
     import functools
     import http.server
-    folder = Path(folder)
-    if not (folder / "index.html").is_file():
-        raise BuildError(f"{folder}/index.html not found: run `descent build-site --out {folder}` first")
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -25,7 +23,15 @@ def serve_site(folder="_site", host="127.0.0.1", port=8000, open_browser=False):
         def log_message(self, fmt, *args):
             pass
 
-    srv = http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=str(folder)))
+    return http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=str(folder)))
+
+
+def serve_site(folder="_site", host="127.0.0.1", port=8000, open_browser=False):
+    """Serve a built site on localhost."""
+    folder = Path(folder)
+    if not (folder / "index.html").is_file():
+        raise BuildError(f"{folder}/index.html not found: run `descent build-site --out {folder}` first")
+    srv = site_server(folder, host, port)
     url = f"http://{host}:{srv.server_address[1]}/"
     log(f"Serving {folder} at {url} (Ctrl+C to stop)")
     if open_browser:
