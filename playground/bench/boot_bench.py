@@ -71,6 +71,10 @@ def visit(ctx, url, timeout=180):
     return t
 
 
+def _label(site):
+    return f"{Path(site).parent.name}/{Path(site).name}"
+
+
 def run(sites, page, trials, visits, say):
     """{site: [(trial, visit, timings)]}, the sites measured in turns."""
     from playwright.sync_api import sync_playwright
@@ -90,7 +94,7 @@ def run(sites, page, trials, visits, say):
                     for v in range(1, visits + 1):
                         t = visit(ctx, url)
                         rows[site].append((trial, v, t))
-                        say(f"{Path(site).name if len(sites) > 1 else ''} trial {trial} visit {v}: "
+                        say(f"{_label(site) + ' ' if len(sites) > 1 else ''}trial {trial} visit {v}: "
                             + ", ".join(f"{k} {t[k]:.1f}" for k in STAGES if k in t)
                             + f"; interactive {t['interactive']:.1f} s")
                     ctx.close()
