@@ -221,6 +221,17 @@ def test_a_new_backend_hands_what_it_declines_to_the_one_it_replaced():
     assert len(big.calls) == 1 and backend.status()["under"] == "numpy"
 
 
+def test_when_no_backend_starts_the_reason_keeps_every_backend_that_was_tried():
+    backend.use("numpy", "user picked numpy")
+    backend.unavailable("numpy: the kernels were slower than numpy at every size (128³ ...)")
+    backend.unavailable("numpy: WebGPU unavailable: no adapter")
+    assert backend.status()["reason"] == ("numpy: the kernels were slower than numpy at every "
+                                          "size (128³ ...); WebGPU unavailable: no adapter")
+    backend.use("numpy", "user picked numpy")  # a new start: only what is tried from now on
+    backend.unavailable("numpy: WebGPU unavailable: no adapter")
+    assert backend.status()["reason"] == "numpy: WebGPU unavailable: no adapter"
+
+
 def test_a_failing_backend_under_another_is_dropped_alone():
     small, big = Fake("wasm", fail="memory access out of bounds"), Fake("gpu", min_work=1000)
     backend.register(small)

@@ -56,10 +56,13 @@ def adopt(backend, reason, slower=None):
 
 
 def unavailable(reason):
-    """An optional backend could not start: say why, unless another one already runs."""
+    """An optional backend could not start: say why, unless another one already runs.
+    Reasons start "numpy: "; a second one is added to the first (the bar then says why
+    neither the kernels nor the GPU run, not just the last one tried)."""
     global _reason
     if _active is _numpy:
-        _reason = reason
+        earlier = _reason.startswith("numpy: ") and _reason != reason
+        _reason = f"{_reason}; {reason.removeprefix('numpy: ')}" if earlier else reason
 
 
 def _drop(be, error):
