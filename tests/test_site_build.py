@@ -135,6 +135,12 @@ def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
         assert "bokeh-3.9.2-py3-none-any.whl" in names and "panel-1.9.4-py3-none-any.whl" in names
         assert cfg["sizes"]["wheel"] == (root / cfg["wheel"]).stat().st_size
         assert "write_doc" in w.read_text() and "self.onmessage" in w.read_text()
+        # the start-up snapshot's imports: standard-library modules the pages import, no others
+        std = set(cfg["startImports"])
+        assert {"email.message", "inspect", "logging", "dataclasses", "unittest.mock"} <= std
+        assert all(m.split(".")[0] in sys.stdlib_module_names for m in std)
+        assert not {"numpy", "bokeh", "panel", "param", "engine", "playground"} & std
+    assert (site / "js" / "snapshot.js").is_file()
 
 
 def test_digits_pages_fetch_the_data_and_the_others_do_not(site, built):

@@ -18,7 +18,7 @@ from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
 from .postprocess import _extract_worker_parts, make_worker, postprocess_page
 from .serve import serve_local, serve_site
 from .vendor import _copy_vendor
-from .wheels import boot_and_later, compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
+from .wheels import boot_and_later, compile_wheels, start_imports, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
 
 def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     """Build the site into `out`; returns a summary dict."""
@@ -129,6 +129,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     known["mnist10k.npz"] = sizes["data"]
     template = (SITE_SRC / "templates" / "worker.js").read_text()
     boot_pkgs, later_pkgs = boot_and_later(lock_pkgs, lock)
+    stdlib = start_imports(sorted({a.module for a, _, _ in apps} | {"playground.lessons"}))
 
     pages = []
     for conv, slug, is_embed, app in targets:
@@ -142,7 +143,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
                   "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
                   "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
                   "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",
-                  "wasm": "wasm/kernels.js",
+                  "wasm": "wasm/kernels.js", "startImports": stdlib,
                   "sizes": sizes, "knownSizes": known}
         html_text = postprocess_page(page, name=slug, converted_as=conv, prefix=prefix, title=app.title,
                                      embed_widget=slug if is_embed else (app.embed or app.slug),

@@ -45,6 +45,33 @@ def boot_and_later(lock_pkgs, lock):
     return sorted(boot), sorted(set(lock_pkgs) - boot)
 
 
+# Imports the standard-library modules the pages import and prints their names: run by
+# CPython in a fresh process, so sys.modules holds only what these imports brought.
+_STDLIB_PROBE = """
+import importlib, json, sys, sysconfig
+std = sysconfig.get_paths()["stdlib"]
+before = set(sys.modules)
+for m in sys.argv[1:]:
+    importlib.import_module(m)
+def stdlib(name):
+    mod = sys.modules[name]
+    where = getattr(mod, "__file__", None) or ""
+    return name.split(".")[0] in sys.stdlib_module_names and (where.startswith(std) or not where)
+print(json.dumps(sorted(m for m in set(sys.modules) - before if stdlib(m))))
+"""
+
+
+def start_imports(modules):
+    """The standard-library modules that importing `modules` (the apps) brings, by name, as
+    CPython imports them: the start-up snapshot has them imported already (site/js/snapshot.js;
+    the few Pyodide lacks or CPython alone imports are skipped there)."""
+    run = subprocess.run([sys.executable, "-c", _STDLIB_PROBE, *modules], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if run.returncode:
+        raise BuildError(f"could not list the apps' standard-library imports: {run.stderr.strip()[-400:]}")
+    return json.loads(run.stdout)
+
+
 def _cache_dir(cache=None):
     d = Path(cache or os.environ.get("DESCENT_SITE_CACHE") or
              Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "descent-site")
