@@ -357,9 +357,6 @@ def test_offline_bundle_has_no_cdn_address_and_vendors_pyodide(offline):
         assert (folder / "pyodide" / lock[name]["file_name"]).is_file()
     cfg = _worker_config((folder / "autograd.js").read_text())
     assert cfg["pyodide"] == "pyodide/"
-    # this fake distribution cannot run under node: no start-up snapshot, and no page asks for one
-    # (the real one's is used by the full-boot tests: tests/test_pages_apps.py)
-    assert cfg["shippedSnapshot"] is None and not list(folder.rglob("*.snapshot"))
     pre, run, cache = _sw_lists(folder)
     assert "pyodide/pyodide.asm.wasm" in run and cache.startswith("descent-0.1.0-offline-")
     assert info["bytes"] == sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -6,8 +6,7 @@
 Builds the offline bundle from the shared Pyodide distribution (``../shared/pyodide-dist`` or
 env ``DESCENT_PYODIDE_DIST``; or takes a built one with ``--site``), serves it on 127.0.0.1 as
 ``descent serve-site`` does, and opens the page in Debian's chromium ``--visits`` times in a
-row in one fresh browser profile (visit 1: nothing cached but the bundle's shipped start-up
-snapshot of Python; visit 2: the service worker's
+row in one fresh browser profile (visit 1: nothing cached; visit 2: the service worker's
 cache and the start-up snapshot of Python that visit 1 made once it was interactive, the
 second visit of issue 10's target; visit 3 and on: the browser also keeps the compiled
 WebAssembly of the runtime, which it does only from the visit after a cached one). Each visit

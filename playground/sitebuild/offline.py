@@ -6,16 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import tempfile
 import zipfile
 from pathlib import Path
 
 from .common import BuildError, CDN_PATTERNS, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES, TEXT_SUFFIXES, _files, _project_version, _rel, human, log
 from .pages import write_service_worker
 from .wheels import read_lock
-
-SNAPSHOT = "descent-start.snapshot"  # under pyodide/: the bundle's start-up snapshot
 
 # ------------------------------------------------------------------ offline bundle
 
@@ -66,19 +62,16 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
                 p.write_text(n, errors="surrogateescape")
     # the package sizes are known now: the loader shows a determinate bar for them too
     pkg_bytes = {lock[p]["file_name"]: (pyo / lock[p]["file_name"]).stat().st_size for p in lock_pkgs}
-    workers = {}
     for w in dest.rglob("*.js"):
-        m = re.search(r"const CONFIG = (\{.*?\n\});", w.read_text(), re.S) if w.with_suffix(".html").is_file() else None
-        if m:
-            workers[w] = json.loads(m.group(1))
-    imports = sorted({m for cfg in workers.values() for m in cfg.get("startImports", [])})
-    shipped = make_start_snapshot(dist, pyo / SNAPSHOT, imports, quiet)
-    for w, cfg in workers.items():
-        cfg["sizes"]["packages"] += sum(pkg_bytes[lock[p]["file_name"]] for p in cfg["lockPackages"])
-        cfg["knownSizes"].update(pkg_bytes)
-        cfg["shippedSnapshot"] = SNAPSHOT if shipped else None
+        if not w.with_suffix(".html").is_file():
+            continue
         t = w.read_text()
         m = re.search(r"const CONFIG = (\{.*?\n\});", t, re.S)
+        if not m:
+            continue
+        cfg = json.loads(m.group(1))
+        cfg["sizes"]["packages"] += sum(pkg_bytes[lock[p]["file_name"]] for p in cfg["lockPackages"])
+        cfg["knownSizes"].update(pkg_bytes)
         w.write_text(t[:m.start(1)] + json.dumps(cfg, indent=1) + t[m.end(1):])
     # the service worker's cache key changes with the contents
     write_service_worker(dest, _project_version() + "-offline", "pyodide/", lock_pkgs, lock)
@@ -94,28 +87,6 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
         log(f"offline bundle: {dest} ({human(size)}), {zpath} ({human(zpath.stat().st_size)}); "
             f"serve it with: descent serve-site {dest}")
     return {"dir": str(dest), "zip": str(zpath), "bytes": size}
-
-
-def make_start_snapshot(dist: Path, out: Path, imports, quiet=False):
-    """Python's start-up snapshot for the bundle's first visit (snapshot.mjs, node + the
-    distribution's Pyodide): the interpreter with the pages' standard-library imports done.
-    Returns whether it was made: without node or a distribution node can run (its
-    pyodide.mjs), the bundle goes without and its first visit starts Python the normal way."""
-    why = ("node is not installed" if shutil.which("node") is None else
-           f"{dist} has no pyodide.mjs" if not (dist / "pyodide.mjs").is_file() else "")
-    if why:
-        log(f"offline bundle without a start-up snapshot ({why}): its first visit starts Python anew")
-        return False
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        json.dump(imports, f)
-        f.flush()
-        run = subprocess.run(["node", str(Path(__file__).with_name("snapshot.mjs")), str(dist), str(out), f.name],
-                             capture_output=True, text=True)
-    if run.returncode or not out.is_file():
-        raise BuildError(f"could not make the start-up snapshot: {(run.stderr or run.stdout).strip()[-400:]}")
-    if not quiet:
-        log(f"start-up snapshot: {human(out.stat().st_size)} ({run.stdout.strip()})")
-    return True
 
 
 def offline_cdn_refs(folder: Path):

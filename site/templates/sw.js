@@ -47,7 +47,6 @@ self.addEventListener("message", (event) => {
 
 function cacheable(url) {
   if (url.searchParams.has("probe")) return false; // the loader's "is the site up?" probe
-  if (url.pathname.endsWith(".snapshot")) return false; // read once; the worker keeps its own
   return url.href.startsWith(SCOPE) || url.href.startsWith(PYODIDE);
 }
 

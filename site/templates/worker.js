@@ -139,7 +139,7 @@ async function boot() {
     throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`, INDEX_URL + "pyodide.asm.wasm", e);
   }
   self.pyodide.globals.set("sendPatch", sendPatch);
-  finish({used: "start-up snapshot", shipped: "shipped start-up snapshot"}[snapshot.state] || "");
+  finish(snapshot.state === "used" ? "start-up snapshot" : "");
 
   // 2. packages: numpy & co. from the Pyodide distribution, bokeh + panel (+ their pure
   //    dependencies) as wheels from this site: no package index is consulted.
@@ -229,38 +229,18 @@ async function savedSnapshot() {
   }
 }
 
-// The offline bundle also ships a snapshot made at build time (CONFIG.shippedSnapshot, under
-// pyodide/: sitebuild/snapshot.mjs) for its first visit, before the browser has its own.
-// what Emscripten sets LANG to in a browser
-const LANG = ((self.navigator.languages && self.navigator.languages[0]) || "C").replace("-", "_") + ".UTF-8";
-
-async function shippedSnapshot() {
-  if (!CONFIG.shippedSnapshot) return null;
-  try {
-    const resp = await self.fetch(INDEX_URL + CONFIG.shippedSnapshot);
-    return resp.ok ? new Uint8Array(await resp.arrayBuffer()) : null;
-  } catch (e) {
-    return null;  // offline before the first visit finished: Python starts the normal way
-  }
-}
-
 async function startPython() {
-  let saved = await savedSnapshot(), shipped = false;
-  if (!saved) [saved, shipped] = [await shippedSnapshot(), true];
+  const saved = await savedSnapshot();
   if (saved) {
     try {
       const py = await loadPyodide({indexURL: INDEX_URL, _loadSnapshot: saved});
       py.runPython("import random; random.seed()");  // fresh, not the snapshot's state
-      // made under node: its environment is the build's; the time module's zone constants
-      // stay UTC for this first visit (time.localtime() itself asks the browser every call)
-      if (shipped) py.runPython(`import os; os.environ.update({"LANG": ${JSON.stringify(LANG)}, "_": "./this.program"})`);
-      snapshot.state = shipped ? "shipped" : "used";  // shipped: the browser makes its own after
+      snapshot.state = "used";
       return py;
     } catch (e) {
       snapshot.state = "refused";
-      console.warn(`[descent] the ${shipped ? "shipped " : ""}start-up snapshot was refused ` +
-                   `(${String((e && e.message) || e).split("\n")[0]}); Python starts anew`);
-      if (!shipped) caches.open(snapshot.cache).then((c) => c.delete(snapshot.key)).catch(() => {});
+      console.warn(`[descent] the start-up snapshot was refused (${String((e && e.message) || e).split("\n")[0]}); Python starts anew`);
+      caches.open(snapshot.cache).then((c) => c.delete(snapshot.key)).catch(() => {});
     }
   }
   return await loadPyodide({indexURL: INDEX_URL});
