@@ -281,7 +281,13 @@ def test_wasm_and_webgpu_give_numpys_results_in_the_page(chromium_launcher, url)
     c = chromium_launcher(webgpu=True).new_context(service_workers="block")
     watch = Watch(c)
     try:
+        # on a page started from the start-up snapshot the first one made: the runtime's
+        # WebGPU/JSPI state is the browser's own (a snapshot made under node had JSPI off)
+        first = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
+        assert wait(lambda: first.evaluate(SNAPSHOT_STATE)[0] == "made", 90), first.evaluate(SNAPSHOT_STATE)
+        first.close()
         pg = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
+        assert pg.evaluate(SNAPSHOT_STATE)[1] == "start-up snapshot"
         bar = lambda: pg.evaluate("document.querySelector('.descent-embed-badge') && 0")  # noqa: E731
         assert bar() == 0  # an embed: no bar; the status comes from Python below
         # WebGPU installs (and calibrates) after the page is interactive
