@@ -192,8 +192,19 @@ def test_pwa_boots_offline_after_one_online_visit(chromium_launcher, site):
     srv, url = booted.serve(folder)
     ctx = chromium_launcher().new_context(viewport=VIEW, service_workers="allow")
     watch = Watch(ctx)
+    # when the page registers its service worker: after the app is interactive (its install
+    # caches the whole site, which would compete with the boot), not while Python starts
+    ctx.add_init_script("""(() => {
+        const c = navigator.serviceWorker;
+        if (!c) return;  // (pages of other origins, about:blank)
+        const register = c.register.bind(c);
+        c.register = (...a) => { window.__swRegisteredAt = performance.now(); return register(...a); };
+    })()""")
     try:
         pg = boot_all(ctx, url, ["autograd.html"])["autograd.html"]
+        assert wait(lambda: pg.evaluate("window.__swRegisteredAt"), 10), "no service worker registered"
+        assert pg.evaluate("window.__swRegisteredAt >= DescentLoader.interactiveAt"), \
+            pg.evaluate("[window.__swRegisteredAt, DescentLoader.interactiveAt]")
         # the service worker caches everything pages fetch on first use (index.html's button)
         cached = pg.evaluate("""() => new Promise(async (resolve) => {
             const reg = await navigator.serviceWorker.ready;

@@ -10,7 +10,8 @@ row in one fresh browser profile (visit 1: nothing cached; visit 2: the service 
 cache and the start-up snapshot of Python that visit 1 made once it was interactive, the
 second visit of issue 10's target; visit 3 and on: the browser also keeps the compiled
 WebAssembly of the runtime, which it does only from the visit after a cached one). Each visit
-ends once the page has stored that snapshot, as a visitor's would while reading the page.
+ends once the service worker has cached the site and the page has stored that snapshot, as a
+visitor's would while reading the page.
 That is repeated ``--trials`` times, each in a new profile. It prints the loader's seconds per
 stage (page: the page's own scripts, before the worker's first stage; the worker's runtime,
 packages, wheel, data, app; draw: BokehJS drawing what the worker sent) and to interactive (the app drawn, its loading
@@ -51,6 +52,12 @@ TIMINGS_JS = """() => {
 }"""
 
 
+SW_READY_JS = """async () => {
+    const r = await navigator.serviceWorker.getRegistration();
+    return !!(r && r.active && r.active.state === 'activated' && !r.installing && !r.waiting);
+}"""
+
+
 def build_bundle(dest):
     from playground.sitebuild import build_site
     summary = build_site(Path(dest) / "_site", offline_dist=pyodide_dist(), quiet=True)
@@ -70,7 +77,8 @@ def visit(ctx, url, timeout=180):
     if not t or t.get("failed"):
         text = pg.locator(".descent-loader-msg").first.inner_text() if t else "timed out"
         raise RuntimeError(f"{url} did not boot: {text}")
-    time.sleep(2.0)  # let the service worker finish caching what this visit fetched
+    while time.time() < end and not pg.evaluate(SW_READY_JS):
+        time.sleep(0.1)  # the service worker, registered once the app is interactive, has cached the site
     while time.time() < end and (pg.evaluate("window.DescentLoader.snapshot") or "") == "making":
         time.sleep(0.1)  # and the worker store the start-up snapshot for the next visit
     pg.close()

@@ -285,15 +285,30 @@
   }
 
   window.DescentLoader = {worker, fail, state, snippet, python};
-  registerSW();
+
+  // The service worker caches the whole site when it installs (the offline bundle: ~26 MB with
+  // the runtime); on a first visit that competed with Python's start for this machine's two
+  // cores (README: the boot figures). An app page registers it once the app is interactive
+  // (or has failed, or after a minute), any other page once it has loaded.
+  let registered = false;
+  function registerOnce() {
+    if (registered) return;
+    registered = true;
+    registerSW();
+  }
+  if (document.documentElement.hasAttribute("data-descent-app")) setTimeout(registerOnce, 60000);
+  else if (document.readyState === "complete") registerOnce();
+  else window.addEventListener("load", registerOnce, {once: true});
+
   // Time to interactive: Panel removes the body's pn-loading class once the live app replaced
   // the pre-rendered one.
   function watchInteractive() {
-    if (!document.body.classList.contains("pn-loading")) return;
+    if (!document.body.classList.contains("pn-loading")) { registerOnce(); return; }
     const obs = new MutationObserver(() => {
-      if (document.body.classList.contains("pn-loading") || failed) return;
-      window.DescentLoader.interactiveAt = performance.now();
+      if (document.body.classList.contains("pn-loading")) return;
+      if (!failed) window.DescentLoader.interactiveAt = performance.now();
       obs.disconnect();
+      registerOnce();
     });
     obs.observe(document.body, {attributes: true, attributeFilter: ["class"]});
   }
