@@ -87,55 +87,13 @@ def test_every_app_and_embed_page_boots_clean(pages, ctx):
     assert ctx.watch.problems() == {}
 
 
-SNAPSHOTS = ("pyodide-start-snapshots", "descent-start.snapshot")  # cache, key's file (worker.js)
-SNAPSHOT_STATE = "[window.DescentLoader.snapshot || null, DescentLoader.state.runtime.detail || '']"
-
-
-def _boot_one(ctx, url, path):
-    return boot_all(ctx, url, [path])[path]
-
-
-def test_python_starts_from_the_start_up_snapshot_an_earlier_page_made(pages, ctx, url):
-    # the first pages booted without one and made it once interactive (site/js/snapshot.js);
-    # the pages booted after them started Python from it
-    made = wait(lambda: [p for p, pg in pages.items() if pg.evaluate(SNAPSHOT_STATE)[0] == "made"], 90)
-    assert made, {p: pg.evaluate(SNAPSHOT_STATE) for p, pg in pages.items()}
-    used = [p for p, pg in pages.items() if "start-up snapshot" in pg.evaluate(SNAPSHOT_STATE)[1]]
-    assert used and not set(used) & set(made), (used, made)
-    # a whole Python from it: standard-library modules start-up never imported, numpy, the app
-    pg = pages[used[0]]
-    assert py(pg, "import email.message, decimal, numpy, engine; "
-                  "str(numpy.float32(2) * 3) + ' ' + str(engine.backend.status()['backend'])") == "6.0 wasm"
-    # two pages started from the same snapshot have random states of their own
-    a, b = (_boot_one(ctx, url, "embed/lines.html") for _ in range(2))
-    draws = [py(x, "import random; str(random.getrandbits(64))") for x in (a, b)]
-    assert "start-up snapshot" in a.evaluate(SNAPSHOT_STATE)[1] and draws[0] != draws[1], draws
-    for x in (a, b):
-        x.close()
-    assert ctx.watch.problems() == {}
-
-
-def test_a_snapshot_of_another_build_is_refused_and_made_anew(pages, ctx, url):
-    # as after a Pyodide upgrade: the stored snapshot's build id differs from the runtime's
-    key = url + "pyodide/" + SNAPSHOTS[1]
-    pg = pages["embed/lines.html"]
-    size = pg.evaluate("""async ([cache, key]) => {
-        const c = await caches.open(cache), bytes = new Uint8Array(await (await c.match(key)).arrayBuffer());
-        bytes[20] ^= 0xff;  // a byte of the build id (Pyodide: bytes 16-47)
-        await c.put(key, new Response(bytes));
-        return bytes.length; }""", [SNAPSHOTS[0], key])
-    assert size > 10_000_000
-    warnings = []
-    ctx.on("page", lambda p: p.on("worker", lambda w: w.on("console", lambda m: warnings.append(m.text))))
-    fresh = _boot_one(ctx, url, "embed/lines.html")
-    assert "snapshot" not in fresh.evaluate(SNAPSHOT_STATE)[1]
-    assert any("start-up snapshot was refused" in w and "build id" in w for w in warnings), warnings
-    assert wait(lambda: fresh.evaluate(SNAPSHOT_STATE)[0] == "made", 90), fresh.evaluate(SNAPSHOT_STATE)
-    again = _boot_one(ctx, url, "embed/lines.html")
-    assert "start-up snapshot" in again.evaluate(SNAPSHOT_STATE)[1]
-    for x in (fresh, again):
-        x.close()
-    assert ctx.watch.problems() == {}
+def test_pages_import_the_standard_library_compiled_at_build_time(pages):
+    # bytecode from the site's stdlib/ zip (sitebuild.wheels.compile_stdlib), not the core's sources
+    pg = pages["autograd.html"]
+    files = py(pg, "import json, email.message, asyncio.tasks, pyodide.ffi, sys; "
+                   "' '.join([json.__file__, email.message.__file__, asyncio.tasks.__file__, "
+                   "pyodide.ffi.__file__, sys.modules['_pyodide._base'].__file__])").split()
+    assert len(files) == 5 and all(f.startswith("/lib/python313.zip/") and f.endswith(".pyc") for f in files), files
 
 
 # seconds of training before Pause is pressed: a minute where Pause was seen getting lost (the
@@ -281,13 +239,7 @@ def test_wasm_and_webgpu_give_numpys_results_in_the_page(chromium_launcher, url)
     c = chromium_launcher(webgpu=True).new_context(service_workers="block")
     watch = Watch(c)
     try:
-        # on a page started from the start-up snapshot the first one made: the runtime's
-        # WebGPU/JSPI state is the browser's own (a snapshot made under node had JSPI off)
-        first = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
-        assert wait(lambda: first.evaluate(SNAPSHOT_STATE)[0] == "made", 90), first.evaluate(SNAPSHOT_STATE)
-        first.close()
         pg = boot_all(c, url, ["embed/autograd.html"])["embed/autograd.html"]
-        assert pg.evaluate(SNAPSHOT_STATE)[1] == "start-up snapshot"
         bar = lambda: pg.evaluate("document.querySelector('.descent-embed-badge') && 0")  # noqa: E731
         assert bar() == 0  # an embed: no bar; the status comes from Python below
         # WebGPU installs (and calibrates) after the page is interactive

@@ -135,12 +135,31 @@ def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
         assert "bokeh-3.9.2-py3-none-any.whl" in names and "panel-1.9.4-py3-none-any.whl" in names
         assert cfg["sizes"]["wheel"] == (root / cfg["wheel"]).stat().st_size
         assert "write_doc" in w.read_text() and "self.onmessage" in w.read_text()
-        # the start-up snapshot's imports: standard-library modules the pages import, no others
-        std = set(cfg["startImports"])
-        assert {"email.message", "inspect", "logging", "dataclasses", "unittest.mock"} <= std
-        assert all(m.split(".")[0] in sys.stdlib_module_names for m in std)
-        assert not {"numpy", "bokeh", "panel", "param", "engine", "playground"} & std
-    assert (site / "js" / "snapshot.js").is_file()
+
+
+def test_the_standard_library_ships_compiled_by_pyodides_python(site, built):
+    # the core's python_stdlib.zip holds sources only: the pages would compile what they import
+    cfg = _worker_config((site / "autograd.js").read_text())
+    zpath = site / cfg["stdlib"]
+    assert re.fullmatch(r"stdlib/python_stdlib-[0-9a-f]{12}\.zip", cfg["stdlib"]) and zpath.is_file()
+    core = zipfile.ZipFile(CORE / "python_stdlib.zip").namelist()
+    ours = set(zipfile.ZipFile(zpath).namelist())
+    sources = [n for n in core if n.endswith(".py")]
+    assert len(sources) > 500
+    compiled = [n for n in sources if n[:-3] + ".pyc" in ours]
+    assert len(compiled) >= len(sources) - 5 and not set(compiled) & ours  # sourceless, beside where foo.py was
+    assert {n for n in core if not n.endswith(".py")} <= ours  # data files and folders kept
+    with zipfile.ZipFile(zpath) as z:
+        pyc = z.read("json/__init__.pyc")
+    # CPython 3.13's magic number (Pyodide's Python), an unchecked hash-based pyc (flags 0b01)
+    assert pyc[:4] == (3571).to_bytes(2, "little") + b"\r\n" and int.from_bytes(pyc[4:8], "little") == 1
+    # downloaded on first use, counted in the runtime stage's size; the core's zip is not fetched
+    pre, run, _ = _sw_lists(site)
+    assert cfg["stdlib"] in run and cfg["stdlib"] not in pre
+    assert not any(u.endswith("python_stdlib.zip") for u in run)
+    assert cfg["knownSizes"][zpath.name] == zpath.stat().st_size
+    assert cfg["sizes"]["runtime"] == zpath.stat().st_size + sum(
+        (CORE / f).stat().st_size for f in ("pyodide.asm.wasm", "pyodide-lock.json"))
 
 
 def test_digits_pages_fetch_the_data_and_the_others_do_not(site, built):
@@ -297,7 +316,7 @@ def test_service_worker_cache_lists_match_the_files(site):
     local = {x for x in pre + run if not x.startswith("http") and x != "./"}
     assert local == files, (sorted(local - files)[:5], sorted(files - local)[:5])
     assert not set(pre) & set(run)
-    assert all(x.startswith(("wheels/", "data/", sb.PYODIDE_CDN)) for x in run)
+    assert all(x.startswith(("wheels/", "data/", "stdlib/", sb.PYODIDE_CDN)) for x in run)
     assert sb.PYODIDE_CDN + "pyodide.asm.wasm" in run and any(x.endswith(".whl") and "numpy" in x for x in run)
     version = json.loads((site / "version.json").read_text())
     assert cache == version["cache"] and re.fullmatch(r"descent-0\.1\.0-[0-9a-f]{12}", cache)

@@ -7,12 +7,10 @@ Builds the offline bundle from the shared Pyodide distribution (``../shared/pyod
 env ``DESCENT_PYODIDE_DIST``; or takes a built one with ``--site``), serves it on 127.0.0.1 as
 ``descent serve-site`` does, and opens the page in Debian's chromium ``--visits`` times in a
 row in one fresh browser profile (visit 1: nothing cached; visit 2: the service worker's
-cache and the start-up snapshot of Python that visit 1 made once it was interactive, the
-second visit of issue 10's target; visit 3 and on: the browser also keeps the compiled
-WebAssembly of the runtime, which it does only from the visit after a cached one). Each visit
-ends once the service worker has cached the site and the page has stored that snapshot, as a
-visitor's would while reading the page.
-That is repeated ``--trials`` times, each in a new profile. It prints the loader's seconds per
+cache, which visit 1 filled once it was interactive, the second visit of issue 10's target;
+visit 3 and on: the browser also keeps the compiled WebAssembly of the runtime, which it does
+only from the visit after a cached one). Each visit ends once the service worker has cached
+the site, as a visitor's would while reading the page. That is repeated ``--trials`` times, each in a new profile. It prints the loader's seconds per
 stage (page: the page's own scripts, before the worker's first stage; the worker's runtime,
 packages, wheel, data, app; draw: BokehJS drawing what the worker sent) and to interactive (the app drawn, its loading
 spinner gone), the median of each visit, and the targets: first visit <= 12 s, cached
@@ -79,8 +77,6 @@ def visit(ctx, url, timeout=180):
         raise RuntimeError(f"{url} did not boot: {text}")
     while time.time() < end and not pg.evaluate(SW_READY_JS):
         time.sleep(0.1)  # the service worker, registered once the app is interactive, has cached the site
-    while time.time() < end and (pg.evaluate("window.DescentLoader.snapshot") or "") == "making":
-        time.sleep(0.1)  # and the worker store the start-up snapshot for the next visit
     pg.close()
     if problems:
         raise RuntimeError(f"{url}: console errors: {problems[:3]}")

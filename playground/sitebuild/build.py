@@ -18,7 +18,7 @@ from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
 from .postprocess import _extract_worker_parts, make_worker, postprocess_page
 from .serve import serve_local, serve_site
 from .vendor import _copy_vendor
-from .wheels import boot_and_later, compile_wheels, start_imports, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
+from .wheels import boot_and_later, compile_stdlib, compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
 
 def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     """Build the site into `out`; returns a summary dict."""
@@ -107,6 +107,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         jobs.append((Path(tmp) / own_whl.name, own_whl, "cached"))
         log(f"compiling {len(jobs)} wheels to bytecode with Pyodide's CPython…")
         compile_wheels(jobs, cache_dir)
+        stdlib_zip = compile_stdlib(out / "stdlib", cache_dir)
     site_wheels.sort()
     shutil.copy2(data_src, out / "data" / "mnist10k.npz")
     for sub in ("js", "css"):
@@ -117,19 +118,19 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     _build_wasm(out / "wasm")
 
     core = ROOT / "node_modules" / "pyodide"
-    runtime_size = sum((core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()
-                       and f != "pyodide.js" and f != "pyodide.asm.js")
+    runtime_size = stdlib_zip.stat().st_size + sum(
+        (core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file() and f not in ("pyodide.js", "pyodide.asm.js"))
     sizes = {"runtime": runtime_size,
              "packages": sum((out / w).stat().st_size for w in site_wheels),
              "wheel": own_whl.stat().st_size,
              "data": (out / "data" / "mnist10k.npz").stat().st_size}
     known = {f: (core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()}
+    known[stdlib_zip.name] = stdlib_zip.stat().st_size
     known.update({Path(w).name: (out / w).stat().st_size for w in site_wheels})
     known[own_whl.name] = sizes["wheel"]
     known["mnist10k.npz"] = sizes["data"]
     template = (SITE_SRC / "templates" / "worker.js").read_text()
     boot_pkgs, later_pkgs = boot_and_later(lock_pkgs, lock)
-    stdlib = start_imports(sorted({a.module for a, _, _ in apps} | {"playground.lessons"}))
 
     pages = []
     for conv, slug, is_embed, app in targets:
@@ -139,11 +140,12 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         prefix = "../" if is_embed or is_lesson else ""
         code = _extract_worker_parts(worker_js)
         config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
+                  "stdlib": f"stdlib/{stdlib_zip.name}",
                   "title": app.title, "lockPackages": boot_pkgs, "laterPackages": later_pkgs,
                   "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
                   "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
                   "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",
-                  "wasm": "wasm/kernels.js", "startImports": stdlib,
+                  "wasm": "wasm/kernels.js",
                   "sizes": sizes, "knownSizes": known}
         html_text = postprocess_page(page, name=slug, converted_as=conv, prefix=prefix, title=app.title,
                                      embed_widget=slug if is_embed else (app.embed or app.slug),

@@ -16,8 +16,9 @@ PANEL_VERSION = "1.9.4"
 # addresses that must not survive in an offline bundle (and, but for Pyodide's, in any build)
 CDN_PATTERNS = ("cdn.jsdelivr.net/pyodide", "cdn.holoviz.org", "cdn.bokeh.org",
                 "pypi.org", "files.pythonhosted.org")
-RUNTIME_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
-                 "pyodide-lock.json")
+# what the pages fetch from the Pyodide distribution; its python_stdlib.zip is not among them:
+# the site ships it compiled (stdlib/, sitebuild.wheels.compile_stdlib)
+RUNTIME_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "pyodide-lock.json")
 # Environment markers of Pyodide 0.29 (CPython 3.13, emscripten) for dependency resolution.
 PYODIDE_ENV = {"python_version": "3.13", "python_full_version": "3.13.2", "sys_platform": "emscripten",
                "platform_system": "Emscripten", "platform_machine": "wasm32", "os_name": "posix",

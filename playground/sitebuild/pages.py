@@ -114,11 +114,12 @@ MANIFEST = {
 
 def write_service_worker(out: Path, version: str, pyodide: str, lock_pkgs, lock):
     """sw.js with its lists: PRECACHE = every file of the site but the big ones fetched on
-    first use (wheels, data, build.json); RUNTIME = those plus the Pyodide runtime files."""
+    first use (wheels, data, the compiled standard library); RUNTIME = those plus the Pyodide
+    runtime files."""
     # not cached: build.json (a report), sw.js (the browser fetches it itself) and
     # version.json (what the loader asks the network to tell "offline" from "CDN blocked")
     files = [f for f in (_rel(out, p) for p in _files(out)) if f not in NOT_CACHED]
-    lazy = [f for f in files if f.startswith(("wheels/", "data/"))]
+    lazy = [f for f in files if f.startswith(("wheels/", "data/", "stdlib/"))]
     precache = [f for f in files if f not in lazy]
     digest = hashlib.sha256()
     for f in sorted(files):

@@ -1,5 +1,6 @@
-// Compile the .py files of wheels to bytecode with Pyodide's own CPython (3.13, from the npm
-// core), so the page imports bokeh, panel and our code without compiling them first.
+// Compile the .py files of wheels (and of the standard library's zip) to bytecode with
+// Pyodide's own CPython (3.13, from the npm core), so the page imports the standard library,
+// bokeh, panel and our code without compiling them first.
 //   node pycompile.mjs <pyodide dir> <in.whl> <out.whl> <sourceless|cached> [...more triples]
 // sourceless: each foo.py becomes foo.pyc (third-party wheels: smaller, fastest import);
 // cached: the sources stay and __pycache__/foo.cpython-313.pyc is added (our wheel: tracebacks
@@ -22,7 +23,7 @@ def _record_line(name, data):
 
 def compile_wheel(src, dst, mode):
     out, record_name, lines, n = io.BytesIO(), None, [], 0
-    with zipfile.ZipFile("/host" + src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+    with zipfile.ZipFile("/host" + src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename.endswith(".dist-info/RECORD"):

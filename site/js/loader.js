@@ -69,8 +69,7 @@
     if (s.state === "skipped") txt = s.detail || "skipped";
     else if (s.total) txt = `${mb(s.loaded)} / ${mb(s.total)}`;
     else if (s.loaded) txt = mb(s.loaded);
-    if (s.state === "done") txt = ((s.total || s.loaded) ? mb(Math.max(s.total, s.loaded)) + " ✓" : "✓") +
-      (s.detail ? " · " + s.detail : "");  // how it was done, e.g. "start-up snapshot"
+    if (s.state === "done") txt = (s.total || s.loaded) ? mb(Math.max(s.total, s.loaded)) + " ✓" : "✓";
     size.textContent = txt;
     const fill = li.querySelector(".descent-bar-fill");
     const frac = s.state === "done" ? 1 : (s.total ? Math.min(1, s.loaded / s.total) : 0);
@@ -125,9 +124,6 @@
       setState(m.stage, {loaded: m.loaded, total: m.total});
     } else if (m.type === "descent:fail") {
       fail(m.stage, m.kind, m.message);
-    } else if (m.type === "descent:snapshot") {
-      // the start-up snapshot for the next visit: making, made, failed (the boot bench waits for it)
-      window.DescentLoader.snapshot = m.state + (m.error ? ": " + m.error : "");
     } else if (m.type === "descent:backend") {
       const b = document.querySelector(".descent-backend");
       if (b) { b.textContent = "matmul: " + m.text; b.title = m.text; }

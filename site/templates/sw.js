@@ -18,6 +18,8 @@ self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
       if (name.startsWith("descent-") && name !== CACHE) await caches.delete(name);
+      // start-up snapshots of Python (~25 MB) that earlier builds kept; this one does not use them
+      if (name === "pyodide-start-snapshots") await caches.delete(name);
     }
     await self.clients.claim();
   })());

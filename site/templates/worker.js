@@ -8,6 +8,8 @@ const CONFIG = /*@CONFIG@*/{};
 const SITE_ROOT = new URL(CONFIG.siteRoot, self.location.href).href;
 const abs = (p) => new URL(p, SITE_ROOT).href;
 const INDEX_URL = abs(CONFIG.pyodide);
+// the standard library compiled to bytecode at build time (the core's zip holds sources only)
+const STDLIB_URL = abs(CONFIG.stdlib);
 const STAGES = ["runtime", "packages", "wheel", "data", "app"];
 
 let stage = null;
@@ -134,12 +136,12 @@ async function boot() {
     throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`, INDEX_URL + "pyodide.js", e);
   }
   try {
-    self.pyodide = await startPython();
+    self.pyodide = await loadPyodide({indexURL: INDEX_URL, stdLibURL: STDLIB_URL});
   } catch (e) {
     throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`, INDEX_URL + "pyodide.asm.wasm", e);
   }
   self.pyodide.globals.set("sendPatch", sendPatch);
-  finish(snapshot.state === "used" ? "start-up snapshot" : "");
+  finish();
 
   // 2. packages: numpy & co. from the Pyodide distribution, bokeh + panel (+ their pure
   //    dependencies) as wheels from this site: no package index is consulted.
@@ -207,59 +209,7 @@ async function boot() {
   appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
   await installLater();
-  if (snapshot.state !== "used") makeSnapshot();
   installBackend("webgpu", CONFIG.webgpu);
-}
-
-// Python's start-up (the interpreter and the ~180 standard-library modules Pyodide imports
-// while starting) takes ~1.5 s of a cached visit here, and the ~100 more the pages import
-// ~0.7 s. After the first visit's page is interactive, a worker of its own (js/snapshot.js)
-// starts a bare Pyodide, imports those modules, and keeps a copy of its memory (~25 MB) in
-// CacheStorage; the next page of this site starts Python from that copy instead (README:
-// the boot figures). Pyodide refuses a snapshot of another build (its build id is in it);
-// whatever fails, Python starts the normal way.
-const snapshot = {cache: "pyodide-start-snapshots", key: INDEX_URL + "descent-start.snapshot", state: "none"};
-
-async function savedSnapshot() {
-  try {
-    const hit = await (await caches.open(snapshot.cache)).match(snapshot.key);
-    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
-  } catch (e) {
-    return null;  // no CacheStorage here (an insecure origin, some private modes)
-  }
-}
-
-async function startPython() {
-  const saved = await savedSnapshot();
-  if (saved) {
-    try {
-      const py = await loadPyodide({indexURL: INDEX_URL, _loadSnapshot: saved});
-      py.runPython("import random; random.seed()");  // fresh, not the snapshot's state
-      snapshot.state = "used";
-      return py;
-    } catch (e) {
-      snapshot.state = "refused";
-      console.warn(`[descent] the start-up snapshot was refused (${String((e && e.message) || e).split("\n")[0]}); Python starts anew`);
-      caches.open(snapshot.cache).then((c) => c.delete(snapshot.key)).catch(() => {});
-    }
-  }
-  return await loadPyodide({indexURL: INDEX_URL});
-}
-
-function makeSnapshot() {
-  if (typeof Worker !== "function" || typeof caches !== "object") return;
-  const done = (msg) => {
-    maker.terminate();
-    snapshot.state = msg.ok ? "made" : "failed";
-    if (!msg.ok) console.warn(`[descent] no start-up snapshot for the next visit: ${msg.error}`);
-    self.postMessage({type: "descent:snapshot", state: snapshot.state, bytes: msg.bytes, error: msg.error});
-  };
-  self.postMessage({type: "descent:snapshot", state: "making"});
-  const maker = new Worker(abs("js/snapshot.js"));
-  maker.onmessage = (ev) => done(ev.data || {});
-  maker.onerror = (ev) => { ev.preventDefault(); done({ok: false, error: ev.message || "js/snapshot.js failed"}); };
-  maker.postMessage({indexURL: INDEX_URL, cache: snapshot.cache, key: snapshot.key,
-                     imports: CONFIG.startImports || []});
 }
 
 // The Pyodide packages no page imports while it boots (requests and its kin, which Panel's
