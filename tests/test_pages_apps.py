@@ -87,13 +87,17 @@ def test_every_app_and_embed_page_boots_clean(pages, ctx):
     assert ctx.watch.problems() == {}
 
 
-def test_pages_import_the_standard_library_compiled_at_build_time(pages):
-    # bytecode from the site's stdlib/ zip (sitebuild.wheels.compile_stdlib), not the core's sources
+def test_pages_import_bytecode_compiled_at_build_time(pages):
+    # the standard library from the site's stdlib/ zip (sitebuild.wheels.compile_stdlib), not the
+    # core's sources; the distribution's pure wheels and the site's own compiled too
     pg = pages["autograd.html"]
     files = py(pg, "import json, email.message, asyncio.tasks, pyodide.ffi, sys; "
                    "' '.join([json.__file__, email.message.__file__, asyncio.tasks.__file__, "
                    "pyodide.ffi.__file__, sys.modules['_pyodide._base'].__file__])").split()
     assert len(files) == 5 and all(f.startswith("/lib/python313.zip/") and f.endswith(".pyc") for f in files), files
+    files = py(pg, "import jinja2, packaging.version, bokeh, panel; "
+                   "' '.join(m.__file__ for m in (jinja2, packaging.version, bokeh, panel))").split()
+    assert len(files) == 4 and all(f.endswith(".pyc") for f in files), files
 
 
 # seconds of training before Pause is pressed: a minute where Pause was seen getting lost (the

@@ -2,6 +2,7 @@
 offline bundle. The site is built once per test session (see `build_once`, shared with
 tests/test_site_browser.py)."""
 import ast
+import hashlib
 import html
 import html.parser
 import json
@@ -379,6 +380,34 @@ def test_offline_bundle_has_no_cdn_address_and_vendors_pyodide(offline):
     pre, run, cache = _sw_lists(folder)
     assert "pyodide/pyodide.asm.wasm" in run and cache.startswith("descent-0.1.0-offline-")
     assert info["bytes"] == sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_offline_bundle_compiles_the_distributions_source_wheels(built, tmp_path):
+    # PyPI's pure wheels in a distribution (jinja2, packaging…) hold sources: the bundle ships
+    # them compiled, with the sha256 Pyodide checks set to match
+    site, summary = built
+    copy = tmp_path / "_site"
+    shutil.copytree(site, copy)
+    dist = fake_dist(tmp_path / "dist", summary["lock_packages"])
+    lock = sb.read_lock(dist / "pyodide-lock.json")
+    name = lock["packaging"]["file_name"]
+    with zipfile.ZipFile(dist / name, "w") as z:
+        z.writestr("packaging/__init__.py", "VERSION = 42\n")
+        z.writestr("packaging/data.txt", "kept")
+        z.writestr("packaging-24.2.dist-info/RECORD", "")
+    info = sb.make_offline_bundle(copy, dist, summary["lock_packages"], quiet=True)
+    pyo = Path(info["dir"]) / "pyodide"
+    with zipfile.ZipFile(pyo / name) as z:
+        assert {"packaging/__init__.pyc", "packaging/data.txt"} <= set(z.namelist())
+        assert "packaging/__init__.py" not in z.namelist()
+        assert z.read("packaging/__init__.pyc")[:4] == (3571).to_bytes(2, "little") + b"\r\n"
+    raw = json.loads((pyo / "pyodide-lock.json").read_text())["packages"]
+    assert raw["packaging"]["sha256"] == hashlib.sha256((pyo / name).read_bytes()).hexdigest()
+    assert raw["packaging"]["sha256"] != lock["packaging"]["sha256"]
+    # a package file without sources (here: numpy's stand-in) keeps its bytes and its hash
+    other = lock["numpy"]["file_name"]
+    assert (pyo / other).read_bytes() == (dist / other).read_bytes()
+    assert raw["numpy"]["sha256"] == lock["numpy"]["sha256"]
 
 
 def test_offline_bundle_zip_holds_the_folder(offline):

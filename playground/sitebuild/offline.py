@@ -3,15 +3,16 @@ every CDN address rewritten to it, plus its zip."""
 from __future__ import annotations
 
 
+import hashlib
 import json
 import re
 import shutil
 import zipfile
 from pathlib import Path
 
-from .common import BuildError, CDN_PATTERNS, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES, TEXT_SUFFIXES, _files, _project_version, _rel, human, log
+from .common import BuildError, CDN_PATTERNS, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES, TEXT_SUFFIXES, _files, _norm, _project_version, _rel, human, log
 from .pages import write_service_worker
-from .wheels import read_lock
+from .wheels import _cache_dir, compile_wheels, read_lock
 
 # ------------------------------------------------------------------ offline bundle
 
@@ -54,6 +55,7 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
     pyo.mkdir()
     for f in list(RUNTIME_FILES) + [lock[p]["file_name"] for p in lock_pkgs]:
         shutil.copy2(dist / f, pyo / f)
+    _compile_packages(pyo, lock_pkgs, lock)
     for p in _files(dest):
         if p.suffix in TEXT_SUFFIXES and not p.is_relative_to(pyo):
             t = p.read_text(errors="surrogateescape")
@@ -87,6 +89,37 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
         log(f"offline bundle: {dest} ({human(size)}), {zpath} ({human(zpath.stat().st_size)}); "
             f"serve it with: descent serve-site {dest}")
     return {"dir": str(dest), "zip": str(zpath), "bytes": size}
+
+
+def _has_sources(path: Path):
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(n.endswith(".py") for n in z.namelist())
+
+
+def _compile_packages(pyo: Path, lock_pkgs, lock):
+    """The distribution's wheels that still hold Python sources (PyPI's pure wheels: jinja2,
+    packaging, tqdm…) compiled like the site's own (sourceless .pyc, Pyodide's CPython), and
+    their sha256 in the bundle's pyodide-lock.json set to match: Pyodide checks it."""
+    todo = [p for p in lock_pkgs if _has_sources(pyo / lock[p]["file_name"])]
+    if not todo:
+        return
+    jobs = []
+    for p in todo:
+        f = pyo / lock[p]["file_name"]
+        src = f.with_name(f.name + ".src")
+        f.replace(src)
+        jobs.append((src, f, "sourceless"))
+    compile_wheels(jobs, _cache_dir())
+    for src, _, _ in jobs:
+        src.unlink()
+    data = json.loads((pyo / "pyodide-lock.json").read_text())
+    raw = {_norm(k): k for k in data["packages"]}
+    for p in todo:
+        data["packages"][raw[p]]["sha256"] = hashlib.sha256((pyo / lock[p]["file_name"]).read_bytes()).hexdigest()
+    (pyo / "pyodide-lock.json").unlink()  # a copy of a read-only file may be read-only too
+    (pyo / "pyodide-lock.json").write_text(json.dumps(data))
 
 
 def offline_cdn_refs(folder: Path):
