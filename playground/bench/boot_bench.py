@@ -10,9 +10,10 @@ row in one fresh browser profile (visit 1: nothing cached; visit 2: the service 
 cache, which visit 1 filled once it was interactive, the second visit of issue 10's target;
 visit 3 and on: the browser also keeps the compiled WebAssembly of the runtime, which it does
 only from the visit after a cached one). Each visit ends once the service worker has cached
-the site, as a visitor's would while reading the page. That is repeated ``--trials`` times, each in a new profile. It prints the loader's seconds per
-stage (page: the page's own scripts, before the worker's first stage; the worker's runtime,
-packages, wheel, data, app; draw: BokehJS drawing what the worker sent) and to interactive (the app drawn, its loading
+the site, as a visitor's would while reading the page. That is repeated ``--trials`` times,
+each in a new profile. It prints the loader's seconds per stage (page: the page's own
+scripts, before the worker's first stage; the worker's runtime, packages, wheel, data, app;
+draw: BokehJS drawing what the worker sent) and to interactive (the app drawn, its loading
 spinner gone), the median of each visit, and the targets: first visit <= 12 s, cached
 second visit <= 8 s. Every other address is refused. Timings on a shared machine vary:
 compare within one run (the load average is printed): several ``--site`` bundles (say, before

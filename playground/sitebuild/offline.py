@@ -55,7 +55,7 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
     pyo.mkdir()
     for f in list(RUNTIME_FILES) + [lock[p]["file_name"] for p in lock_pkgs]:
         shutil.copy2(dist / f, pyo / f)
-    _compile_packages(pyo, lock_pkgs, lock)
+    _compile_packages(dist, pyo, lock_pkgs, lock)
     for p in _files(dest):
         if p.suffix in TEXT_SUFFIXES and not p.is_relative_to(pyo):
             t = p.read_text(errors="surrogateescape")
@@ -98,22 +98,17 @@ def _has_sources(path: Path):
         return any(n.endswith(".py") for n in z.namelist())
 
 
-def _compile_packages(pyo: Path, lock_pkgs, lock):
+def _compile_packages(dist: Path, pyo: Path, lock_pkgs, lock):
     """The distribution's wheels that still hold Python sources (PyPI's pure wheels: jinja2,
     packaging, tqdm…) compiled like the site's own (sourceless .pyc, Pyodide's CPython), and
     their sha256 in the bundle's pyodide-lock.json set to match: Pyodide checks it."""
-    todo = [p for p in lock_pkgs if _has_sources(pyo / lock[p]["file_name"])]
+    todo = [p for p in lock_pkgs if _has_sources(dist / lock[p]["file_name"])]
     if not todo:
         return
-    jobs = []
     for p in todo:
-        f = pyo / lock[p]["file_name"]
-        src = f.with_name(f.name + ".src")
-        f.replace(src)
-        jobs.append((src, f, "sourceless"))
-    compile_wheels(jobs, _cache_dir())
-    for src, _, _ in jobs:
-        src.unlink()
+        (pyo / lock[p]["file_name"]).unlink()  # the copy: it may be read-only like its source
+    compile_wheels([(dist / lock[p]["file_name"], pyo / lock[p]["file_name"], "sourceless") for p in todo],
+                   _cache_dir())
     data = json.loads((pyo / "pyodide-lock.json").read_text())
     raw = {_norm(k): k for k in data["packages"]}
     for p in todo:
