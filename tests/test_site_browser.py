@@ -256,6 +256,23 @@ def test_blocked_cdn_is_told_apart_from_offline(ctx, site_url):
     assert "cdn.jsdelivr.net" in msg.inner_text() and "offline bundle" in msg.inner_text()
 
 
+def test_a_missing_standard_library_is_not_blamed_on_the_cdn(ctx, site_url):
+    # the compiled standard library comes from this site (a broken deploy here), the runtime
+    # from the CDN (answering): the message names our file, not the CDN
+    def gone(route):
+        ROUTED_404.add(route.request.url)
+        route.fulfill(status=404, body=b"gone")
+    ctx.route("**/stdlib/python_stdlib-*.zip", gone)
+    pg = _page(ctx)
+    pg.goto(site_url + "autograd.html")
+    msg = pg.locator(".descent-loader-msg")
+    _wait(lambda: msg.inner_text().strip() != "", 30)
+    assert msg.get_attribute("data-kind") == "http", msg.inner_text()
+    assert "stdlib/python_stdlib-" in msg.inner_text() and "cdn.jsdelivr.net" not in msg.inner_text()
+    assert _stages(pg)["runtime"]["state"] == "failed"
+    assert ctx.others == []  # (the console has Python's own errors about it: this failure is real)
+
+
 def test_no_webassembly_gets_a_specific_message(ctx, site_url):
     pg = _page(ctx)
     pg.add_init_script("delete globalThis.WebAssembly")

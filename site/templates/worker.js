@@ -138,7 +138,11 @@ async function boot() {
   try {
     self.pyodide = await loadPyodide({indexURL: INDEX_URL, stdLibURL: STDLIB_URL});
   } catch (e) {
-    throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`, INDEX_URL + "pyodide.asm.wasm", e);
+    // the runtime comes from Pyodide's address (the CDN), its compiled standard library from
+    // this site: say which of the two failed
+    const ours = await realFetch(STDLIB_URL, {method: "HEAD", cache: "no-store"}).then((r) => r.ok, () => false);
+    throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`,
+                         ours ? INDEX_URL + "pyodide.asm.wasm" : STDLIB_URL, e);
   }
   self.pyodide.globals.set("sendPatch", sendPatch);
   finish();
