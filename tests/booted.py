@@ -24,6 +24,8 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "applicat
 STAGES = ("runtime", "packages", "wheel", "data", "app")
 # Console lines that are not failures, each with why. Nothing else is ignored.
 ALLOWED_CONSOLE = {
+    "Service Worker registration blocked by Playwright":
+        "Playwright's own line when a test context sets service_workers='block'",
 }
 
 
@@ -66,11 +68,12 @@ def serve(folder):
 
 
 class Watch:
-    """Everything that went wrong in a browser context: console errors (pages and their
-    workers), uncaught exceptions, HTTP errors (404...) and requests that left localhost."""
+    """Everything that went wrong in a browser context: console errors and warnings (pages
+    and their workers), uncaught exceptions, HTTP errors (404...) and requests that left
+    localhost."""
 
     def __init__(self, ctx):
-        self.errors, self.http, self.outside = [], [], []
+        self.errors, self.warnings, self.http, self.outside = [], [], [], []
         ctx.route(lambda u: not u.startswith("http://127.0.0.1"), self._refuse)
         ctx.on("response", lambda r: self.http.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         ctx.on("page", self.attach)
@@ -87,11 +90,16 @@ class Watch:
         pg.on("worker", lambda w: w.on("console", self._console))
 
     def _console(self, m):
-        if m.type == "error" and not any(a in m.text for a in ALLOWED_CONSOLE):
+        if any(a in m.text for a in ALLOWED_CONSOLE):
+            return
+        if m.type == "error":
             self.errors.append(m.text)
+        elif m.type == "warning":
+            self.warnings.append(m.text)
 
     def problems(self):
-        return {k: v for k, v in (("console", self.errors), ("http", self.http), ("outside", self.outside)) if v}
+        return {k: v for k, v in (("console", self.errors), ("warnings", self.warnings),
+                                  ("http", self.http), ("outside", self.outside)) if v}
 
 
 def stages(pg):

@@ -201,6 +201,7 @@
       if (window.__descentAskedUpdate && !reloading) { reloading = true; location.reload(); }
     });
     navigator.serviceWorker.register(new URL("sw.js", SITE_ROOT).href, {scope: SITE_ROOT}).then((reg) => {
+      if (!reg) return;  // a test browser that blocks service workers resolves with nothing
       const watch = (w) => w && w.addEventListener("statechange", () => {
         if (w.state === "installed" && navigator.serviceWorker.controller) offerUpdate(reg);
       });
