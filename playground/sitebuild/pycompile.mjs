@@ -6,11 +6,31 @@
 // cached: the sources stay and __pycache__/foo.cpython-313.pyc is added (our wheel: tracebacks
 // and inspect.getsource keep working). Both use unchecked-hash pycs, which never go stale
 // against a file's mtime (wheels carry none that matter).
+// Paths are made real (symbolic links resolved) here, before they cross into Pyodide's file
+// system: NODEFS resolves a link's target inside Pyodide's tree (/work/... not /host/work/...).
+// A failure prints "pycompile failed: <wheel>" and Python's traceback, not node's stack (which
+// quotes Pyodide's minified JavaScript), and exits 1.
+import fs from "node:fs";
 import path from "node:path";
 
+const real = (p) => fs.realpathSync(path.resolve(p));
+// the output does not exist yet: its folder is made real
+const realOut = (p) => path.join(real(path.dirname(path.resolve(p))), path.basename(p));
+
+function fail(what, e) {
+  // a PythonError's message is the whole Python traceback; anything else: its message only
+  console.error(`pycompile failed: ${what}\n${(e && e.message) || e}`);
+  process.exit(1);
+}
+
 const [core, ...jobs] = process.argv.slice(2);
-const { loadPyodide } = await import(path.resolve(core, "pyodide.mjs"));
-const py = await loadPyodide({ indexURL: path.resolve(core) + "/" });
+let py;
+try {
+  const { loadPyodide } = await import(path.join(real(core), "pyodide.mjs"));
+  py = await loadPyodide({ indexURL: real(core) + "/" });
+} catch (e) {
+  fail(`starting Pyodide from ${core}`, e);
+}
 py.FS.mkdirTree("/host");
 py.FS.mount(py.FS.filesystems.NODEFS, { root: "/" }, "/host");
 py.runPython(`
@@ -55,7 +75,11 @@ def compile_wheel(src, dst, mode):
 `);
 const compile = py.globals.get("compile_wheel");
 for (let i = 0; i + 2 < jobs.length; i += 3) {
-  const [src, dst, mode] = [path.resolve(jobs[i]), path.resolve(jobs[i + 1]), jobs[i + 2]];
-  const n = compile(src, dst, mode);
-  console.log(`${path.basename(src)}: ${n} modules compiled (${mode})`);
+  try {
+    const [src, dst, mode] = [real(jobs[i]), realOut(jobs[i + 1]), jobs[i + 2]];
+    const n = compile(src, dst, mode);
+    console.log(`${path.basename(src)}: ${n} modules compiled (${mode})`);
+  } catch (e) {
+    fail(jobs[i], e);
+  }
 }

@@ -158,6 +158,9 @@ def compile_wheels(jobs, cache: Path):
         raise BuildError("compiling the wheels to bytecode needs node and the npm pyodide core: npm ci")
     todo, hits = [], []
     for src, dst, mode in jobs:
+        if not Path(src).is_file():
+            raise BuildError(f"compiling to bytecode: {src} is not there. What to do: run the build "
+                             f"again (a file of the cache {cache} or the distribution may have been removed)")
         key = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
         cached = cache / "pyc" / f"{key}-{mode}-{Path(src).name}"
         if mode == "sourceless" and cached.is_file():
@@ -169,13 +172,31 @@ def compile_wheels(jobs, cache: Path):
                             *[str(x) for src, dst, mode, _ in todo for x in (src, dst, mode)]],
                            capture_output=True, text=True)
         if r.returncode:
-            raise BuildError(f"compiling the wheels to bytecode failed: {(r.stdout + r.stderr)[-2000:]}")
+            raise BuildError(_compile_failure(r.stdout + r.stderr, cache))
         for src, dst, mode, cached in todo:
             if cached is not None:
-                cached.parent.mkdir(exist_ok=True)
+                cached.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(dst, cached)
     for cached, dst in hits:
         shutil.copy2(cached, dst)
+
+
+def _compile_failure(output: str, cache: Path) -> str:
+    """What pycompile.mjs printed when it failed, as a build error: which file, the Python
+    exception (the traceback's last line, then its last frames), what to do."""
+    what, _, tb = output.partition("pycompile failed: ")[2].partition("\n")
+    if not what:  # node itself failed before our script ran: its own last lines
+        what, tb = "node", "\n".join(output.strip().splitlines()[-4:])
+    lines = [l.replace("/host/", "/") for l in tb.strip().splitlines() if l.strip()]
+    last = lines[-1] if lines else "(no message)"
+    advice = ("the file is not a complete wheel or zip: delete it (the build downloads it again into "
+              f"{cache}) or, for a distribution's file, unpack the distribution again"
+              if "BadZipFile" in last or "zlib" in last else
+              "check that node_modules/pyodide is Pyodide's npm core (npm ci) and that the paths "
+              "exist; run the build again")
+    frames = "\n".join("    " + l for l in lines[-8:-1])
+    return (f"compiling {what} to bytecode (Pyodide's CPython under node) failed:\n  {last}\n"
+            f"{frames}\nWhat to do: {advice}.")
 
 
 def compile_stdlib(dest: Path, cache: Path) -> Path:
