@@ -195,6 +195,15 @@ def test_app_pages_have_chrome_and_an_embed_button_embeds_have_none(site, built)
         text = (site / "embed" / f"{w}.html").read_text()
         assert "data-descent-embed" in text and "descent-bar-top" not in text
         assert f'DescentLoader.worker("./{w}.js")' in text
+        # the badge sits below the app's root, in the flow, not over the app
+        assert text.index("descent-embed-badge") > text.index("data-root-id=")
+
+
+def test_embed_js_knows_the_embeds_the_build_made(site, built):
+    # a misspelt data-descent name is answered with these names (js/embed.js), one list: EMBEDS
+    m = re.search(r"const NAMES = (\[.*?\]);", (site / "js" / "embed.js").read_text())
+    assert m, "embed.js without the list of embeds"
+    assert json.loads(m.group(1)) == built[1]["embeds"] == [e.widget for e in sb.EMBEDS]
 
 
 def _app_code(worker_text):

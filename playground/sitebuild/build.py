@@ -113,6 +113,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     for sub in ("js", "css"):
         if (SITE_SRC / sub).is_dir():
             shutil.copytree(SITE_SRC / sub, out / sub)
+    _write_embed_names(out / "js" / "embed.js", embeds)
     for f in (SITE_SRC / "webgpu").glob("*.js"):
         shutil.copy2(f, out / "webgpu" / f.name)
     _build_wasm(out / "wasm")
@@ -209,6 +210,14 @@ def run_command(a):
             return serve_local(a.port, a.show)
     except BuildError as e:
         sys.exit(f"descent {a.cmd}: {e}")
+
+
+def _write_embed_names(js: Path, embeds):
+    """embed.js learns the names of the embeds built (a misspelt one is answered in the page)."""
+    text = js.read_text()
+    if "/*@EMBEDS@*/null" not in text:
+        raise BuildError(f"{js}: no /*@EMBEDS@*/null to fill in")
+    js.write_text(text.replace("/*@EMBEDS@*/null", json.dumps([e.widget for e in embeds])))
 
 
 def _build_wasm(dest: Path):

@@ -72,9 +72,12 @@ def postprocess_page(page: str, *, name: str, converted_as: str, prefix: str, ti
                + '</header>\n')
         page = re.sub(r"(<body[^>]*>)", r"\1\n" + bar.replace("\\", "\\\\"), page, count=1)
     else:
+        # below the app, in the flow (a fixed badge covered the app's bottom-right corner)
         badge = (f'<a class="descent-embed-badge" href="{prefix}{app_slug}.html" target="_blank" '
                  f'rel="noopener">Descent ↗</a>\n')
-        page = re.sub(r"(<body[^>]*>)", r"\1\n" + badge, page, count=1)
+        page, n = re.subn(r"(<div id=\"[^\"]+\" data-root-id=[^>]*></div>)", r"\1\n" + badge, page, count=1)
+        if n != 1:
+            raise BuildError(f"{name}: could not find the app's root in the converted page")
     return page
 
 

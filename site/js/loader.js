@@ -19,6 +19,7 @@
   let current = null;
   let calls = 0;
   let failed = false;
+  let sendSize = () => {};  // inside an embed: tell the embedding page our height (reportSize)
 
   function mb(n) {
     if (!n) return "0 MB";
@@ -55,6 +56,7 @@
     card.appendChild(el("div", "descent-loader-msg", ""));
     document.body.appendChild(card);
     for (const k in state) paint(k);
+    sendSize();
     return card;
   }
 
@@ -102,6 +104,7 @@
     document.body.classList.remove("pn-loading");
     const b = document.querySelector(".descent-backend");
     if (b) b.textContent = "Python did not start";
+    sendSize();
   }
 
   function onMessage(ev) {
@@ -131,7 +134,7 @@
       setState("app", {state: "done", t1: performance.now()});
       const b = document.querySelector(".descent-backend");
       if (b && /starting/.test(b.textContent)) b.textContent = "matmul: numpy (looking for a faster backend…)";
-      setTimeout(() => { if (card && !failed) card.classList.add("hidden"); }, 400);
+      setTimeout(() => { if (card && !failed) { card.classList.add("hidden"); sendSize(); } }, 400);
     }
   }
 
@@ -247,22 +250,27 @@
     });
   }
 
+  // Inside an embed the page is as tall as its content (css: html and body are not stretched
+  // to the frame), so the body's height is what the frame must be; while the loader card shows,
+  // the frame must hold it too. The body is watched for size (Bokeh's layouts resize it from
+  // their shadow roots) and the card for hiding.
   function reportSize() {
-    if (!EMBED || window.parent === window) return;
+    if (!EMBED || window.parent === window || !document.body) return;
     const id = new URLSearchParams(location.search).get("descent-id") || "";
     let last = -1;
-    const send = () => {
-      const h = Math.ceil(Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0));
+    sendSize = () => {
+      let h = document.body.getBoundingClientRect().height;
+      if (card && !card.classList.contains("hidden")) h = Math.max(h, card.offsetTop + card.offsetHeight + 16);
+      h = Math.ceil(h);
       if (h !== last) {
         last = h;
         // the height is not a secret: any embedding origin may read it; embed.js checks our origin
         window.parent.postMessage({type: "descent:size", id, height: h}, "*");
       }
     };
-    new ResizeObserver(send).observe(document.documentElement);
-    if (document.body) new ResizeObserver(send).observe(document.body);
-    window.addEventListener("load", send);
-    send();
+    new ResizeObserver(() => sendSize()).observe(document.body);
+    window.addEventListener("load", () => sendSize());
+    sendSize();
   }
 
   // Run Python in the app's worker (after boot): resolves with the value as text.
