@@ -37,6 +37,20 @@ def test_exact_gelu_gradcheck_and_both_forms_match_torch():
     assert nn.GELU().spec()["args"] == {"approximate": "none"}  # PyTorch's default
 
 
+def test_float32_gelu_values_and_gradient_match_torch():
+    # the float32 path (one exp for Phi and phi, A&S 7.1.26) against float64 torch
+    x = np.linspace(-9, 9, 40001).astype(np.float32)
+    ours = Tensor(x, requires_grad=True)
+    y = nn.GELU()(ours)
+    y.sum().backward()
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ref = torch.nn.functional.gelu(xt)
+    ref.sum().backward()
+    assert y.data.dtype == ours.grad.dtype == np.float32
+    assert np.abs(y.data - ref.detach().numpy()).max() < 1e-6
+    assert np.abs(ours.grad - xt.grad.numpy()).max() < 1e-6
+
+
 def test_erf_float32_is_accurate():
     x = np.linspace(-6, 6, 10001).astype(np.float32)
     want = torch.erf(torch.tensor(x.astype(np.float64))).numpy()
