@@ -1,4 +1,5 @@
 """The 2-D playground: controls, the boundary, URL round-trips, CSV errors, code export."""
+import asyncio
 import os
 import pathlib
 import subprocess
@@ -20,12 +21,12 @@ def test_training_changes_the_boundary_and_lowers_the_loss():
     app = playground2d_app(location=Location())
     c = app.controls
     before = c["heat"].data["image"][0].copy()
-    neurons_before = [m.copy() for m in c["neurons"].data["image"]]
+    neurons_before = c["neurons"].data["image"][0].copy()
     tr0, _ = c["playground"].evaluate()
     c["trainer"].run_steps(400)
     after = c["heat"].data["image"][0]
     assert np.abs(after - before).max() > 0.2
-    assert any(np.abs(a - b).max() > 0.05 for a, b in zip(c["neurons"].data["image"], neurons_before))
+    assert np.nanmax(np.abs(c["neurons"].data["image"][0] - neurons_before)) > 0.05
     assert c["loss"].data["train"][-1] < tr0 - 0.1
     assert len(c["loss"].data["epoch"]) >= 2
 
@@ -45,7 +46,7 @@ def test_controls_change_what_they_should():
     w["features"].value = ["x", "y", "x2", "y2", "xy", "sinx", "siny"]
     assert s.features == "x,y,x2,y2,xy,sinx,siny" and pg.Ftr.shape[1] == 7
     assert pg.model[0].weight.shape == (4, 7)
-    assert len(c["neurons"].data["image"]) == 7 + 4 + 2
+    assert len(pg.maps()[1]) == 7 + 4 + 2 and c["neurons"].data["image"][0].shape == (7 * 26 - 6, 3 * 26 - 6)
     c["add_layer"].clicks += 1
     assert s.hidden == "4,2,4" and len(c["layers"].objects) == 3
     c["remove_layer"].clicks += 1
@@ -123,13 +124,13 @@ def test_csv_parsing_and_errors():
 def test_csv_upload_in_the_app():
     app = playground2d_app(location=Location())
     c = app.controls
-    c["upload"].value = b"x,y,label\n0.1,0.2,1\nbroken line\n"
-    assert c["upload_msg"].visible and "Line 3" in c["upload_msg"].object
+    c["upload"].send("broken.csv", b"x,y,label\n0.1,0.2,1\nbroken line\n")
+    assert c["upload_msg"].visible and c["upload_msg"].object.startswith("broken.csv: line 3")
     rng = np.random.default_rng(0)
     pts = rng.uniform(-1, 1, (60, 2))
     lines = "\n".join(f"{a:.3f},{b:.3f},{int(a > b)}" for a, b in pts)
-    c["upload"].value = ("x,y,label\n" + lines).encode()
-    assert c["setup"].dataset == "custom" and "Loaded 60 points" in c["upload_msg"].object
+    c["upload"].send("mine.csv", ("x,y,label\n" + lines).encode())
+    assert c["setup"].dataset == "custom" and c["upload_msg"].object == "Loaded 60 points from mine.csv."
     assert len(c["train_points"].data["x"]) + len(c["test_points"].data["x"]) == 60
 
 
@@ -162,17 +163,22 @@ def test_exported_code_runs_in_engine_and_pytorch_alike(tmp_path):
 
 
 def test_export_code_for_custom_and_regression_is_valid_python():
-    s = Setup(problem="regression", dataset="hills", loss="squared", dropout=0.1, l1=0.01)
-    code = export_code(s, "torch", 2)
+    s = Setup(problem="regression", dataset="hills", dropout=0.1, l1=0.01)
+    pg = Playground(s)
+    code = export_code(s, "torch", 2, pg.data())
     compile(code, "x.py", "exec")
-    assert "make_regression('hills'" in code and "nn.Dropout(0.1)" in code and "p.abs()" in code
+    assert "dataset: hills" in code and "nn.Dropout(0.1)" in code and "p.abs()" in code and "mse_loss" in code
+    # the page's own points are in the file: nothing but torch and numpy is imported
+    imports = [line for line in code.splitlines() if line.startswith(("import ", "from "))]
+    assert all(line.split()[1].split(".")[0] in ("numpy", "torch") for line in imports), imports
+    assert str(np.float32(pg.Xtr[0, 0])) in code and str(np.float32(pg.yte[-1])) in code
 
 
 def test_too_few_points_and_changes_after_training_keep_the_run():
     app = playground2d_app(location=Location())
     c = app.controls
     t, s = c["trainer"], c["setup"]
-    c["upload"].value = b"0,0,1\n1,1,0\n0,1,1\n1,0,0\n"  # too few to split: a message, no crash
+    c["upload"].send("few.csv", b"0,0,1\n1,1,0\n0,1,1\n1,0,0\n")  # too few to split: a message, no crash
     assert c["upload_msg"].visible and "at least 10" in c["upload_msg"].object
     assert s.dataset != "custom"
     t.run_steps(40)
@@ -184,3 +190,87 @@ def test_too_few_points_and_changes_after_training_keep_the_run():
     assert t.step == 40
     t.reset()
     assert t.step == 0 and not t.pending_reset and len(c["train_points"].data["x"]) > 0
+
+
+def test_each_upload_is_judged_on_its_own_name_and_bytes():
+    app = playground2d_app(location=Location())
+    c = app.controls
+    up, msg = c["upload"], c["upload_msg"]
+    up.send("empty.csv", b"")  # an empty first upload says so
+    assert msg.visible and msg.object.startswith("empty.csv: the file is empty") and msg.alert_type == "danger"
+    good = "".join(f"{k / 20:.2f},{(k % 7) / 7:.2f},{k % 2}\n" for k in range(20)).encode()
+    up.send("good.csv", good)
+    assert msg.object == "Loaded 20 points from good.csv." and c["setup"].dataset == "custom"
+    up.send("empty.csv", b"")
+    assert msg.object.startswith("empty.csv: the file is empty")
+    assert len(c["train_points"].data["x"]) + len(c["test_points"].data["x"]) == 20  # the good points stay
+    up.send("again.csv", good)  # the same bytes under another name
+    assert msg.object == "Loaded 20 points from again.csv."
+    up.send("again.csv", good)  # the very same file twice: judged again
+    assert msg.object == "Loaded 20 points from again.csv."
+    up.send("one.csv", b"x,y,label\n0.5,0.5,1\n")
+    assert msg.object.startswith("one.csv: the file has 1 data line;")
+    up.send("header.csv", b"x,y,label\n")
+    assert msg.object.startswith("header.csv: the file has no data lines")
+
+
+def test_the_loss_menu_follows_the_problem():
+    s = Setup()
+    assert s.loss == "cross_entropy"
+    s.problem = "regression"
+    assert s.loss == "squared" and s.effective_loss() == "squared"
+    s.problem = "classification"
+    assert s.loss == "cross_entropy"
+    assert Setup(problem="regression", loss="cross_entropy").loss == "squared"  # an old link
+    assert Setup(loss="squared").loss == "squared"  # classification keeps the link's choice
+    app = playground2d_app(location=Location())
+    w = app.controls["widgets"]
+    w["problem"].value = "regression"
+    assert w["loss"].value == "squared" and w["loss"].disabled
+
+
+def test_a_divergence_restores_what_the_page_shows():
+    app = playground2d_app(location=Location())
+    c = app.controls
+    c["setup"].param.update(problem="regression", optimizer="sgd", lr=10.0)
+    t = c["trainer"]
+    for _ in range(2):  # a second divergence in a row behaves like the first
+        t.run_steps(200)
+        assert "Restored the last good weights" in t.status
+        tr, te = c["playground"].evaluate()
+        assert np.isfinite(tr) and f"train loss {tr:.3f}" in c["summary"].object
+        loss = c["loss"].data
+        assert np.isfinite(loss["train"]).all() and loss["train"][-1] == tr
+        assert loss["epoch"][-1] == c["playground"].epoch
+        image = c["heat"].data["image"][0]
+        assert np.isfinite(image).all() and image.shape == (100, 100)
+    assert len(c["diverged"].data["epoch"]) == 2
+
+
+def test_the_code_follows_every_change_once_shown():
+    app = playground2d_app(location=Location())
+    c = app.controls
+    assert c["code_torch"].value == "" and not c["code"].visible
+    c["show_code"].clicks += 1
+    assert c["code"].visible and "dataset: circle" in c["code_torch"].value
+    c["widgets"]["dataset"].value = "xor"
+    assert "dataset: xor" in c["code_torch"].value and "dataset: xor" in c["code_engine"].value
+    c["widgets"]["lr"].value = 0.1
+    assert "lr=0.1)" in c["code_torch"].value
+    c["add_layer"].clicks += 1
+    assert "nn.Linear(2, 4)" in c["code_engine"].value and c["code_engine"].value.count("nn.Linear") == 4
+    assert "range(100)" in c["code_engine"].value  # before training: 100 epochs
+    asyncio.run(c["trainer"].run(max_chunks=3))  # 60 steps of 10 out of 200 points: 3 epochs
+    assert c["trainer"].status.startswith("Paused") and "range(3)" in c["code_engine"].value
+
+
+def test_the_boundary_is_fine_and_one_pass_draws_every_map():
+    pg = Playground(Setup(features="x,y,xy", hidden="3,2"))
+    out, maps = pg.maps()
+    assert out.shape == (100, 100) and out.dtype == np.float32 and np.abs(out).max() <= 1
+    assert [(layer, i) for layer, i, _ in maps] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+    assert all(m.shape == (20, 20) for _, _, m in maps)
+    # the first hidden neuron's map is that neuron's activation on the grid
+    from engine import Tensor
+    h = pg.model[1](pg.model[0](Tensor(pg.Fgrid))).data[:, 0].reshape(100, 100)[::5, ::5]
+    assert np.allclose(maps[3][2], h, atol=1e-6)
