@@ -38,20 +38,29 @@ State (``param`` parameters, so Panel can watch them): ``running``, ``status`` (
 for the learner), ``progress`` (dict: step, epoch, epoch_float, samples, samples_per_s,
 elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``.
 
-A non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or a NaN/inf
-float in the metrics) stops the run, restores the last good snapshot and says so in
-``status``. Other exceptions from ``step_fn`` also stop the run with their message (the
-traceback is kept in ``trainer.exception``).
+A diverging run stops, restores the last good snapshot and says so in ``status``, the same
+way every time: a non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or
+a NaN/inf float in the metrics), or a finite ``"loss"`` whose median over the last ``window``
+steps sits ``explode`` times above the run's first loss (Adam at a huge learning rate keeps
+a finite loss of millions). The steps of the failed chunk are undone: ``on_chunk`` never
+sees them, ``diverged`` says where it happened. Other exceptions from ``step_fn`` also stop
+the run with their message (the traceback is kept in ``trainer.exception``).
+
+A change that needs a new model while a run exists (``rebuild``) is kept in
+``pending_reset``: ``apply_pending()`` (the "Apply (new model)" button) or ``start()``
+(Train) applies it, i.e. resets, and Train then trains the new model.
 """
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
+import statistics
 import time
 from typing import Any, Callable
 
 import param
+
+from playground.session import document_safe, locked, server_doc
 
 try:
     from engine import NonFiniteLossError
@@ -59,7 +68,10 @@ except ImportError:  # pragma: no cover - the engine always ships with the playg
     class NonFiniteLossError(FloatingPointError):
         pass
 
-__all__ = ["Trainer", "trainer_controls", "progress_text", "document_safe"]
+__all__ = ["Trainer", "trainer_controls", "progress_text", "backend_badge", "document_safe"]
+
+APPLY_HINT = ("Apply (new model) or Train starts a new model with it (or press Reset); "
+              "the current run is kept until then.")
 
 
 def _backend_status() -> dict:
@@ -68,62 +80,6 @@ def _backend_status() -> dict:
         return backend.status()
     except Exception as e:  # pragma: no cover - defensive: the UI must still render
         return {"backend": "numpy", "reason": f"backend status unavailable: {e}", "stats": {}}
-
-
-def _server_doc():
-    """The Bokeh document of this `panel serve` session, or None (Pyodide, Jupyter, tests).
-
-    Under a Bokeh server, models may only change while the session's document lock is held:
-    code in an asyncio task does not hold it, so the Trainer runs each chunk as a
-    next-tick callback (which Bokeh runs with the lock) and awaits it."""
-    try:
-        from panel.io.state import state
-    except Exception:  # pragma: no cover - Panel is always there for the apps
-        return None
-    doc = state.curdoc
-    if doc is None or doc.session_context is None or getattr(state, "_is_pyodide", False):
-        return None
-    return doc
-
-
-async def _locked(fn, *args):
-    """Run ``fn(*args)`` holding the session's document lock (or directly without a server)."""
-    doc = _server_doc()
-    if doc is None:
-        return fn(*args)
-    fut = asyncio.get_running_loop().create_future()
-
-    def callback():
-        if fut.done():
-            return
-        doc.hold("combine")  # one patch message for everything this chunk changed
-        try:
-            fut.set_result(fn(*args))
-        except BaseException as e:  # handed to the awaiting task
-            fut.set_exception(e)
-        finally:
-            doc.unhold()
-
-    doc.add_next_tick_callback(callback)
-    return await fut
-
-
-def document_safe(fn):
-    """Decorator for callbacks that change Bokeh models (``source.data = ...``).
-
-    Panel runs most widget callbacks holding the session's document lock, but not all: a
-    ``TextInput``'s Enter key arrives as an event that Panel handles without it, and Bokeh
-    then refuses the change ("_pending_writes should be non-None ..."), so the plot never
-    updates. Panel's ``unlocked()`` sends the changes itself and works with or without the
-    lock; outside a server (tests, Pyodide, Jupyter) ``fn`` just runs."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if _server_doc() is None:
-            return fn(*args, **kwargs)
-        from panel.io.document import unlocked
-        with unlocked():
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def _value(x):
@@ -158,7 +114,8 @@ class Trainer(param.Parameterized):
                  steps_per_epoch: int | Callable[[], int] | None = None,
                  max_steps: int | Callable[[], int | None] | None = None,
                  chunk_seconds: float | None = 0.25, progress_every: float = 0.3,
-                 server_gap: float = 0.04, seed: int = 0, **params):
+                 server_gap: float = 0.04, seed: int = 0,
+                 explode: float | None = 10.0, window: int = 10, **params):
         super().__init__(seed=seed, **params)
         self.step_fn = step_fn
         self.chunk = max(1, int(chunk))
@@ -170,6 +127,8 @@ class Trainer(param.Parameterized):
         self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
         self.steps_per_epoch, self.max_steps = steps_per_epoch, max_steps
         self.exception: BaseException | None = None
+        self.explode, self.window = explode, max(1, int(window))
+        self.diverged: dict | None = None  # {"step": where it failed, "restored": step kept}
         self._task: asyncio.Task | None = None
         self._pause_requested = False
         self._queue: list[tuple[Callable[[], Any], str]] = []
@@ -184,6 +143,10 @@ class Trainer(param.Parameterized):
         self._last_good = None
         self._last_good_step = 0
         self._epoch_hint = None
+        self._first_loss = None  # the run's first loss: what "exploded" is measured against
+        self._recent = []        # the last `window` losses
+        self._last_good_recent = []
+        self.diverged = None
         self._update_progress()
 
     def _update_progress(self, epoch_hint=None):
@@ -208,9 +171,8 @@ class Trainer(param.Parameterized):
         """Start (or resume) training as an asyncio task; returns the task."""
         if self.running and self._task is not None and not self._task.done():
             return self._task
-        if self.pending_reset:
-            self.status = f"Press Reset first: {self.pending_reset}."
-            return None
+        if self.pending_reset:  # Train with a change waiting: apply it (a new model), then train
+            self.apply_pending()
         if self.finished:
             self.status = "Finished. Raise the epochs or press Reset to train again."
             return None
@@ -220,7 +182,7 @@ class Trainer(param.Parameterized):
             loop = asyncio.get_event_loop()
         self._pause_requested = False
         self.running = True
-        self.error = ""
+        self.error, self.diverged = "", None
         self.status = "Training…"
         self._task = loop.create_task(self.run())
         return self._task
@@ -240,13 +202,14 @@ class Trainer(param.Parameterized):
             self._stop_task()
             self._set_stopped("Paused.")
         if self.pending_reset:
-            self.status = f"Press Reset first: {self.pending_reset}."
-            return None
+            self.apply_pending()
         self._apply_queue()
+        self.error, self.diverged = "", None
         if self._last_good is None:
             self._take_snapshot()
         out = self._run_chunk(1)
         if out is not None:
+            self._update_progress(self._epoch_hint)  # the progress line names the same step
             self.status = f"Stepped: step {self.step}."
         return out[-1] if out else None
 
@@ -274,11 +237,19 @@ class Trainer(param.Parameterized):
             fn()
 
     def needs_reset(self, why: str):
-        """A change that cannot apply to the running model: pause and ask for Reset."""
+        """A change that cannot apply to the running model: pause, keep the run, and offer a
+        new model (``apply_pending``: the Apply button, or Train)."""
         self.pause()
         reasons = [r for r in self.pending_reset.split("; ") if r]
         self.pending_reset = "; ".join(reasons + ([why] if why not in reasons else []))
-        self.status = f"{self.pending_reset}: press Reset to apply (the current run is kept until then)."
+        self.status = f"{self.pending_reset}: {APPLY_HINT}"
+
+    def apply_pending(self):
+        """Apply the changes waiting in ``pending_reset``: a new model (``reset``), same seed."""
+        if self.pending_reset:
+            applied = self.pending_reset
+            self.reset()
+            self.status = f"Applied: {applied}. Ready: press Train."
 
     def rebuild(self, why: str):
         """A change that needs a fresh model (new data, new architecture): rebuild now if
@@ -298,19 +269,19 @@ class Trainer(param.Parameterized):
         chunks = 0
         try:
             while not self._pause_requested and not self.finished:
-                if await _locked(self._chunk_with_queue) is None:
+                if await locked(self._chunk_with_queue) is None:
                     return
                 chunks += 1
                 if max_chunks is not None and chunks >= max_chunks:
                     break
                 await asyncio.sleep(self._gap())
-            await _locked(self._end_of_run)
+            await locked(self._end_of_run)
         except asyncio.CancelledError:
             self.running = False
             raise
         except Exception as e:  # a failing callback (on_chunk, snapshot...): stop and say so
             self.exception = e
-            await _locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
+            await locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
                           f"{type(e).__name__}: {e}", True)
 
     def _gap(self) -> float:
@@ -323,7 +294,7 @@ class Trainer(param.Parameterized):
         message through per chunk: the backlog grows without bound, text and Pause lag
         ever further behind. A short idle gap drains it every time. (In Pyodide each
         message is its own JavaScript task, so ``sleep(0)`` is enough there.)"""
-        return self.server_gap if _server_doc() is not None else 0
+        return self.server_gap if server_doc() is not None else 0
 
     def _chunk_with_queue(self):
         if self._pause_requested:  # pressed while this chunk was waiting for its turn
@@ -337,12 +308,13 @@ class Trainer(param.Parameterized):
             if self.on_finish is not None:
                 self.on_finish(self)
         elif self.running:
-            ask = f" {self.pending_reset}: press Reset to apply." if self.pending_reset else ""
+            ask = f" {self.pending_reset}: {APPLY_HINT}" if self.pending_reset else ""
             self._set_stopped(f"Paused at step {self.step}.{ask}")
 
     def run_steps(self, n: int) -> list:
         """Synchronously train ``n`` steps in chunks (tests, scripts); returns all metrics."""
         self._apply_queue()
+        self.error, self.diverged = "", None
         if self._last_good is None:
             self._take_snapshot()
         out = []
@@ -375,6 +347,10 @@ class Trainer(param.Parameterized):
             if bad is not None:
                 self._diverged(f"{bad} became {m[bad]}", metrics, t0)
                 return None
+            why = self._exploded(m.get("loss"))
+            if why:
+                self._diverged(why, metrics, t0, finite=True)
+                return None
             self.step += 1
             self.samples += int(m.get("samples", 0))
             m.setdefault("step", self.step)
@@ -403,23 +379,42 @@ class Trainer(param.Parameterized):
         if metrics and self.on_chunk is not None:
             self.on_chunk(metrics)
 
-    def _diverged(self, why, metrics, t0):
-        self._flush(metrics, t0)  # the good steps of this chunk still count
+    def _exploded(self, loss) -> str | None:
+        """Why the run counts as diverged although its loss is finite, or None."""
+        if self.explode is None or not isinstance(loss, (int, float)):
+            return None
+        if self._first_loss is None:
+            self._first_loss = abs(float(loss))
+        self._recent = (self._recent + [float(loss)])[-self.window:]
+        typical = statistics.median(self._recent)
+        if len(self._recent) < self.window or typical <= self.explode * self._first_loss or not self._first_loss:
+            return None
+        return (f"its median over the last {self.window} steps is {typical:.3g}, "
+                f"{typical / self._first_loss:.3g}× the first loss {self._first_loss:.3g}")
+
+    def _diverged(self, why, metrics, t0, finite=False):
+        """Stop, undo this chunk's steps (back to the last good snapshot), say why."""
         failed_at = self.step + 1
         restored = ""
         if self._restore_fn is not None and self._last_good is not None:
+            # every good chunk ends with a snapshot: this chunk started from it
+            self.train_seconds += time.perf_counter() - t0
+            self.samples -= sum(int(m.get("samples", 0)) for m in metrics)
             self._restore_fn(self._last_good)
-            self.step = self._last_good_step
-            self._update_progress()
+            self.step, self._recent = self._last_good_step, list(self._last_good_recent)
             restored = f" Restored the last good weights (step {self._last_good_step})."
-        self._set_stopped(f"Stopped: the loss is not a finite number at step {failed_at} "
-                          f"({why.split(':')[0]}). Training diverged — try a lower learning "
-                          f"rate (e.g. 10× smaller) or gradient clipping.{restored}", error=True)
+        else:  # nothing to go back to: the good steps of this chunk still count
+            self._flush(metrics, t0)
+        self.diverged = {"step": failed_at, "restored": self.step}
+        what = (f"the loss exploded at step {failed_at} ({why})" if finite else
+                f"the loss is not a finite number at step {failed_at} ({why.split(':')[0]})")
+        self._set_stopped(f"Stopped: {what}. Training diverged — try a lower learning rate "
+                          f"(e.g. 10× smaller) or gradient clipping.{restored}", error=True)
 
     def _take_snapshot(self):
         if self._snapshot_fn is not None:
             self._last_good = self._snapshot_fn()
-            self._last_good_step = self.step
+            self._last_good_step, self._last_good_recent = self.step, list(self._recent)
 
     def _apply_queue(self):
         applied = []
@@ -429,6 +424,11 @@ class Trainer(param.Parameterized):
             applied.append(label)
         if applied and self.running:  # replace "…: applies at the next chunk"
             self.status = f"Training… ({', '.join(applied)}: applied at step {self.step})"
+
+    def stop(self):
+        """Cancel the training task now (a closed browser tab); ``start()`` carries on later."""
+        self._stop_task()
+        self.running = False
 
     def _stop_task(self):
         task, self._task = self._task, None
@@ -452,57 +452,5 @@ class Trainer(param.Parameterized):
             self.on_stop(self)
 
 
-# -- Panel view ------------------------------------------------------------------------
-
-def progress_text(p: dict) -> str:
-    """One line for the learner: epoch, step, speed and which matmul backend runs."""
-    if not p:
-        return ""
-    total = f"/{p['max_steps']}" if p.get("max_steps") else ""
-    epoch = f"epoch {p.get('epoch_float', 0):.2f} · " if p.get("epoch_known", True) else ""
-    return (f"{epoch}step {p.get('step', 0)}{total} · "
-            f"{p.get('samples_per_s', 0):,.0f} samples/s · matmul: {p.get('backend', '?')} "
-            f"({p.get('backend_reason', '')})")
-
-
-def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None = None):
-    """Train/Pause, Step, Reset, seed, a progress bar and the status line, bound to ``trainer``."""
-    import panel as pn
-
-    train = pn.widgets.Button(label="Train", color="primary", width=90)
-    step = pn.widgets.Button(label="Step", width=70)
-    reset = pn.widgets.Button(label="Reset", color="warning", width=70)
-    seed_in = pn.widgets.IntInput(label="Seed", value=trainer.seed, start=0, width=80)
-    bar = pn.indicators.Progress(value=0, max=100, width=180, height=14, bar_color="primary",
-                                 sizing_mode="fixed", align="center")
-    info = pn.pane.Markdown("", styles={"font-size": "11px", "color": "#555"}, margin=(0, 5),
-                            sizing_mode="stretch_width")
-    status = pn.pane.Alert(trainer.status, alert_type="light", margin=(4, 5), min_height=40,
-                           sizing_mode="stretch_width")
-
-    def sync(*_):
-        train.label = "Pause" if trainer.running else "Train"
-        train.color = "default" if trainer.running else "primary"
-        p = trainer.progress
-        limit = p.get("max_steps")
-        bar.value = int(min(100, 100 * p.get("step", 0) / limit)) if limit else (
-            -1 if trainer.running else 0)
-        info.object = progress_text(p)
-        status.object = trainer.status
-        status.alert_type = "danger" if trainer.error else (
-            "warning" if trainer.pending_reset else "light")
-
-    trainer.param.watch(sync, ["running", "progress", "status", "error", "pending_reset"])
-    train.on_click(lambda e: trainer.toggle())
-    step.on_click(lambda e: trainer.step_once())
-    reset.on_click(lambda e: trainer.reset(seed=seed_in.value))
-    sync()
-    if _server_doc() is not None:  # a closed browser tab: stop its training task
-        pn.state.on_session_destroyed(lambda ctx: trainer._stop_task())
-    col = pn.Column(pn.Row(train, step, reset), pn.Row(*([seed_in] if seed else []), bar),
-                    info, status,
-                    **({"width": width} if width else {"sizing_mode": "stretch_width"}))
-    # handy for tests and apps that want to reach the widgets
-    col.train_button, col.step_button, col.reset_button = train, step, reset
-    col.seed_input, col.progress_bar, col.info, col.status_alert = seed_in, bar, info, status
-    return col
+# the Panel side (Train/Pause, Step, Reset, the progress line): playground/trainer_view.py
+from playground.trainer_view import backend_badge, progress_text, trainer_controls  # noqa: E402

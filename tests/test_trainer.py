@@ -8,7 +8,7 @@ import pytest
 
 import engine
 from engine import nn, optim
-from playground.trainer import Trainer, progress_text, trainer_controls
+from playground.trainer import Trainer, backend_badge, progress_text, trainer_controls
 
 
 class Counter:
@@ -107,9 +107,12 @@ def test_rebuild_resets_an_untrained_run_and_asks_for_reset_otherwise():
     t.rebuild("noise → 0.3")             # both reasons are kept, the run too
     assert resets == [0] and t.step == 5
     assert t.pending_reset == "dataset → xor; noise → 0.3" and "press Reset" in t.status
-    assert t.start() is None and "Reset first" in t.status
-    t.reset()
+    assert "Apply (new model)" in t.status
+    t.apply_pending()                    # the Apply button: a new model, the same seed
     assert resets == [0, 0] and not t.pending_reset and t.step == 0
+    assert t.status.startswith("Applied: dataset → xor; noise → 0.3.")
+    t.apply_pending()                    # nothing pending: nothing happens
+    assert resets == [0, 0]
 
 
 def test_a_change_needing_reset_mid_run_says_so_after_the_pause():
@@ -122,7 +125,7 @@ def test_a_change_needing_reset_mid_run_says_so_after_the_pause():
         await t._task
     asyncio.run(main())
     assert not t.running and t.step > 0
-    assert t.status.startswith("Paused at step") and "width → 64: press Reset" in t.status
+    assert t.status.startswith("Paused at step") and "width → 64: Apply (new model)" in t.status and "press Reset" in t.status
 
 
 def test_non_finite_metric_stops_and_restores_last_good():
@@ -160,6 +163,12 @@ def test_engine_nan_loss_keeps_last_good_weights():
     for k, v in model.state_dict().items():
         assert np.isfinite(v).all()
         np.testing.assert_array_equal(v, good[k])
+    first = t.error
+    for _ in range(2):                  # again and again: the same stop, the same weights
+        t.run_steps(60)
+        assert t.error == first and t.step == 6
+        for k, v in model.state_dict().items():
+            np.testing.assert_array_equal(v, good[k])
 
 
 def test_exception_in_step_stops_with_message():
@@ -171,14 +180,36 @@ def test_exception_in_step_stops_with_message():
     assert isinstance(t.exception, ValueError)
 
 
-def test_needs_reset_blocks_start_until_reset():
-    t, c, _ = make()
+def test_train_with_a_pending_change_applies_it_and_trains_the_new_model():
+    resets = []
+    t, c, _ = make(on_reset=resets.append, max_steps=1000, chunk_seconds=None)
     t.step_once()
     t.needs_reset("Model changed (layers → 3)")
-    assert "Reset" in t.status and t.pending_reset
-    assert t.start() is None and t.step_once() is None and t.step == 1
-    t.reset()
-    assert not t.pending_reset and t.step_once() is not None
+    assert "Reset" in t.status and t.pending_reset and t.step == 1
+
+    async def main():
+        task = t.start()                 # Train: applies the change (a reset), then trains
+        assert task is not None and resets == [0] and not t.pending_reset
+        await asyncio.sleep(0)
+        t.pause()
+        await task
+    asyncio.run(main())
+    assert t.step > 0 and t.status.startswith("Paused at step")
+    t.needs_reset("width → 8")
+    assert t.step_once() is not None and resets == [0, 0] and t.step == 1  # Step applies it too
+
+
+def test_controls_offer_apply_while_a_change_waits():
+    resets = []
+    t, c, _ = make(on_reset=resets.append)
+    ui = trainer_controls(t)
+    assert not ui.apply_button.visible
+    t.step_once()
+    t.rebuild("model → CNN")
+    assert ui.apply_button.visible and ui.status_alert.alert_type == "warning"
+    ui.apply_button.clicks += 1
+    assert resets == [0] and t.step == 0 and not ui.apply_button.visible
+    assert "Applied: model → CNN" in ui.status_alert.object
 
 
 def test_progress_reports_backend_and_speed():
@@ -188,8 +219,77 @@ def test_progress_reports_backend_and_speed():
     assert p["backend"] == engine.backend.status()["backend"] and p["backend_reason"]
     assert p["samples_per_s"] > 0
     text = progress_text(p)
-    assert "samples/s" in text and "matmul" in text
+    assert "samples/s" in text and p["backend_reason"] not in text  # the reason: one click away
     assert not text.startswith("epoch")  # no steps_per_epoch, no "epoch" in metrics: unknown
+    ui = trainer_controls(t)
+    assert backend_badge(p)[0] in ui.badge.object and "<details" in ui.badge.object
+
+
+def test_backend_badge_is_short_and_keeps_the_reason():
+    wasm = "wasm (WebAssembly SIMD, zero-copy): products of >= 32768 multiply-adds (calibrated: 16³ numpy 5 µs / wasm 12 µs)"
+    assert backend_badge({"backend": "wasm", "backend_reason": wasm}) == ("fast path: WebAssembly SIMD", wasm)
+    assert backend_badge({"backend": "webgpu", "backend_reason": "webgpu on x"})[0] == "fast path: WebGPU"
+    assert backend_badge({"backend": "numpy", "backend_reason": "default: numpy (no other backend selected)"})[0] \
+        == "numpy (no other backend selected)"
+    short, reason = backend_badge({"backend": "numpy", "backend_reason":
+                                   "numpy: WebAssembly kernels unavailable: fetch failed (404)"})
+    assert short == "numpy (WebAssembly kernels unavailable)" and reason.endswith("(404)")
+    assert len(backend_badge({"backend": "numpy", "backend_reason": "numpy: " + "x" * 200})[0]) < 60
+
+
+def test_step_once_shows_the_step_it_names_at_once():
+    t, c, _ = make(progress_every=10.0)  # progress normally refreshes rarely
+    for n in (1, 2, 3):
+        t.step_once()
+        assert t.status == f"Stepped: step {n}." and t.progress["step"] == n
+
+
+class Exploding:
+    """A fake model whose finite loss explodes once lr is large (Adam at lr 100: millions)."""
+
+    def __init__(self):
+        self.w, self.lr, self.seen = 0.0, 0.1, []
+
+    def step(self):
+        self.w += self.lr
+        loss = 2.3 / (1 + self.w) if self.lr < 10 else 2.3 * 10 ** min(self.w, 30)
+        self.seen.append(loss)
+        return {"loss": loss, "samples": 8}
+
+
+def test_a_finite_loss_that_explodes_stops_restores_and_undoes_the_chunk():
+    c = Exploding()
+    got = []
+    t = Trainer(c.step, chunk=20, chunk_seconds=None, on_chunk=got.append,
+                snapshot=lambda: c.w, restore=lambda w: setattr(c, "w", w))
+    t.run_steps(40)
+    good, shown = c.w, sum(len(m) for m in got)
+    c.lr = 100.0
+    msgs = []
+    for _ in range(3):                   # a second and third divergence: exactly like the first
+        t.run_steps(40)
+        msgs.append(t.status)
+        assert c.w == good and t.step == 40 and t.samples == 8 * 40
+        assert sum(len(m) for m in got) == shown  # the exploded steps never reached the plots
+    assert msgs[0] == msgs[1] == msgs[2], msgs
+    assert msgs[0].startswith("Stopped: the loss exploded at step 45 (its median over the last 10")
+    assert "Training diverged — try a lower learning rate" in msgs[0]
+    assert msgs[0].endswith("Restored the last good weights (step 40).")
+    assert t.error == msgs[0] and t.diverged == {"step": 45, "restored": 40}
+    c.lr = 0.1                           # a sane rate trains on from the restored weights
+    t.run_steps(10)
+    assert t.step == 50 and not t.error
+
+
+def test_a_loss_that_stays_near_where_it_started_is_not_a_divergence():
+    losses = iter([2.3, 2.5, 9.0, 30.0, 2.0] + [1.5, 20.0] * 30)  # spikes, but a sane median
+    t = Trainer(lambda: {"loss": next(losses)}, chunk=7, chunk_seconds=None)
+    t.run_steps(60)
+    assert t.step == 60 and not t.error
+    t = Trainer(lambda: {"loss": 5.0}, chunk=7, chunk_seconds=None, explode=None)
+    t._first_loss = 0.1                  # off: never checked
+    t.run_steps(20)
+    assert not t.error
 
 
 def test_progress_takes_the_epoch_from_the_metrics_when_it_has_no_steps_per_epoch():
