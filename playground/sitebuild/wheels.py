@@ -187,7 +187,7 @@ def _compile_failure(output: str, cache: Path) -> str:
     what, _, tb = output.partition("pycompile failed: ")[2].partition("\n")
     if not what:  # node itself failed before our script ran: its own last lines
         what, tb = "node", "\n".join(output.strip().splitlines()[-4:])
-    lines = [l.replace("/host/", "/") for l in tb.strip().splitlines() if l.strip()]
+    lines = [l.replace("/host/", "/")[:300] for l in tb.strip().splitlines() if l.strip()]
     last = lines[-1] if lines else "(no message)"
     advice = ("the file is not a complete wheel or zip: delete it (the build downloads it again into "
               f"{cache}) or, for a distribution's file, unpack the distribution again"
@@ -195,7 +195,7 @@ def _compile_failure(output: str, cache: Path) -> str:
               "check that node_modules/pyodide is Pyodide's npm core (npm ci) and that the paths "
               "exist; run the build again")
     frames = "\n".join("    " + l for l in lines[-8:-1])
-    return (f"compiling {what} to bytecode (Pyodide's CPython under node) failed:\n  {last}\n"
+    return (f"compiling to bytecode (Pyodide's CPython under node) failed on {what}:\n  {last}\n"
             f"{frames}\nWhat to do: {advice}.")
 
 
