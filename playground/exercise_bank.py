@@ -120,11 +120,11 @@ _add(CodeExercise(
 _add(ChoiceQuestion(
     "lr-too-big", "The loss went to nan",
     "You press Train and the loss jumps around, grows, and ends as `nan`. What do you change first?",
-    ["Make the learning rate smaller", "Make the learning rate bigger", "Train for more epochs"],
-    answer=0,
-    explanations={1: "Bigger steps overshoot the valley by even more: each step lands higher up "
-                     "the other side, and the loss blows up faster.",
-                  2: "More epochs of a diverging run just diverge for longer."},
+    ["Train for more epochs", "Make the learning rate bigger", "Make the learning rate smaller"],
+    answer=2,
+    explanations={0: "More epochs of a diverging run just diverge for longer.",
+                  1: "Bigger steps overshoot the valley by even more: each step lands higher up "
+                     "the other side, and the loss blows up faster."},
     why="Each step overshot the bottom of the valley and landed higher on the other side.",
     hint="Watch the line-fit widget above with the largest learning rate."))
 
@@ -277,11 +277,11 @@ _add(CodeExercise(
 _add(ChoiceQuestion(
     "why-nonlinear", "Why non-linearities?",
     "You stack two `Linear` layers with *no* activation in between. What can the stack compute?",
-    ["Exactly what one Linear layer can: a straight boundary",
-     "More than one layer: curved boundaries",
+    ["More than one layer: curved boundaries",
+     "Exactly what one Linear layer can: a straight boundary",
      "Nothing: it can't be trained"],
-    answer=0,
-    explanations={1: "`(X @ W1 + b1) @ W2 + b2 = X @ (W1 @ W2) + (b1 @ W2 + b2)`: one matrix and one "
+    answer=1,
+    explanations={0: "`(X @ W1 + b1) @ W2 + b2 = X @ (W1 @ W2) + (b1 @ W2 + b2)`: one matrix and one "
                      "bias, so still one straight line. Try xor above with activation 'linear'.",
                   2: "It trains fine; it just can't bend."},
     why="A product of matrices is a matrix: the stack is one linear map until something bends it.",
@@ -336,12 +336,12 @@ _add(ChoiceQuestion(
     "overfitting", "Read the curves",
     "Training accuracy climbs to 100 %. Held-out accuracy peaked at epoch 8 and has been falling since. "
     "What is happening?",
-    ["Overfitting: it memorises the training digits", "Underfitting: the model is too small",
-     "The learning rate is too big"],
-    answer=0,
-    explanations={1: "A model that reaches 100 % on its training data is big enough to fit it; "
+    ["Underfitting: the model is too small", "The learning rate is too big",
+     "Overfitting: it memorises the training digits"],
+    answer=2,
+    explanations={0: "A model that reaches 100 % on its training data is big enough to fit it; "
                      "the trouble is that it no longer generalises.",
-                  2: "A too-big learning rate makes the *training* loss jump or blow up; here the "
+                  1: "A too-big learning rate makes the *training* loss jump or blow up; here the "
                      "training accuracy is perfect."},
     why="Stop early (keep epoch 8's weights), add dropout or weight decay, augment, or get more data.",
     hint="Compare what happens on the digits it trains on with the ones it never sees."))
@@ -402,9 +402,9 @@ _add(NumberQuestion(
 _add(ChoiceQuestion(
     "lines-break", "Where does counting break?",
     "The lines CNN is near-perfect on one or two lines. Which images does it get wrong most?",
-    ["Many lines that cross or touch", "A single long line", "Images with no noise"],
-    answer=0,
-    explanations={1: "One line is the easiest case: nearly always right.",
+    ["A single long line", "Many lines that cross or touch", "Images with no noise"],
+    answer=1,
+    explanations={0: "One line is the easiest case: nearly always right.",
                   2: "The generated images have no noise at all; that's not it."},
     why="Crossings and touching lines merge into shapes that local filters can't separate; counting "
         "is a global question a few 3×3 filters and pooling answer only roughly.",

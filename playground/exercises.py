@@ -287,8 +287,11 @@ class NumberQuestion:
         return f"{self.answer:g}"
 
     def check(self, value) -> Result:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return Result(False, "Type a number first.", "empty")
         try:
-            v = float(str(value).replace(",", "").replace("_", "").strip())
+            v = float(text.replace(",", "").replace("_", ""))
         except ValueError:
             return Result(False, f"`{value}` is not a number.", "nan")
         if np.isclose(v, self.answer, rtol=self.rtol, atol=0):

@@ -339,13 +339,12 @@ def _exercise_view(ex, progress: Progress):
         controls = dict(editor=editor, run=run_b, check=check_b, output=output, use_solution=use_b)
     else:
         if ex.kind == "choice":
-            answer = pn.widgets.RadioBoxGroup(options=list(ex.options), value=None, inline=False)
-            get = lambda: answer.value  # noqa: E731
+            answer = pn.widgets.RadioBoxGroup(options=list(ex.options), inline=False)
+            answer.value = None  # Panel starts on the first option: a question starts unanswered
         else:
             answer = pn.widgets.TextInput(placeholder="a number", width=200)
-            get = lambda: answer.value  # noqa: E731
         sol_md = pn.pane.Markdown(f"**Answer:** {ex.solution}", visible=False, margin=(0, 5))
-        check_b.on_click(lambda e: show(ex.check(get())))
+        check_b.on_click(lambda e: show(ex.check(answer.value)))
         sol_b.on_click(lambda e: setattr(sol_md, "visible", not sol_md.visible))
         items += [answer, pn.Row(check_b, hint_b, sol_b), feedback, hint_md, sol_md]
         controls = dict(answer=answer, check=check_b)

@@ -140,6 +140,27 @@ def test_choice_and_number_wrong_answers_explain_themselves():
             assert ex.check(f"{ex.answer:,.0f}").ok  # "235,146" is accepted
 
 
+def test_an_empty_answer_asks_for_one_and_is_not_credited():
+    for ex in E.EXERCISES.values():
+        if ex.kind == "choice":
+            for empty in (None, ""):
+                res = ex.check(empty)
+                assert not res.ok and res.diagnosis == "empty" and "Pick an answer first" in res.message
+        elif ex.kind == "number":
+            for empty in (None, "", "   "):
+                res = ex.check(empty)
+                assert not res.ok and res.diagnosis == "empty", (ex.id, empty)
+                assert res.message == "Type a number first.", res.message
+            assert ex.check("twelve").message == "`twelve` is not a number."
+
+
+def test_right_answers_do_not_all_sit_in_one_place():
+    # a learner who always picks the same option must not pass most questions
+    answers = [ex.answer for ex in E.EXERCISES.values() if ex.kind == "choice"]
+    assert len(answers) >= 4
+    assert max(answers.count(i) for i in set(answers)) <= len(answers) // 2, answers
+
+
 def test_errors_report_the_line_and_endless_loops_time_out(monkeypatch):
     ex = E.get("sgd-step")
     res = ex.check("def step(w, grad, lr):\n    new = w - lr * gradd\n    return new\n")
@@ -197,11 +218,16 @@ def test_lesson_page_renders_and_solving_marks_progress():
 
 def test_choice_exercise_on_the_page_and_next_link():
     page = L.lesson_page("02-gradient-descent", links="site")
-    c = page.exercises["lr-too-big"].controls
-    c["answer"].value = c["answer"].options[1]
+    ex, c = E.get("lr-too-big"), page.exercises["lr-too-big"].controls
+    assert c["answer"].value is None  # nothing chosen at the start, in Python and in the browser
+    assert c["answer"].get_root().active is None
+    c["check"].clicks += 1
+    assert "Pick an answer first" in c["feedback"].object and not page.progress.solved("lr-too-big")
+    assert page.progress.counts()[0] == 0 and not page.progress.store.items
+    c["answer"].value = ex.options[1]
     c["check"].clicks += 1
     assert "overshoot" in c["feedback"].object and not page.progress.solved("lr-too-big")
-    c["answer"].value = c["answer"].options[0]
+    c["answer"].value = ex.options[ex.answer]
     c["check"].clicks += 1
     assert page.progress.solved("lr-too-big")
     md = [o.object for o in page.objects if hasattr(o, "object") and isinstance(o.object, str)]
