@@ -87,3 +87,37 @@ def test_app_explains_a_value_that_is_not_a_number_and_an_empty_box():
     c["inputs"]["a"].value = None                        # the learner emptied the box
     assert c["message"].visible and c["message"].alert_type == "danger"
     assert "a has no value" in c["message"].object
+
+
+@pytest.mark.parametrize("text, part", [("a*log(-1)", "log(-1) = nan"), ("log(-1) + b", "log(-1) = nan"),
+                                        ("sqrt(-4)*a", "sqrt(-4) = nan"), ("a + 1/0", "1 / 0 = inf"),
+                                        ("a*(-1)**0.5", "(-1) ** 0.5 = nan"), ("a*10**400", "10 ** 400 = inf")])
+def test_a_constant_part_that_is_not_a_number_is_named(text, part):
+    # a part without variables is folded to one number (no node of its own): the message names it
+    with pytest.raises(ExpressionError) as e:
+        build(text, {"a": 1.0, "b": 2.0})
+    assert str(e.value).startswith(part + ": that part is not a number"), str(e.value)
+    out, leaves = build("a*exp(2)", {"a": 1.0})  # finite constants still fold
+    assert out.item() == pytest.approx(math.exp(2))
+
+
+def test_app_names_the_constant_part_that_is_not_a_number():
+    c = autograd_app().controls
+    c["expr"].value = "a*log(-1)"
+    assert c["message"].visible and "log(-1) = nan" in c["message"].object.replace("\\", "")
+
+
+def test_the_graph_fits_its_ranges_and_gets_room_for_its_labels():
+    from playground.apps.autograd import COLUMN_PX, ROW_PX
+    c = autograd_app().controls
+    fig, plot = c["figure"], c["plot"]
+    for text, columns, rows in (("a*b + tanh(c)", 3, 3), ("a*b + tanh(c*d) - a", 5, 4), ("a", 1, 1)):
+        c["expr"].value = text
+        nodes = c["nodes"].data
+        assert max(nodes["x"]) + 1 == columns
+        for x, y in zip(nodes["x"], nodes["y"]):  # each 0.8 x 0.7 box inside the visible ranges
+            assert fig.x_range.start <= x - 0.4 and x + 0.4 <= fig.x_range.end, (text, x)
+            assert fig.y_range.start <= y - 0.35 and y + 0.35 <= fig.y_range.end, (text, y)
+        assert fig.height >= ROW_PX * rows
+        assert plot.min_width >= COLUMN_PX * columns
+    assert fig.tools == []  # nothing to pan or zoom: the whole graph is always in view
