@@ -294,6 +294,8 @@ class NumberQuestion:
             v = float(text.replace(",", "").replace("_", ""))
         except ValueError:
             return Result(False, f"`{value}` is not a number.", "nan")
+        if not np.isfinite(v):
+            return Result(False, f"`{text}` is not a finite number.", "nan")
         if np.isclose(v, self.answer, rtol=self.rtol, atol=0):
             return Result(True, f"**Correct!** {self.why}".strip(), "correct")
         for m in self.mistakes:

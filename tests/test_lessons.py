@@ -152,6 +152,8 @@ def test_an_empty_answer_asks_for_one_and_is_not_credited():
                 assert not res.ok and res.diagnosis == "empty", (ex.id, empty)
                 assert res.message == "Type a number first.", res.message
             assert ex.check("twelve").message == "`twelve` is not a number."
+            for odd in ("nan", "inf", "-1e999"):  # float() takes them; they are no answer
+                assert ex.check(odd).diagnosis == "nan" and "not a finite number" in ex.check(odd).message
 
 
 def test_right_answers_do_not_all_sit_in_one_place():
