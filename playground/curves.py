@@ -1,0 +1,102 @@
+"""Curves that stay readable (names, GAN and lines apps): legends beside the plot, not on
+it; plots that grow and shrink with their column; a run that blows up drawn at a cap with
+a red mark, so the curves before and after it keep their scale.
+
+Why a cap: a diverging loss climbs to 1e30 before it turns NaN, and an auto-ranged axis
+then squeezes every honest value onto zero (the trainer restores the weights, the plot
+kept the spike)."""
+from __future__ import annotations
+
+import numpy as np
+
+MARK = "#d62728"
+
+
+def legend_above(fig, size="9pt"):
+    """Move the figure's legend above the plot area, in one line, off the curves."""
+    for leg in list(fig.legend):
+        fig.center.remove(leg)
+        leg.orientation, leg.label_text_font_size = "horizontal", size
+        leg.padding = leg.spacing = leg.margin = 2
+        leg.border_line_color = None
+        leg.location = "top_left"
+        fig.add_layout(leg, "above")
+    return fig
+
+
+def pane(fig, min_width=260):
+    """A Panel pane that shrinks with a narrow column and keeps the figure's shape."""
+    import panel as pn
+    fig.sizing_mode, fig.max_width, fig.min_width = "scale_width", fig.width, min_width
+    fig.stylesheets = item(fig.width)  # the figure itself is the row's item, not the pane
+    return pn.pane.Bokeh(fig, sizing_mode="stretch_width", max_width=fig.width, min_width=min_width)
+
+
+def item(width):
+    """Stylesheets for an item of a ``wrap`` row: `width` px wide where the line has room, on
+    a line of its own (and narrower) where it has not. Without a basis, Bokeh's items all
+    squeeze onto one line down to their minimum width before any wraps (and Bokeh's own
+    inline sizes win over ``styles``: hence a stylesheet, !important)."""
+    return [f":host {{ flex: 0 1 {width}px !important; min-width: 0 !important; }}"]
+
+
+def wrap(*objects, **kw):
+    """A row that wraps its items onto more lines in a narrow column (an embed in a blog).
+
+    Not ``pn.FlexBox``: that is a ReactiveHTML, whose strings Panel sanitises with ``nh3``,
+    a package the page loads only after it is interactive. Bokeh gives a row the sum of its
+    items' minimum widths: ``min-width: 0`` lets it take the column's width and wrap."""
+    import panel as pn
+    kw.setdefault("sizing_mode", "stretch_width")
+    return pn.Row(*objects, stylesheets=[":host { flex-wrap: wrap !important; min-width: 0 !important; }"],
+                  **kw)
+
+
+def column(*objects, max_width=400, **kw):
+    """A column of controls, at most `max_width` wide, that narrows with its page (Bokeh
+    would keep it as wide as its widest wrapped row)."""
+    import panel as pn
+    return pn.Column(*objects, sizing_mode="stretch_width", max_width=max_width,
+                     stylesheets=item(max_width), **kw)
+
+
+class Capped:
+    """Streams y values into `source` with each at most `cap` (from the run's first point:
+    ``factor`` times it), and marks cut values and divergences in `marks` (step, y)."""
+
+    def __init__(self, source, marks, x="step", factor=2.5, floor=1.0):
+        self.source, self.marks, self.x = source, marks, x
+        self.factor, self.floor = factor, floor
+        self.cap = None
+
+    def reset(self, **empty):
+        self.cap = None
+        self.source.data = {self.x: [], **empty}
+        self.marks.data = dict(step=[], y=[])
+
+    def stream(self, row: dict, ys=(), rollover=2000):
+        """`row`: column -> list of values; the columns named in `ys` are capped."""
+        if self.cap is None:
+            first = [abs(float(row[k][0])) for k in ys if np.isfinite(row[k][0])]
+            self.cap = self.factor * max(first + [self.floor])
+        cut = []
+        for k in ys:
+            v = np.asarray(row[k], float)
+            bad = ~np.isfinite(v) | (v > self.cap)
+            cut.extend(np.asarray(row[self.x])[bad].tolist())
+            row[k] = np.where(bad, self.cap, v).tolist()
+        self.source.stream(row, rollover=rollover)
+        if cut:
+            self.mark(cut[0])
+
+    def mark(self, x, y=None):
+        """A red mark at `x` (at the cap, or at `y`): where the run diverged."""
+        top = y if y is not None else (self.cap if self.cap is not None else self.floor)
+        self.marks.stream(dict(step=[x], y=[top]))
+
+
+def add_marks(fig, source, label="diverged"):
+    """Draw the marks of `source` (step, y) on `fig`: a red cross and the word `label`."""
+    fig.scatter("step", "y", source=source, marker="x", size=14, line_width=3, color=MARK)
+    fig.text("step", "y", text={"value": label}, source=source, text_color=MARK, text_font_size="9pt",
+             x_offset=-9, y_offset=4, text_align="right", text_baseline="top")
