@@ -189,7 +189,9 @@ class NamesModel:
         self.steps = 0
 
     def loss(self, x, y):
-        logits = self.model(x)
+        return self._loss(self.model(x), y)
+
+    def _loss(self, logits, y):
         if logits.ndim == 3:  # (B, T, 27): every position predicts its next letter
             return F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=-1)
         return F.cross_entropy(logits, y)
@@ -212,20 +214,41 @@ class NamesModel:
     def set_lr(self, lr):
         self.opt.lr = lr
 
-    def evaluate(self, split="val", limit=None, chunk=4096):
-        """Mean loss (nats per character) on val (or train), in chunks, no graph."""
+    def evaluate(self, split="val", limit=None, chunk=512, table=False):
+        """Mean loss (nats per character) on val (or train), in chunks, no graph. With
+        table=True: (loss, P) where P (27, 27) is the model's own P(next | this letter), its
+        predictions averaged over every position of the split whose current letter is `this`."""
         x, y = (self.xva, self.yva) if split == "val" else (self.xtr, self.ytr)
         if limit:
             x, y = x[:limit], y[:limit]
+        if y.ndim == 2:  # names sorted by length: each chunk is cut to its longest name
+            order = np.argsort((y >= 0).sum(axis=1), kind="stable")
+            x, y = x[order], y[order]
         self.model.eval()
         total, n = 0.0, 0
+        probs, seen = np.zeros((V, V)), np.zeros(V)
         with no_grad():
             for i in range(0, len(x), chunk):
-                yb = y[i:i + chunk]
+                xb, yb = x[i:i + chunk], y[i:i + chunk]
+                if yb.ndim == 2:
+                    t = int((yb >= 0).sum(axis=1).max())
+                    xb, yb = xb[:, :t], yb[:, :t]
+                logits = self.model(xb)
                 k = int((yb >= 0).sum())
-                total += self.loss(x[i:i + chunk], yb).item() * k
+                total += self._loss(logits, yb).item() * k
                 n += k
-        return total / max(n, 1)
+                if table:
+                    keep = yb >= 0
+                    cur = (xb if yb.ndim == 2 else xb[:, -1])[keep]  # the letter before each target
+                    lg = logits.data[keep].astype(np.float64)
+                    p = np.exp(lg - lg.max(axis=1, keepdims=True))
+                    probs += np.eye(V)[cur].T @ (p / p.sum(axis=1, keepdims=True))
+                    seen += np.bincount(cur, minlength=V)
+        loss = total / max(n, 1)
+        if not table:
+            return loss
+        # a letter never seen in the split: no opinion (uniform)
+        return loss, np.where(seen[:, None] > 0, probs / np.maximum(seen, 1)[:, None], 1.0 / V)
 
     def next_logits(self, contexts):
         """Logits (N, 27) for the letter after each context (lists of letter indices)."""

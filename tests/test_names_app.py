@@ -104,3 +104,74 @@ def test_heat_map_and_attention_map_are_drawn_inside_their_plots():
         assert g.y == lo and g.y + g.dh == hi, (fig.title.text, g.y, g.dh, lo, hi)
         lo, hi = sorted((fig.x_range.start, fig.x_range.end))
         assert g.x == lo and g.x + g.dw == hi
+
+
+def test_evaluate_table_is_the_models_own_next_letter_distribution():
+    lab = NamesLab("neural", val_limit=300)
+    for _ in range(50):
+        lab.step()
+    loss, table = lab.model.evaluate("val", table=True)
+    assert loss == pytest.approx(lab.model.evaluate("val"))
+    # the neural bigram looks at one letter only: its average is its softmax(W) row
+    seen = np.bincount(lab.model.xva[:, -1], minlength=M.V) > 0
+    assert np.allclose(table[seen], lab.current_probs()[seen], atol=1e-5)
+    assert np.allclose(table.sum(axis=1), 1)
+
+
+def test_transformer_evaluate_in_length_sorted_chunks_gives_the_same_loss():
+    lab = NamesLab("transformer", val_limit=200)
+    for _ in range(5):
+        lab.step()
+    m = lab.model
+    from engine import no_grad
+    with no_grad():
+        m.model.eval()
+        whole = m.loss(m.xva, m.yva).item()  # one pass, every column
+    assert m.evaluate("val", chunk=37) == pytest.approx(whole, rel=1e-4)
+
+
+def test_mlp_heat_map_follows_the_model_while_it_trains():
+    app = names_app(val_limit=200)
+    c = app.controls
+    before = c["heat"].data["image"][0].copy()
+    c["trainer"].run_steps(200)
+    c["flush"]()
+    after = c["heat"].data["image"][0]
+    assert np.abs(after - before).max() > 0.05 and np.allclose(after.sum(axis=1), 1)
+    assert np.allclose(after, c["lab"]["m"].current_probs())
+
+
+def test_switching_model_after_training_then_train_trains_the_new_model():
+    import asyncio
+    app = names_app(val_limit=200)
+    c = app.controls
+    c["trainer"].run_steps(10)
+    c["kind"].value = "neural"
+
+    async def go():
+        c["trainer"].start()
+        await asyncio.sleep(0.5)
+        c["trainer"].pause()
+        await c["trainer"]._task if c["trainer"]._task else None
+    asyncio.run(go())
+    assert c["lab"]["m"].kind == "neural" and c["lab"]["m"].steps > 0
+    assert "Reset first" not in c["trainer"].status
+
+
+def test_divergence_is_marked_capped_and_the_restored_model_shown():
+    app = names_app(val_limit=200)
+    c = app.controls
+    t = c["trainer"]
+    t.run_steps(30)
+    c["flush"]()
+    for _ in range(2):  # a second divergence behaves like the first
+        c["lab"]["m"].model.set_lr(1e6)
+        t.run_steps(200)
+        assert t.status.startswith("Stopped:") and "Restored" in t.status, t.status
+        ys = np.array(c["curve"].data["train"] + c["curve"].data["val"])
+        assert np.isfinite(ys).all() and ys.max() <= 2.5 * c["curve"].data["train"][0] + 1e-9
+        assert len(c["spikes"].data["step"]) >= 1
+        m = c["lab"]["m"]
+        assert all(np.isfinite(p.data).all() for p in m.model.model.parameters())
+        assert m.steps == t.step and m.model.opt.lr == 1e6  # the learner's choice stays
+        assert np.allclose(c["heat"].data["image"][0], m.current_probs())

@@ -26,7 +26,8 @@ class NamesLab:
 
     def __init__(self, kind="mlp", seed=0, data=None, val_limit=None):
         self.train, self.val, _ = data or names_data()
-        self.kind, self.seed, self.val_limit = kind, seed, val_limit
+        self.val = self.val[:val_limit]  # val loss on these names (all of them by default)
+        self.kind, self.seed = kind, seed
         self.best = {}  # kind -> best val loss seen in this session
         self.counts = M.bigram_counts(self.train)
         self.probs = M.bigram_probs(self.counts)
@@ -37,6 +38,7 @@ class NamesLab:
         self.seed = self.seed if seed is None else seed
         self.steps = 0
         self.history = {"step": [], "train": [], "val": []}
+        self.model_probs = None  # the model's own P(next | this), from its last evaluation
         if self.kind == "bigram":  # "training" = counting: 1,000 more names per step
             self.model, self.seen = None, 0
             self.live_counts = np.zeros_like(self.counts)
@@ -60,23 +62,43 @@ class NamesLab:
         self.steps += 1
         return self.model.step()
 
+    def state(self):
+        """What a diverged run goes back to: weights, optimiser moments and the step count."""
+        if self.kind == "bigram":
+            return self.live_counts.copy(), self.seen, self.steps
+        return self.model.model.state_dict(), self.model.opt.state_dict(), self.steps
+
+    def load_state(self, s):
+        if self.kind == "bigram":
+            self.live_counts, self.seen, self.steps = s[0].copy(), s[1], s[2]
+            return
+        opt, lr = self.model.opt, self.model.opt.lr
+        self.model.model.load_state_dict(s[0])
+        opt.load_state_dict(s[1])
+        opt.lr = lr  # keep the learning rate the learner chose
+        self.model.steps = self.steps = s[2]
+        self.model_probs = None
+
     def current_probs(self):
-        """The 27x27 table shown: the counts so far, or the neural bigram's softmax(W)."""
+        """The 27x27 table shown: the counts so far, the neural bigram's softmax(W), or the
+        MLP's / transformer's own predictions averaged over the val names."""
         if self.kind == "bigram":
             return M.bigram_probs(self.live_counts)
         if self.kind == "neural":
             w = self.model.model.W.weight.data.T.astype(np.float64)
             e = np.exp(w - w.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
-        return self.probs
+        if self.model_probs is None:
+            self.evaluate()
+        return self.model_probs
 
     def evaluate(self):
         if self.kind == "bigram":
-            val = M.bigram_nll(M.bigram_probs(self.live_counts), self.val[:self.val_limit])
+            val = M.bigram_nll(M.bigram_probs(self.live_counts), self.val)
         else:
-            lim = None if self.val_limit is None else self.val_limit * 7
-            val = self.model.evaluate("val", limit=lim)
-        self.best[self.kind] = min(val, self.best.get(self.kind, np.inf))
+            val, self.model_probs = self.model.evaluate("val", table=True)
+        if np.isfinite(val):
+            self.best[self.kind] = min(val, self.best.get(self.kind, np.inf))
         return float(val)
 
     def record(self, train_loss):
@@ -126,25 +148,34 @@ class NamesLab:
         return "\n".join(rows)
 
 
+HEAT_TITLES = {"bigram": "the counts so far", "neural": "softmax(W)",  # titles fit 380 px
+               "mlp": "the MLP's, mean over val", "transformer": "the transformer's, mean over val"}
+
+
 def names_app(view=None, val_limit=800):
+    import time
+
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 
+    from playground.curves import Capped, add_marks, column, item, legend_above, pane, wrap
     from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
     pn.extension()
     letters = list(M.VOCAB)
     kind = pn.widgets.RadioButtonGroup(label="Model", options={M.TITLES[k]: k for k in M.MODELS},
-                                       value="mlp")
-    temperature = pn.widgets.FloatSlider(label="Temperature", start=0.2, end=2.0, step=0.1, value=1.0)
-    prefix = pn.widgets.TextInput(label="Complete my prefix", placeholder="e.g. ka", value="")
-    look = pn.widgets.TextInput(label="A name for the attention map", value="isabella")
+                                       value="mlp", sizing_mode="stretch_width",
+                                       stylesheets=[".bk-btn-group { flex-wrap: wrap; }"])
+    temperature = pn.widgets.FloatSlider(label="Temperature", start=0.2, end=2.0, step=0.1, value=1.0,
+                                         width=150)
+    prefix = pn.widgets.TextInput(label="Complete my prefix", placeholder="e.g. ka", value="", width=130)
+    look = pn.widgets.TextInput(label="A name for the attention map", value="isabella", width=220)
     lab = {"m": NamesLab("mlp", val_limit=val_limit)}
     rng = np.random.default_rng(0)
 
     heat_src = ColumnDataSource(dict(image=[np.zeros((M.V, M.V))]))
-    heat = figure(width=380, height=380, toolbar_location=None, title="P(next letter | this letter)",
+    heat = figure(width=380, height=400, toolbar_location=None, title="P(next letter | this letter)",
                   x_range=Range1d(0, M.V), y_range=Range1d(M.V, 0), x_axis_label="next",
                   y_axis_label="this")
     heat.image("image", source=heat_src, x=0, y=0, dw=M.V, dh=M.V,
@@ -153,10 +184,14 @@ def names_app(view=None, val_limit=800):
     heat.xaxis.major_label_overrides = heat.yaxis.major_label_overrides = {
         float(i + 0.5): c for i, c in enumerate(letters)}
     curve_src = ColumnDataSource(dict(step=[], train=[], val=[]))
-    curve = figure(width=420, height=260, toolbar_location=None, title="Loss (nats per character)",
+    spikes = ColumnDataSource(dict(step=[], y=[]))
+    curve = figure(width=460, height=330, toolbar_location=None, title="Loss (nats per character)",
                    x_axis_label="step")
     curve.line("step", "train", source=curve_src, legend_label="train (batch)", line_width=2)
     curve.line("step", "val", source=curve_src, legend_label="val", color="#ff7f0e", line_width=2)
+    add_marks(curve, spikes)
+    legend_above(curve)
+    capped = Capped(curve_src, spikes)
     emb_src = ColumnDataSource(dict(x=[], y=[], c=[]))
     emb = figure(width=320, height=300, toolbar_location=None, title="MLP letter embeddings (2-D)")
     emb.scatter("x", "y", source=emb_src, size=16, color="#c6dbef", line_color="#4c72b0")
@@ -167,9 +202,9 @@ def names_app(view=None, val_limit=800):
                  y_axis_label="letter")
     att.image("image", source=att_src, x=0, y=0, dw=2, dh=2,
               color_mapper=LinearColorMapper(palette="Oranges256", low=1, high=0))
-    samples = pn.pane.Markdown("")
-    table = pn.pane.Markdown("")
-    note = pn.pane.Markdown("")
+    samples = pn.pane.Markdown("", sizing_mode="stretch_width")
+    table = pn.pane.Markdown("", sizing_mode="stretch_width", max_width=440, stylesheets=item(440))
+    note = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def refresh_samples():
         names = lab["m"].sample(12, temperature.value, prefix.value, rng)
@@ -177,7 +212,7 @@ def names_app(view=None, val_limit=800):
 
     def refresh_attention():
         got = lab["m"].attention_map(look.value or "a")
-        att.visible = got is not None
+        att_box.visible = got is not None
         if got is None:
             return
         labels, w = got
@@ -193,9 +228,10 @@ def names_app(view=None, val_limit=800):
         m = lab["m"]
         if train_loss is not None:
             val = m.record(train_loss)
-            curve_src.stream(dict(step=[m.steps], train=[train_loss], val=[val]), rollover=2000)
+            capped.stream(dict(step=[m.steps], train=[train_loss], val=[val]), ys=("train", "val"))
         p = m.current_probs()
         heat_src.data = dict(image=[p])
+        heat.title.text = f"P(next | this letter): {HEAT_TITLES[m.kind]}"
         if m.kind == "neural":
             gap = np.abs(p - m.probs).max()
             note.object = f"Neural bigram vs the counts: largest difference in P is {gap:.3f}."
@@ -204,45 +240,72 @@ def names_app(view=None, val_limit=800):
         else:
             note.object = ""
         e = m.embedding_2d()
-        emb.visible = e is not None
+        emb_pane.visible = e is not None
         if e is not None:
             emb_src.data = dict(x=e[:, 0], y=e[:, 1], c=letters)
         refresh_attention()
         refresh_samples()
         table.object = m.table()
 
+    # evaluating, sampling and the attention map cost time (the transformer's most of all):
+    # at most ~1/4 of it goes there, so training runs and Pause lands between chunks
+    pending = {"loss": [], "last": 0.0, "cost": 0.0}
+
     def on_chunk(metrics):
-        refresh(float(np.mean([x["loss"] for x in metrics])))
+        pending["loss"].extend(x["loss"] for x in metrics)
+        now = time.perf_counter()
+        if now - pending["last"] >= 3 * pending["cost"]:
+            flush()
+            pending.update(last=time.perf_counter(), cost=time.perf_counter() - now)
+
+    def flush():
+        loss = float(np.mean(pending["loss"])) if pending["loss"] else None
+        pending["loss"] = []
+        refresh(loss)
+
+    def on_stop(t):
+        if t.error:  # diverged: the weights were restored; mark where, show the restored model
+            capped.mark(lab["m"].steps)
+            pending["loss"] = []
+            lab["m"].model_probs = None
+            refresh()
+        elif pending["loss"]:
+            flush()
 
     def build(seed=0):
         best = lab["m"].best
         lab["m"] = NamesLab(kind.value, seed, val_limit=val_limit)
         lab["m"].best = best  # the table keeps every model's best
-        curve_src.data = dict(step=[], train=[], val=[])
+        pending.update(loss=[], last=0.0, cost=0.0)
+        capped.reset(train=[], val=[])
         refresh()
 
-    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.4, on_chunk=on_chunk,
-                      on_reset=build, steps_per_epoch=lambda: lab["m"].steps_per_epoch,
+    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.2, on_chunk=on_chunk,
+                      snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
+                      on_reset=build, on_stop=on_stop, steps_per_epoch=lambda: lab["m"].steps_per_epoch,
                       max_steps=lambda: lab["m"].steps_per_epoch if lab["m"].kind == "bigram" else None)
     kind.param.watch(lambda e: trainer.rebuild(f"model → {M.TITLES[e.new]}"), "value")
     temperature.param.watch(lambda e: refresh_samples(), "value")
     prefix.param.watch(lambda e: refresh_samples(), "value")
     look.param.watch(lambda e: refresh_attention(), "value")
-    resample = pn.widgets.Button(label="New names")
+    resample = pn.widgets.Button(label="New names", width=100, align="end")
     resample.on_click(lambda e: refresh_samples())
-    refresh()
-    layout = pn.Column(
+    emb_pane = pane(emb)
+    att_box = column(look, pane(att), max_width=330)
+    side = column(
         "## Names: makemore, from counts to attention",
         pn.pane.Markdown("Each model reads a name one letter at a time and guesses the next. "
-                         "Train one, then sample new names; lower temperature plays safe."),
-        kind, trainer_controls(trainer), pn.Row(temperature, prefix, resample), samples, note,
-        pn.Row(pn.pane.Bokeh(curve), pn.pane.Bokeh(heat)),
-        pn.Row(pn.pane.Bokeh(emb), pn.Column(look, pn.pane.Bokeh(att))), table,
-        sizing_mode="stretch_width")
+                         "Train one, then sample new names; lower temperature plays safe.",
+                         sizing_mode="stretch_width"),
+        kind, trainer_controls(trainer), wrap(temperature, prefix, resample), samples, note,
+        max_width=440)
+    refresh()
+    layout = wrap(side, pane(curve), pane(heat), emb_pane, att_box, table,
+                        sizing_mode="stretch_width")
     layout.controls = dict(trainer=trainer, lab=lab, kind=kind, temperature=temperature,
                            prefix=prefix, look=look, heat=heat_src, curve=curve_src,
                            emb=emb_src, att=att_src, samples=samples, table=table, note=note,
-                           refresh=refresh, resample=resample)
+                           refresh=refresh, resample=resample, spikes=spikes, flush=flush)
     return layout
 
 
