@@ -111,3 +111,36 @@ def test_2d_gan_arrows_point_uphill_on_d():
         before = g.D(Tensor(pts)).data
         after = g.D(Tensor(pts + eps * push / (np.linalg.norm(push, axis=1, keepdims=True) + 1e-12))).data
     assert (after >= before - 1e-6).mean() > 0.9  # moving along the arrow raises D(x)
+
+
+def test_snapshot_brings_back_weights_optimiser_and_step_but_keeps_the_learning_rate(data):
+    m = MnistGAN(data=data, seed=1)
+    for _ in range(3):
+        m.step()
+    s = m.state()
+    grid = m.grid()
+    m.set_lr(0.5)
+    for _ in range(3):
+        m.step()
+    assert not np.allclose(m.grid(), grid)
+    m.load_state(s)
+    assert m.steps == 3 and np.allclose(m.grid(), grid) and m.opt_g.lr == m.opt_d.lr == 0.5
+    assert m.opt_g.state_dict()["state"][0]["exp_avg"].tolist() == s["opt_g"]["state"][0]["exp_avg"].tolist()
+
+
+def test_a_divergence_is_marked_and_the_grid_shows_the_restored_generator(data):
+    app = gan_app(data=data, classifier=None)
+    c = app.controls
+    t = c["trainer"]
+    t.run_steps(20)
+    for _ in range(2):  # the second time like the first
+        c["gan"]["m"].set_lr(1e20)
+        t.run_steps(100)
+        assert t.status.startswith("Stopped:") and "Restored" in t.status, t.status
+        ys = np.array(c["losses"].data["d_loss"] + c["losses"].data["g_loss"])
+        assert np.isfinite(ys).all() and ys.max() <= 2.5 * max(c["losses"].data["d_loss"][0],
+                                                                c["losses"].data["g_loss"][0]) + 1e-9
+        assert len(c["spikes"].data["step"]) >= 1
+        m = c["gan"]["m"]
+        assert m.steps == t.step
+        assert np.allclose(c["grid"].data["image"][0], m.grid()[::-1])

@@ -142,11 +142,28 @@ class MnistGAN:
         return tile(self.generate(z, np.arange(n) % 10)[:, 0], 1, n)
 
     def state(self):
-        return self.G.state_dict(), self.D.state_dict()
+        return snapshot(self)
 
     def load_state(self, s):
-        self.G.load_state_dict(s[0])
-        self.D.load_state_dict(s[1])
+        restore(self, s)
+        self.steps = s["steps"]
+
+
+def snapshot(gan):
+    """What a diverged run goes back to: both networks, both optimisers' moments."""
+    return {"G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+            "opt_d": gan.opt_d.state_dict(), "steps": getattr(gan, "steps", 0),
+            "d_steps": getattr(gan, "d_steps", 0), "g_steps": getattr(gan, "g_steps", 0)}
+
+
+def restore(gan, s):
+    """Load a ``snapshot``; the learning rate stays the one chosen now."""
+    gan.G.load_state_dict(s["G"])
+    gan.D.load_state_dict(s["D"])
+    for opt, k in ((gan.opt_g, "opt_g"), (gan.opt_d, "opt_d")):
+        lr = opt.lr
+        opt.load_state_dict(s[k])
+        opt.lr = lr
 
 
 def tile(images, rows, cols, pad=1):
@@ -267,11 +284,11 @@ class Gan2D:
         return (1 / (1 + np.exp(-out))).reshape(n, n).astype(np.float32)
 
     def state(self):
-        return self.G.state_dict(), self.D.state_dict()
+        return snapshot(self)
 
     def load_state(self, s):
-        self.G.load_state_dict(s[0])
-        self.D.load_state_dict(s[1])
+        restore(self, s)
+        self.d_steps, self.g_steps = s["d_steps"], s["g_steps"]
 
 
 # ---------------------------------------------------------------------------- the app
@@ -286,8 +303,8 @@ def gan_app(data=None, classifier="default", view=None):
     grid_only = view == "grid"
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
+    from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
-
     from playground.train_assets import load_classifier
     from playground.trainer import Trainer, trainer_controls
 
@@ -302,40 +319,44 @@ def gan_app(data=None, classifier="default", view=None):
     digit = pn.widgets.Select(label="Train on", options={"all digits": -1, **{str(d): d for d in range(10)}},
                               value=-1, width=120)
     lr = pn.widgets.Select(label="Learning rate", options=[1e-4, 2e-4, 5e-4, 1e-3], value=5e-4, width=120)
-    interp = pn.widgets.FloatSlider(label="Latent interpolation z₀ → z₁", start=0, end=1, step=0.02, value=0.5)
+    interp = pn.widgets.FloatSlider(label="Latent interpolation z₀ → z₁", start=0, end=1, step=0.02, value=0.5,
+                                    sizing_mode="stretch_width", max_width=380)
     gan = {"m": None}
 
     gray = LinearColorMapper(palette=[f"#{v:02x}{v:02x}{v:02x}" for v in range(255, -1, -4)], low=0, high=1)
     grid_src = ColumnDataSource(dict(image=[np.zeros((289, 289), np.float32)]))
-    grid_fig = figure(width=380, height=380, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+    grid_fig = figure(width=380, height=400, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                       toolbar_location=None, title="Samples from fixed noise",
                       x_axis_location=None, y_axis_location=None)
     grid_fig.image("image", source=grid_src, x=0, y=0, dw=1, dh=1, color_mapper=gray)
     interp_src = ColumnDataSource(dict(image=[np.zeros((28, 289), np.float32)]))
-    interp_fig = figure(width=380, height=70, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+    interp_fig = figure(width=380, height=48, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                         toolbar_location=None, x_axis_location=None, y_axis_location=None,
                         min_border=0)
     interp_fig.image("image", source=interp_src, x=0, y=0, dw=1, dh=1, color_mapper=gray)
     loss_src = ColumnDataSource(dict(step=[], d_loss=[], g_loss=[], d_real=[], d_fake=[]))
-    loss_fig = figure(width=420, height=190, toolbar_location=None, title="Losses", x_axis_label="step")
+    spikes = ColumnDataSource(dict(step=[], y=[]))
+    loss_fig = figure(width=440, height=210, toolbar_location=None, title="Losses", x_axis_label="step")
     loss_fig.line("step", "d_loss", source=loss_src, color="#d62728", legend_label="D loss", line_width=2)
     loss_fig.line("step", "g_loss", source=loss_src, color="#1f77b4", legend_label="G loss", line_width=2)
-    loss_fig.legend.location = "top_right"  # the losses start high on the left
-    prob_fig = figure(width=420, height=190, toolbar_location=None, title="D's verdicts",
+    add_marks(loss_fig, spikes)
+    capped = Capped(loss_src, spikes)
+    prob_fig = figure(width=440, height=210, toolbar_location=None, title="D's verdicts",
                       x_axis_label="step", y_range=(0, 1))
     prob_fig.line("step", "d_real", source=loss_src, color="#2ca02c", legend_label="D(real)", line_width=2)
     prob_fig.line("step", "d_fake", source=loss_src, color="#9467bd", legend_label="D(fake)", line_width=2)
-    prob_fig.legend.location = "bottom_left"
+    for f in (loss_fig, prob_fig):
+        legend_above(f)
     hist_src = ColumnDataSource(dict(digit=[str(d) for d in range(10)], count=[0] * 10))
-    hist_fig = figure(width=420, height=190, toolbar_location=None, x_range=[str(d) for d in range(10)],
-                      title="Mode collapse? Digits a classifier sees in 200 samples")
+    hist_fig = figure(width=440, height=200, toolbar_location=None, x_range=[str(d) for d in range(10)],
+                      title="Mode collapse? The digits a classifier sees in 200 samples")
     hist_fig.vbar(x="digit", top="count", source=hist_src, width=0.8, color="#8c564b")
-    judge_md = pn.pane.Markdown("")
+    judge_md = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def build_gan(seed=0):
         d = None if digit.value == -1 else int(digit.value)
         gan["m"] = MnistGAN(conditional=conditional.value, digit=d, lr=lr.value, seed=seed, data=data)
-        loss_src.data = dict(step=[], d_loss=[], g_loss=[], d_real=[], d_fake=[])
+        capped.reset(d_loss=[], g_loss=[], d_real=[], d_fake=[])
         refresh_images()
         refresh_judge()
 
@@ -367,16 +388,22 @@ def gan_app(data=None, classifier="default", view=None):
     def on_chunk(metrics):
         m = gan["m"]
         mean = {k: float(np.mean([x[k] for x in metrics])) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-        loss_src.stream(dict(step=[m.steps], **{k: [v] for k, v in mean.items()}), rollover=2000)
+        capped.stream(dict(step=[m.steps], **{k: [v] for k, v in mean.items()}), ys=("d_loss", "g_loss"))
         refresh_images()
         now = time.perf_counter()  # judging 200 samples costs time: at most ~1/4 of it
         if now - chunk_count["last"] >= 3 * chunk_count["cost"]:
             refresh_judge()
             chunk_count.update(last=time.perf_counter(), cost=time.perf_counter() - now)
 
+    def on_stop(t):
+        if t.error:  # diverged: mark where; the weights were restored, show them
+            capped.mark((getattr(t, "diverged", None) or {}).get("step", gan["m"].steps))
+            refresh_images()
+        refresh_judge()
+
     trainer = Trainer(lambda: gan["m"].step(), chunk=10, chunk_seconds=0.25, on_chunk=on_chunk,
                       snapshot=lambda: gan["m"].state(), restore=lambda s: gan["m"].load_state(s),
-                      on_reset=build_gan, on_stop=lambda t: refresh_judge())
+                      on_reset=build_gan, on_stop=on_stop)
     conditional.param.watch(lambda e: trainer.rebuild(f"conditional → {e.new}"), "value")
     digit.param.watch(lambda e: trainer.rebuild(f"train on → {'all digits' if e.new == -1 else e.new}"),
                       "value")
@@ -385,32 +412,22 @@ def gan_app(data=None, classifier="default", view=None):
     build_gan()
 
     if grid_only:
-        loss_fig.width, loss_fig.height = 300, 185
-        prob_fig.width, prob_fig.height = 300, 185
-        loss_fig.title.text_font_size = prob_fig.title.text_font_size = "9pt"
-        for f in (loss_fig, prob_fig):  # small plots: the legend goes above, off the curves
-            leg = f.legend[0]
-            f.center.remove(leg)
-            leg.orientation, leg.label_text_font_size = "horizontal", "8pt"
-            leg.padding = leg.spacing = leg.margin = 2
-            leg.border_line_color = None
-            f.add_layout(leg, "above")
-        digit.width = lr.width = 140
-        layout = pn.Column(
-            pn.Row(trainer_controls(trainer, width=380), pn.Column(pn.Row(digit, lr), conditional),
-                   margin=0),
-            pn.Row(pn.pane.Bokeh(grid_fig), pn.Column(pn.pane.Bokeh(loss_fig), pn.pane.Bokeh(prob_fig),
-                                                      margin=0), margin=0),
-            width=700, margin=(5, 5))
+        for f in (loss_fig, prob_fig):
+            f.width, f.height = 320, 190
+            f.title.text_font_size = "9pt"
+        layout = wrap(
+            column(trainer_controls(trainer), wrap(digit, lr), conditional),
+            pane(grid_fig), column(pane(loss_fig), pane(prob_fig), max_width=330),
+            sizing_mode="stretch_width")
         layout.controls = dict(trainer=trainer, gan=gan, conditional=conditional, digit=digit, lr=lr,
-                               grid=grid_src, losses=loss_src)
+                               grid=grid_src, losses=loss_src, spikes=spikes)
         return layout
 
-    mnist_tab = pn.Column(
-        trainer_controls(trainer), pn.Row(conditional, digit, lr),
-        pn.Row(pn.Column(pn.pane.Bokeh(grid_fig), interp, pn.pane.Bokeh(interp_fig)),
-               pn.Column(pn.pane.Bokeh(loss_fig), pn.pane.Bokeh(prob_fig))),
-        pn.pane.Bokeh(hist_fig), judge_md)
+    mnist_tab = wrap(
+        column(trainer_controls(trainer), wrap(digit, lr), conditional, judge_md),
+        column(pane(grid_fig), interp, pane(interp_fig)),
+        column(pane(loss_fig), pane(prob_fig), pane(hist_fig), max_width=450),
+        sizing_mode="stretch_width")
 
     # -- 2-D tab ---------------------------------------------------------------------------
     dist = pn.widgets.RadioButtonGroup(label="Real distribution", options=list(REAL_2D), value="ring")
@@ -424,21 +441,25 @@ def gan_app(data=None, classifier="default", view=None):
     fake_src = ColumnDataSource(dict(x=[], y=[]))
     arrow_src = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[]))
     curve2_src = ColumnDataSource(dict(step=[], d_loss=[], g_loss=[]))
-    fig2 = figure(width=420, height=420, x_range=Range1d(-1.2, 1.2), y_range=Range1d(-1.2, 1.2),
+    spikes2 = ColumnDataSource(dict(step=[], y=[]))
+    fig2 = figure(width=460, height=480, x_range=Range1d(-1.2, 1.2), y_range=Range1d(-1.2, 1.2),
                   toolbar_location=None, title="D(x): green = 'real', purple = 'fake'")
     fig2.image("image", source=heat_src, x=-1.2, y=-1.2, dw=2.4, dh=2.4, color_mapper=heat_map, alpha=0.6)
     fig2.scatter("x", "y", source=real_src, color="#2ca02c", size=5, legend_label="real")
     fig2.scatter("x", "y", source=fake_src, color="#7b3294", size=5, legend_label="generated")
     fig2.segment("x0", "y0", "x1", "y1", source=arrow_src, color="#444", line_width=1)
-    fig2.legend.location = "top_right"
-    curve2 = figure(width=420, height=200, toolbar_location=None, title="Losses", x_axis_label="step")
+    curve2 = figure(width=440, height=260, toolbar_location=None, title="Losses", x_axis_label="step")
     curve2.line("step", "d_loss", source=curve2_src, color="#d62728", legend_label="D loss", line_width=2)
     curve2.line("step", "g_loss", source=curve2_src, color="#1f77b4", legend_label="G loss", line_width=2)
-    step_md = pn.pane.Markdown("")
+    add_marks(curve2, spikes2)
+    capped2 = Capped(curve2_src, spikes2)
+    for f in (fig2, curve2):
+        legend_above(f)
+    step_md = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def build_2d(seed=0):
         g2["m"] = Gan2D(dist.value, seed=seed)
-        curve2_src.data = dict(step=[], d_loss=[], g_loss=[])
+        capped2.reset(d_loss=[], g_loss=[])
         real_src.data = dict(x=g2["m"].real_shown[:, 0].tolist(), y=g2["m"].real_shown[:, 1].tolist())
         draw_2d()
 
@@ -462,13 +483,18 @@ def gan_app(data=None, classifier="default", view=None):
 
     def on_chunk_2d(metrics):
         m = g2["m"]
-        curve2_src.stream(dict(step=[m.g_steps], d_loss=[metrics[-1]["d_loss"]], g_loss=[metrics[-1]["g_loss"]]),
-                          rollover=2000)
+        capped2.stream(dict(step=[m.g_steps], d_loss=[metrics[-1]["d_loss"]], g_loss=[metrics[-1]["g_loss"]]),
+                       ys=("d_loss", "g_loss"))
         draw_2d()
+
+    def on_stop_2d(t):
+        if t.error:
+            capped2.mark((getattr(t, "diverged", None) or {}).get("step", g2["m"].g_steps))
+            draw_2d()
 
     trainer2 = Trainer(lambda: g2["m"].step(), chunk=10, chunk_seconds=0.2, on_chunk=on_chunk_2d,
                        snapshot=lambda: g2["m"].state(), restore=lambda s: g2["m"].load_state(s),
-                       on_reset=build_2d)
+                       on_reset=build_2d, on_stop=on_stop_2d)
 
     def manual(kind):
         if trainer2.running:
@@ -482,21 +508,25 @@ def gan_app(data=None, classifier="default", view=None):
     show_arrows.param.watch(lambda e: draw_2d(), "value")
     build_2d()
 
-    anatomy_tab = pn.Column(
-        trainer_controls(trainer2, seed=True), dist,
-        pn.Row(pn.pane.Markdown("**Step by step:**"), d_btn, g_btn, show_arrows), step_md,
-        pn.Row(pn.pane.Bokeh(fig2), pn.pane.Bokeh(curve2)),
-        pn.pane.Markdown("The arrows show **−∂(G's loss)/∂x** at each generated point: where the "
-                         "generator's next step will push it, uphill on D's heat-map."))
+    anatomy_tab = wrap(
+        column(trainer_controls(trainer2, seed=True), dist,
+                  pn.Row(pn.pane.Markdown("**Step by step:**"), d_btn, g_btn), show_arrows, step_md,
+                  pn.pane.Markdown("The arrows show **−∂(G's loss)/∂x** at each generated point: where "
+                                   "the generator's next step will push it, uphill on D's heat-map.",
+                                   sizing_mode="stretch_width")),
+        pane(fig2), pane(curve2), sizing_mode="stretch_width")
 
-    layout = pn.Column("## GAN studio", "### MNIST GAN", mnist_tab, "### 2-D anatomy", anatomy_tab,
+    layout = pn.Column("## GAN studio",
+                       pn.Tabs(("MNIST GAN", mnist_tab), ("2-D anatomy", anatomy_tab), dynamic=False,
+                               sizing_mode="stretch_width"),
                        sizing_mode="stretch_width")
     layout.controls = dict(trainer=trainer, gan=gan, conditional=conditional, digit=digit, lr=lr,
                            interp=interp, grid=grid_src, interp_img=interp_src, losses=loss_src,
                            hist=hist_src, judge_md=judge_md, judge_model=judge_model,
                            trainer2d=trainer2, gan2d=g2, dist=dist, d_step=d_btn, g_step=g_btn,
                            show_arrows=show_arrows, heat=heat_src, real=real_src, fake=fake_src,
-                           arrows=arrow_src, losses2d=curve2_src, step_md=step_md)
+                           arrows=arrow_src, losses2d=curve2_src, step_md=step_md, spikes=spikes,
+                           spikes2d=spikes2)
     return layout
 
 
