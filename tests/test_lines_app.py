@@ -59,3 +59,18 @@ def test_a_data_change_after_training_asks_for_reset():
     assert c["lab"]["m"] is model and "press Reset" in c["trainer"].status
     c["trainer"].reset()
     assert c["lab"]["m"].max_lines == 3 and len(c["bars"].data["count"]) == 3
+
+
+def test_lines_divergence_restores_marks_and_shows_the_restored_model():
+    app = lines_app()
+    c = app.controls
+    t = c["trainer"]
+    t.run_steps(20)
+    for _ in range(2):
+        c["lab"]["m"].opt.lr = 1e6
+        t.run_steps(300)
+        assert t.status.startswith("Stopped:") and "Restored" in t.status, t.status
+        m = c["lab"]["m"]
+        assert m.steps == t.step and m.opt.lr == 1e6
+        assert len(c["spikes"].data["step"]) >= 1
+        assert (c["lab"]["eval"]["pred"] == m.predict(m.xt)).all()

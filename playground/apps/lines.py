@@ -70,37 +70,45 @@ class LinesLab:
         return {"acc": float((pred == self.yt).mean()), "per_count": per, "wrong": wrong, "pred": pred}
 
     def state(self):
-        return self.model.state_dict()
+        """What a diverged run goes back to: weights, Adam's moments, the step count."""
+        return self.model.state_dict(), self.opt.state_dict(), self.steps
 
     def load_state(self, s):
-        self.model.load_state_dict(s)
+        lr = self.opt.lr  # the learning rate stays the one chosen now
+        self.model.load_state_dict(s[0])
+        self.opt.load_state_dict(s[1])
+        self.opt.lr, self.steps = lr, s[2]
 
 
 def lines_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, LinearColorMapper, Range1d
-    from playground.plots import figure
 
+    from playground.curves import add_marks, column, legend_above, pane, wrap
+    from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
     pn.extension()
-    max_lines = pn.widgets.IntSlider(label="Up to this many lines", start=2, end=8, value=5)
-    n_train = pn.widgets.Select(label="Training images", options=[1000, 3000, 6000], value=3000)
-    lr = pn.widgets.Select(label="Learning rate", options=[3e-4, 1e-3, 2e-3, 5e-3], value=2e-3)
+    max_lines = pn.widgets.IntSlider(label="Up to this many lines", start=2, end=8, value=5,
+                                     sizing_mode="stretch_width", max_width=380)
+    n_train = pn.widgets.Select(label="Training images", options=[1000, 3000, 6000], value=3000, width=130)
+    lr = pn.widgets.Select(label="Learning rate", options=[3e-4, 1e-3, 2e-3, 5e-3], value=2e-3, width=130)
     lab = {"m": None}
 
     bar_src = ColumnDataSource(dict(count=[], acc=[], label=[]))
-    bar_fig = figure(width=420, height=260, toolbar_location=None, y_range=(0, 1.15),  # room for "100%"
+    bar_fig = figure(width=460, height=300, toolbar_location=None, y_range=(0, 1.15),  # room for "100%"
                      title="Held-out accuracy for each number of lines", x_axis_label="lines in the image")
     bar_fig.vbar(x="count", top="acc", source=bar_src, width=0.7, color="#4c72b0")
     bar_fig.add_layout(LabelSet(x="count", y="acc", text="label", source=bar_src, text_align="center",
                                 y_offset=2, text_font_size="11px"))
     curve_src = ColumnDataSource(dict(epoch=[], train=[], test=[]))
-    curve = figure(width=420, height=220, toolbar_location=None, title="Accuracy", x_axis_label="epoch",
+    spikes = ColumnDataSource(dict(step=[], y=[]))
+    curve = figure(width=440, height=300, toolbar_location=None, title="Accuracy", x_axis_label="epoch",
                    y_range=(0, 1.02))
     curve.line("epoch", "train", source=curve_src, legend_label="train (batch)", color="#1f77b4", line_width=2)
     curve.line("epoch", "test", source=curve_src, legend_label="held-out", color="#ff7f0e", line_width=2)
-    curve.legend.location = "bottom_right"
+    add_marks(curve, spikes)
+    legend_above(curve)
     gray = LinearColorMapper(palette=[f"#{v:02x}{v:02x}{v:02x}" for v in range(255, -1, -4)], low=0, high=1)
     cols, rows = 8, GALLERY // 8
     gallery_src = ColumnDataSource(dict(image=[np.zeros((rows * 34, cols * 30), np.float32)]))
@@ -112,11 +120,13 @@ def lines_app():
     gallery.image("image", source=gallery_src, x=0, y=0, dw=cols * 30, dh=rows * 34, color_mapper=gray)
     gallery.text("x", "y", text="text", source=caption_src, text_font_size="10px", text_color="#c00",
                  text_align="center", text_baseline="bottom")
-    summary = pn.pane.Markdown("")
+    summary = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def build(seed=0):
         lab["m"] = LinesLab(max_lines=max_lines.value, n_train=n_train.value, lr=lr.value, seed=seed)
         curve_src.data = dict(epoch=[], train=[], test=[])
+        spikes.data = dict(step=[], y=[])
+        pending.update(acc=[], last=0.0, cost=0.0)
         refresh()
 
     def refresh(train_acc=None):
@@ -153,26 +163,33 @@ def lines_app():
         refresh(float(np.mean(pending["acc"])) if pending["acc"] else None)
         pending["acc"] = []
 
+    def on_stop(t):
+        if t.error:  # diverged: the weights were restored; mark where, show the restored model
+            pending["acc"] = []
+            spikes.stream(dict(step=[lab["m"].epoch], y=[1.0]))
+        flush()
+
     pending = {"acc": [], "last": 0.0, "cost": 0.0}
 
     trainer = Trainer(lambda: lab["m"].step(), chunk=10, chunk_seconds=0.5, on_chunk=on_chunk,
                       snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
-                      on_reset=build, on_stop=lambda t: flush(), steps_per_epoch=lambda: len(lab["m"].loader) if lab["m"] else None)
+                      on_reset=build, on_stop=on_stop,
+                      steps_per_epoch=lambda: len(lab["m"].loader) if lab["m"] else None)
     for w in (max_lines, n_train):
         w.param.watch(lambda e: trainer.rebuild(f"{e.obj.name.lower()} → {e.new}"), "value")
     lr.param.watch(lambda e: trainer.queue(lambda: setattr(lab["m"].opt, "lr", e.new),
                                            f"learning rate {e.new}"), "value")
     build()
-    layout = pn.Column(
+    side = column(
         "## Count the lines",
         pn.pane.Markdown("A small CNN learns to count straight lines. Which counts are hard? "
-                         "Look at the mistakes: crossings, touching lines, short stubs."),
-        trainer_controls(trainer), pn.Row(max_lines, n_train, lr), summary,
-        pn.Row(pn.pane.Bokeh(bar_fig), pn.pane.Bokeh(curve)), pn.pane.Bokeh(gallery),
-        sizing_mode="stretch_width")
+                         "Look at the mistakes: crossings, touching lines, short stubs.",
+                         sizing_mode="stretch_width"),
+        trainer_controls(trainer), max_lines, wrap(n_train, lr), summary)
+    layout = wrap(side, pane(bar_fig), pane(curve), pane(gallery), sizing_mode="stretch_width")
     layout.controls = dict(trainer=trainer, lab=lab, max_lines=max_lines, n_train=n_train, lr=lr,
                            bars=bar_src, curve=curve_src, gallery=gallery_src, captions=caption_src,
-                           summary=summary, refresh=flush)
+                           summary=summary, refresh=flush, spikes=spikes)
     return layout
 
 
