@@ -46,7 +46,7 @@ def test_controls_change_what_they_should():
     w["features"].value = ["x", "y", "x2", "y2", "xy", "sinx", "siny"]
     assert s.features == "x,y,x2,y2,xy,sinx,siny" and pg.Ftr.shape[1] == 7
     assert pg.model[0].weight.shape == (4, 7)
-    assert len(pg.maps()[1]) == 7 + 4 + 2 and c["neurons"].data["image"][0].shape == (7 * 26 - 6, 3 * 26 - 6)
+    assert [col.shape[2] for col in pg.maps()[1]] == [7, 4, 2] and c["neurons"].data["image"][0].shape == (7 * 26 - 6, 3 * 26 - 6)
     c["add_layer"].clicks += 1
     assert s.hidden == "4,2,4" and len(c["layers"].objects) == 3
     c["remove_layer"].clicks += 1
@@ -266,11 +266,14 @@ def test_the_code_follows_every_change_once_shown():
 
 def test_the_boundary_is_fine_and_one_pass_draws_every_map():
     pg = Playground(Setup(features="x,y,xy", hidden="3,2"))
-    out, maps = pg.maps()
+    out, cols = pg.maps()
     assert out.shape == (100, 100) and out.dtype == np.float32 and np.abs(out).max() <= 1
-    assert [(layer, i) for layer, i, _ in maps] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
-    assert all(m.shape == (20, 20) for _, _, m in maps)
+    assert [c.shape for c in cols] == [(20, 20, 3), (20, 20, 3), (20, 20, 2)]
     # the first hidden neuron's map is that neuron's activation on the grid
     from engine import Tensor
     h = pg.model[1](pg.model[0](Tensor(pg.Fgrid))).data[:, 0].reshape(100, 100)[::5, ::5]
-    assert np.allclose(maps[3][2], h, atol=1e-6)
+    assert np.allclose(cols[1][:, :, 0], h, atol=1e-6)
+    # the mosaic: neuron 0 of layer 1 at the top of the second column, on its own scale
+    m = pg.mosaic(cols)
+    assert m.shape == (3 * 26 - 6, 3 * 26 - 6) and np.isnan(m[:, 20:26]).all()
+    assert np.allclose(m[-20:, 26:46], h / np.abs(h).max(), atol=1e-6)

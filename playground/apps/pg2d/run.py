@@ -182,34 +182,36 @@ class Playground:
 
     def maps(self):
         """One forward pass over the grid: the output map (GRID, GRID) in [-1, 1] (2p - 1 for
-        classification, row 0 = bottom) and [(layer, neuron, map)] for every input feature and
-        hidden neuron, each on every NEURON_EVERY-th grid point."""
-        n, k = GRID, NEURON_EVERY
-        sub = lambda a: a.reshape(n, n)[::k, ::k]  # noqa: E731
-        maps = [(0, i, sub(self.Fgrid[:, i])) for i in range(self.Fgrid.shape[1])]
+        classification, row 0 = bottom) and one (n, n, k) array per column of the network
+        (the k input features, then each hidden layer's k neurons), on every NEURON_EVERY-th
+        grid point."""
+        n, e = GRID, NEURON_EVERY
+        sub = lambda a: a.reshape(n, n, -1)[::e, ::e].copy()  # noqa: E731  (a copy: the big arrays go at once)
+        cols = [sub(self.Fgrid)]
         self.model.eval()
-        mods, h, layer = list(self.model), Tensor(self.Fgrid), 0
+        mods, h = list(self.model), Tensor(self.Fgrid)
         with no_grad(), np.errstate(over="ignore", invalid="ignore"):
             for j, m in enumerate(mods):
                 h = m(h)
                 if j + 1 < len(mods) and isinstance(mods[j + 1], nn.Linear):  # the end of a hidden layer
-                    layer += 1
-                    maps += [(layer, i, sub(h.data[:, i])) for i in range(h.shape[1])]
+                    cols.append(sub(h.data))
         out = h.data.reshape(n, n)
         if self.setup.problem == "classification":
             out = np.tanh(out / 2)  # = 2 sigmoid(out) - 1, without overflow
-        return np.clip(np.nan_to_num(out), -1, 1).astype(np.float32), maps
+        return np.clip(np.nan_to_num(out), -1, 1).astype(np.float32), cols
 
-    def mosaic(self, maps, gap=6):
-        """Every neuron's map in one image (one column per layer, NaN between maps), each map on
-        its own scale so its pattern shows: one array to send instead of one per neuron."""
-        k = maps[0][2].shape[0]
-        cols = max(layer for layer, _, _ in maps) + 1
-        rows = max(i for _, i, _ in maps) + 1
-        out = np.full((rows * (k + gap) - gap, cols * (k + gap) - gap), np.nan, np.float32)
-        for layer, i, m in maps:
-            y, x = (rows - 1 - i) * (k + gap), layer * (k + gap)  # neuron 0 on top (row 0 = bottom)
-            out[y:y + k, x:x + k] = m / max(float(np.abs(m).max()), 1e-6)
+    @staticmethod
+    def mosaic(cols, gap=6):
+        """Every neuron's map in one image (a column per layer, neuron 0 on top, NaN between
+        maps), each on its own scale so its pattern shows: one array to send, not one each."""
+        k = cols[0].shape[0]
+        rows = max(c.shape[2] for c in cols)
+        out = np.full((rows * (k + gap) - gap, len(cols) * (k + gap) - gap), np.nan, np.float32)
+        for j, c in enumerate(cols):
+            c = c / np.maximum(np.abs(c).max(axis=(0, 1)), 1e-6)  # (k, k, m)
+            for i in range(c.shape[2]):
+                y = (rows - 1 - i) * (k + gap)  # row 0 is the bottom
+                out[y:y + k, j * (k + gap):j * (k + gap) + k] = c[:, :, i]
         return out
 
     # -- "show me the code" --------------------------------------------------------------
