@@ -57,3 +57,9 @@ def test_a_missing_file_names_the_host_path_not_pyodides(tmp_path):
     msg = str(e.value)
     assert str(tmp_path / "gone-1.0-py3-none-any.whl") in msg and "what to do:" in msg.lower(), msg
     assert "/host/" not in msg and "HEAP" not in msg
+
+
+def test_a_dangling_dist_link_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "shared").symlink_to(tmp_path / "gone")
+    with pytest.raises(sb.BuildError, match=r"not a directory \(a link that points nowhere\?\): point it at"):
+        sb.check_dist(tmp_path / "shared", [])

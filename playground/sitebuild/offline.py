@@ -19,7 +19,8 @@ from .wheels import _cache_dir, compile_wheels, read_lock
 def check_dist(dist: Path, lock_pkgs):
     """Refuse a Pyodide distribution that lacks a file we need, saying which."""
     if not dist.is_dir():
-        raise BuildError(f"--offline-dist {dist}: not a directory")
+        raise BuildError(f"--offline-dist {dist}: not a directory (a link that points nowhere?): point it at an "
+                         f"unpacked full Pyodide {PYODIDE_VERSION} distribution (pyodide-{PYODIDE_VERSION}.tar.bz2)")
     lock_file = dist / "pyodide-lock.json"
     if not lock_file.is_file():
         raise BuildError(f"--offline-dist {dist}: no pyodide-lock.json there: point it at an unpacked full "
