@@ -42,8 +42,9 @@ A diverging run stops, restores the last good snapshot and says so in ``status``
 way every time: a non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or
 a NaN/inf float in the metrics), or a finite ``"loss"`` whose median over the last ``window``
 steps sits ``explode`` times above the run's first loss (Adam at a huge learning rate keeps
-a finite loss of millions). The steps of the failed chunk are undone: ``on_chunk`` never
-sees them, ``diverged`` says where it happened. Other exceptions from ``step_fn`` also stop
+a finite loss of millions). No snapshot is taken while a loss of the window is above that
+line, nor again before the step that diverged; the failed chunk never reaches ``on_chunk``;
+``diverged`` says where it happened and which step the run went back to. Other exceptions from ``step_fn`` also stop
 the run with their message (the traceback is kept in ``trainer.exception``).
 
 A change that needs a new model while a run exists (``rebuild``) is kept in
@@ -146,6 +147,8 @@ class Trainer(param.Parameterized):
         self._first_loss = None  # the run's first loss: what "exploded" is measured against
         self._recent = []        # the last `window` losses
         self._last_good_recent = []
+        self._last_good_samples = 0
+        self._hold_until = 0     # no snapshot before this step (the last divergence)
         self.diverged = None
         self._update_progress()
 
@@ -360,7 +363,8 @@ class Trainer(param.Parameterized):
             if self.chunk_seconds and time.perf_counter() - t0 > self.chunk_seconds:
                 break
         self._flush(metrics, t0)
-        self._take_snapshot()
+        if self._settled():  # weights on their way up are no place to come back to
+            self._take_snapshot()
         return metrics
 
     def _flush(self, metrics, t0):
@@ -392,20 +396,30 @@ class Trainer(param.Parameterized):
         return (f"its median over the last {self.window} steps is {typical:.3g}, "
                 f"{typical / self._first_loss:.3g}× the first loss {self._first_loss:.3g}")
 
+    def _settled(self) -> bool:
+        """May this point be the one a divergence goes back to? Not while a loss of the
+        window is above the `explode` line, nor before the step that last diverged: where
+        a chunk ends depends on the clock, and the next divergence must go back to the
+        same step as the last one."""
+        if self.step < self._hold_until:
+            return False
+        return not (self.explode and self._first_loss and
+                    max(self._recent, default=0) > self.explode * self._first_loss)
+
     def _diverged(self, why, metrics, t0, finite=False):
-        """Stop, undo this chunk's steps (back to the last good snapshot), say why."""
+        """Stop, undo the steps since the last good snapshot, say why."""
         failed_at = self.step + 1
         restored = ""
         if self._restore_fn is not None and self._last_good is not None:
-            # every good chunk ends with a snapshot: this chunk started from it
             self.train_seconds += time.perf_counter() - t0
-            self.samples -= sum(int(m.get("samples", 0)) for m in metrics)
+            self.samples = self._last_good_samples
             self._restore_fn(self._last_good)
             self.step, self._recent = self._last_good_step, list(self._last_good_recent)
             restored = f" Restored the last good weights (step {self._last_good_step})."
         else:  # nothing to go back to: the good steps of this chunk still count
             self._flush(metrics, t0)
         self.diverged = {"step": failed_at, "restored": self.step}
+        self._hold_until = max(self._hold_until, failed_at)
         what = (f"the loss exploded at step {failed_at} ({why})" if finite else
                 f"the loss is not a finite number at step {failed_at} ({why.split(':')[0]})")
         self._set_stopped(f"Stopped: {what}. Training diverged — try a lower learning rate "
@@ -415,6 +429,7 @@ class Trainer(param.Parameterized):
         if self._snapshot_fn is not None:
             self._last_good = self._snapshot_fn()
             self._last_good_step, self._last_good_recent = self.step, list(self._recent)
+            self._last_good_samples = self.samples
 
     def _apply_queue(self):
         applied = []

@@ -281,6 +281,42 @@ def test_a_finite_loss_that_explodes_stops_restores_and_undoes_the_chunk():
     assert t.step == 50 and not t.error
 
 
+def test_short_chunks_take_no_snapshot_of_weights_on_their_way_up():
+    """In the page chunks end on time, often before the window is full: a snapshot taken
+    there would keep exploding weights, and the next run would fail elsewhere."""
+    w = {"v": 0.0}
+
+    def step():                          # the loss of the weights before this step's update
+        loss = 2.3 * 10 ** min(w["v"], 30)
+        w["v"] += 1.0
+        return {"loss": loss, "samples": 4}
+    t = Trainer(step, chunk=3, chunk_seconds=None, snapshot=lambda: w["v"],
+                restore=lambda v: w.update(v=v))
+    msgs = []
+    for _ in range(3):
+        t.run_steps(30)
+        msgs.append(t.error)
+        assert w["v"] == 0.0 and t.step == 0 and t.samples == 0
+    assert msgs[0] == msgs[1] == msgs[2] and "Restored the last good weights (step 0)" in msgs[0]
+
+
+def test_later_divergences_go_back_to_the_same_step_whatever_the_chunks():
+    w = {"v": 0}
+
+    def step():                          # five sane steps, then a loss of a million
+        loss = 2.3 if w["v"] < 5 else 1e6
+        w["v"] += 1
+        return {"loss": loss, "samples": 1}
+    t = Trainer(step, chunk=4, chunk_seconds=None, snapshot=lambda: w["v"],
+                restore=lambda v: w.update(v=v))
+    t.run_steps(30)
+    first = t.error
+    assert "exploded at step 10" in first and first.endswith("(step 4).")
+    t.chunk = 1                          # the clock ends chunks elsewhere: step 5 looks fine
+    t.run_steps(30)
+    assert t.error == first and w["v"] == 4
+
+
 def test_a_loss_that_stays_near_where_it_started_is_not_a_divergence():
     losses = iter([2.3, 2.5, 9.0, 30.0, 2.0] + [1.5, 20.0] * 30)  # spikes, but a sane median
     t = Trainer(lambda: {"loss": next(losses)}, chunk=7, chunk_seconds=None)
