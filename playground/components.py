@@ -9,6 +9,8 @@ parameters sync both ways. Two such components:
   of ``resolution x resolution`` grey bytes; :meth:`DrawingCanvas.to_array` decodes it.
 * :class:`BrowserStore` — a JSON list kept in ``localStorage`` under ``key``: the browser's
   saved list arrives in ``items`` once rendered; setting ``items`` from Python writes it.
+* :class:`FilePicker` — a file input whose every choice arrives as one ``file`` value (name,
+  bytes and a counter together), even an empty file or the same file again.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 import panel as pn
 import param
 
-__all__ = ["DrawingCanvas", "BrowserStore"]
+__all__ = ["DrawingCanvas", "BrowserStore", "FilePicker"]
 
 
 class DrawingCanvas(pn.custom.JSComponent):
@@ -141,3 +143,52 @@ class BrowserStore(pn.custom.JSComponent):
       obs.observe(body, {attributes: true, attributeFilter: ["class"]});
     }
     """
+
+
+class FilePicker(pn.custom.JSComponent):
+    """A file input; each file chosen arrives as ONE change of ``file``:
+    ``{"name": ..., "data": base64 of the bytes, "n": how many files were chosen so far}``.
+
+    Why not ``pn.widgets.FileInput``: it sends the bytes and the name as two changes (a load
+    between them sees the new bytes under the old name, or the old bytes under the new one),
+    sends nothing for an empty file, and nothing when the same file is chosen again (the
+    input's value does not change). Here the input is cleared after each read, and ``n``
+    makes every choice a new value."""
+
+    file = param.Dict(default=None, allow_None=True, doc="the last file chosen: name, data, n")
+    accept = param.String(default="", doc="the input's accept attribute, e.g. '.npz'")
+
+    _esm = """
+    export function render({ model, el }) {
+      const input = document.createElement("input");
+      input.type = "file";
+      if (model.accept) input.accept = model.accept;
+      input.style.cssText = "max-width:100%;font:inherit";
+      let n = 0;
+      input.addEventListener("change", () => {
+        const f = input.files && input.files[0];
+        if (!f) return;
+        const reader = new FileReader();
+        reader.onload = () => {
+          const url = String(reader.result), data = url.slice(url.indexOf(",") + 1);
+          model.file = {name: f.name, data: data, n: ++n};
+          input.value = "";  // so that choosing the same file again is a change too
+        };
+        reader.readAsDataURL(f);
+      });
+      el.append(input);
+    }
+    """
+
+    @property
+    def filename(self) -> str:
+        return (self.file or {}).get("name", "")
+
+    def data(self) -> bytes:
+        """The chosen file's bytes (b"" when none or empty)."""
+        return base64.b64decode((self.file or {}).get("data", "") or b"")
+
+    def choose(self, raw: bytes, name: str):
+        """What the browser does when a file is chosen (tests, scripts)."""
+        n = (self.file or {}).get("n", 0) + 1
+        self.file = {"name": name, "data": base64.b64encode(bytes(raw)).decode(), "n": n}

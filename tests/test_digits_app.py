@@ -189,10 +189,37 @@ def test_huge_learning_rate_stops_and_keeps_last_good_weights(small):
     app.lr = 100.0
     app.trainer.run_steps(200)
     assert app.trainer.error, "a learning rate of 100 should blow up"
-    assert "not a finite number" in app.trainer.status and "lower learning rate" in app.trainer.status
+    assert "Training diverged — try a lower learning rate" in app.trainer.status
     assert "Restored the last good weights (step 4)" in app.trainer.status
     assert all(np.array_equal(good[k], v) for k, v in app.model.state_dict().items())
     assert np.isfinite(app.test_accuracy) and not app.trainer.running and app.trainer.step == 4
+    first = app.trainer.status
+    for _ in range(2):                            # again: the same stop, the same weights
+        app.trainer.run_steps(200)
+        assert app.trainer.status == first
+        assert all(np.array_equal(good[k], v) for k, v in app.model.state_dict().items())
+    assert len(app.diverged_src.data["epoch"]) == 3  # each marked on the loss plot
+    assert max(app.train_src.data["epoch"]) <= app._epoch_float()  # no point of the undone steps
+    assert max(app.train_src.data["loss"]) <= 2 * np.log(10)
+
+
+def test_a_loss_spike_is_drawn_at_the_cap_and_marked(small):
+    app = tiny_app(small)
+    app._stream_point(app.train_src, 0.1, 7e35, 0.1, rollover=10)
+    app._stream_point(app.train_src, 0.2, 0.5, 0.8, rollover=10)
+    assert app.train_src.data["loss"] == [pytest.approx(2 * np.log(10)), 0.5]
+    assert app.spike_src.data["epoch"] == [0.1]
+    app.trainer.reset()                           # a new run: none of it is left
+    assert not app.train_src.data["loss"] and not app.spike_src.data["epoch"]
+
+
+def test_adam_at_a_huge_rate_stops_although_its_loss_stays_finite(small):
+    app = tiny_app(small, optimizer="adam", lr=100.0)
+    good = weights(app)
+    app.trainer.run_steps(200)
+    assert "Stopped: the loss exploded at step" in app.trainer.error
+    assert "Restored the last good weights (step 0)" in app.trainer.error
+    assert all(np.array_equal(good[k], v) for k, v in app.model.state_dict().items())
 
 
 def test_save_and_load_round_trip(small):
@@ -222,20 +249,26 @@ def test_bad_model_file_is_refused_and_model_kept(small, bad):
 
 def test_upload_widget_loads(small):
     app = tiny_app(small)
-    app.upload.filename = "junk.npz"
-    app.upload.value = b"junk"
+    app.upload.choose(b"junk", "junk.npz")
     assert app.file_msg.visible and "junk.npz" in app.file_msg.object
 
 
-def test_upload_names_the_file_when_its_name_comes_after_its_bytes(small):
-    """In the page the browser sends the bytes, then the name, as two messages."""
+def test_each_upload_is_judged_on_its_own_bytes_and_name(small):
+    """Name and bytes arrive together (components.FilePicker): nothing of the previous file."""
     app = tiny_app(small)
     good = app.save_bytes()
-    app.upload.value = good[:300]
-    assert "the uploaded file" in app.file_msg.object and "unchanged" in app.file_msg.object
-    app.upload.filename = "broken.npz"
-    assert "Could not load broken.npz:" in app.file_msg.object
-    app.upload.value = good
-    app.upload.filename = "mine.npz"
+    app.upload.choose(b"", "empty.npz")           # an empty file first
+    assert app.file_msg.object.startswith("Could not load empty.npz: the file is empty — ")
+    app.upload.choose(good[:300], "broken.npz")
+    assert "Could not load broken.npz:" in app.file_msg.object and "unchanged" in app.file_msg.object
+    app.upload.choose(b"", "empty.npz")
+    assert app.file_msg.object.startswith("Could not load empty.npz: the file is empty — ")
+    app.upload.choose(good, "mine.npz")
     assert app.file_msg.alert_type == "success" and "Loaded mine.npz" in app.file_msg.object
     assert "loaded from mine.npz" in app.model_info.object
+    app.upload.choose(b"", "empty.npz")           # not the previous file's bytes
+    assert app.file_msg.object.startswith("Could not load empty.npz: the file is empty — ")
+    assert "loaded from mine.npz" in app.model_info.object
+    app.trainer.step_once()
+    app.upload.choose(good, "mine.npz")           # the same file again: loaded again
+    assert app.trainer.step == 0 and "Loaded mine.npz" in app.file_msg.object

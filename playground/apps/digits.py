@@ -8,7 +8,8 @@ stroke. Runs are kept in the browser ("Your runs"); models save to and load from
 engine's open ``.npz`` format.
 
 ``digits_app(**state)`` returns the Panel object; ``DigitsApp`` is the object behind it
-(tests drive it directly; its figures are in digits_plots.py). ``panel serve
+(tests drive it directly; its figures are in digits_plots.py, its widgets and layouts in
+digits_views.py). ``panel serve
 playground/apps/digits.py`` serves it.
 ``digits_app(view="draw")`` and ``digits_app(view="train")`` are the compact pages the site
 embeds in blog posts (``embed/digits-draw.html``, ``embed/digits-train.html``): the drawing
@@ -28,25 +29,18 @@ import param
 import engine
 from engine import nn
 from engine import data as edata
-from engine.tensor import Tensor
+from engine.tensor import Tensor, rng as engine_rng
 from playground.apps.digits_plots import DigitsPlots, _layers
-from playground.components import BrowserStore, DrawingCanvas
-from playground.page import after_render
+from playground.apps.digits_views import LR_OPTIONS, MODEL_NAMES, OPTIMISERS, VIEWS, DigitsViews
 from playground.recipes import ACTIVATIONS, RECIPES, build_model, make_optimizer
-from playground.trainer import Trainer, trainer_controls
+from playground.trainer import Trainer
 
 __all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES", "use_digits_data", "check_recipe"]
 
-LR_OPTIONS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
-MODEL_NAMES = {"softmax": "Softmax regression", "mlp": "MLP", "cnn": "CNN"}
-OPTIMISERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}
 
 EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
 EVAL_SLICE = 500       # ... spread over chunks, this many digits each
-UNNAMED_UPLOAD = "the uploaded file"  # until the browser has sent the file's name
 STREAM_EVERY_S = 0.3   # train-curve points at most this often
-VIEWS = (None, "draw", "train")  # digits_app(view=...): the whole app, or an embed's part
-EMBED_WIDTH = 700      # the embeds fit an iframe this wide in a blog post
 
 
 # --------------------------------------------------------------------------- models
@@ -89,7 +83,7 @@ def digits_data():
 
 # --------------------------------------------------------------------------- the app
 
-class DigitsApp(DigitsPlots, param.Parameterized):
+class DigitsApp(DigitsViews, DigitsPlots, param.Parameterized):
     """The digits playground's state and widgets; ``view`` is the page."""
 
     model_kind = param.Selector(default="mlp", objects=list(MODEL_NAMES), label="Model")
@@ -152,8 +146,7 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         self.run_started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         self.last_eval = None
         self._pending = []
-        for src in (self.train_src, self.test_src):
-            src.data = {k: [] for k in src.data}
+        self._clear_curves()
         self._make_hist_figures()
         self._evaluate()
         self._refresh_views(force=True)
@@ -200,13 +193,15 @@ class DigitsApp(DigitsPlots, param.Parameterized):
     def _snapshot(self):
         return {"model": self.model.state_dict(), "opt": _copy_state(self.opt.state),
                 "samples_seen": self.samples_seen, "pos": self.pos, "order": self.order,
-                "rng": self.rng.bit_generator.state}
+                "rng": self.rng.bit_generator.state, "engine_rng": engine_rng().bit_generator.state}
 
     def _restore(self, s):
         self.model.load_state_dict(s["model"])
         self.opt.state = _copy_state(s["opt"])
+        self.opt.zero_grad()  # the failed step's gradients are not the restored model's
         self.samples_seen, self.pos, self.order = s["samples_seen"], s["pos"], s["order"]
         self.rng.bit_generator.state = s["rng"]
+        engine_rng().bit_generator.state = s["engine_rng"]  # dropout: the same masks again
         self._evaluate()
         self._refresh_views(force=True)
 
@@ -228,8 +223,7 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         self.last_eval = {"loss": loss, "acc": acc, "pred": pred, "prob": np.exp(logp),
                           "epoch": self._epoch_float()}
         if math.isfinite(loss):
-            self.test_src.stream({"epoch": [self._epoch_float()], "loss": [loss], "acc": [acc]},
-                                 rollover=2000)
+            self._stream_point(self.test_src, self._epoch_float(), loss, acc, rollover=2000)
         self._update_confusion()
         self._update_mistakes()
         self.acc_fig.title.text = f"Accuracy — held-out {acc:.2%}"
@@ -264,11 +258,12 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         if not self._pending:
             return
         ms, self._pending = self._pending, []
-        self.train_src.stream({"epoch": [ms[-1]["epoch"]],
-                               "loss": [float(np.mean([m["loss"] for m in ms]))],
-                               "acc": [float(np.mean([m["acc"] for m in ms]))]}, rollover=4000)
+        self._stream_point(self.train_src, ms[-1]["epoch"], float(np.mean([m["loss"] for m in ms])),
+                           float(np.mean([m["acc"] for m in ms])), rollover=4000)
 
     def _on_stop(self, trainer):
+        if trainer.error and trainer.diverged:
+            self._mark_divergence()
         self._flush_train_points()
         if trainer.step and not trainer.error:
             self._evaluate()
@@ -372,6 +367,8 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         """Load a saved model; on any problem say so and leave the current model as it is."""
         from engine import io as eio
         try:
+            if not raw:
+                raise ValueError("the file is empty")
             model = eio.load(bytes(raw))
             model.eval()
             with engine.no_grad():
@@ -394,16 +391,9 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         return True
 
     def _on_upload(self, event):
-        """The browser sends a file's bytes and then, if it changed, its name (in the page,
-        two messages): load on the bytes under the name known then, rename when a new one comes."""
-        if event.name == "value" and event.new:
-            self._upload_label = self.upload.filename or UNNAMED_UPLOAD
-            self.load_bytes(event.new, self._upload_label)
-        elif event.name == "filename" and event.new and getattr(self, "_upload_label", None):
-            old, self._upload_label = self._upload_label, event.new
-            self.file_msg.object = self.file_msg.object.replace(old, event.new)
-            self.model_note = self.model_note.replace(old, event.new)
-            self._refresh_model_info()
+        """Each file chosen arrives whole (name and bytes in one change): judge it alone."""
+        if event.new:
+            self.load_bytes(self.upload.data(), self.upload.filename or "the chosen file")
 
     def use_shipped_classifier(self, classifier="default") -> bool:
         """Start from a model that already reads digits: the shipped classifier
@@ -461,136 +451,6 @@ class DigitsApp(DigitsPlots, param.Parameterized):
         note = f" ({self.model_note})" if self.model_note else ""
         self.model_info.object = (f"**{describe(self.model)}**{note} · {n:,} parameters · "
                                   f"{size_txt} · {self.inference_ms():.2f} ms per digit")
-
-    # ------------------------------------------------------------------ widgets, layout
-    def _make_widgets(self):
-        w = pn.widgets
-        self.w_model = w.RadioButtonGroup.from_param(self.param.model_kind, options={v: k for k, v in MODEL_NAMES.items()},
-                                                     button_type="primary", button_style="outline")
-        self.w_layers = w.IntSlider.from_param(self.param.layers)
-        self.w_width = w.DiscreteSlider.from_param(self.param.width)
-        self.w_activation = w.Select.from_param(self.param.activation)
-        self.w_dropout = w.DiscreteSlider.from_param(self.param.dropout)
-        self.w_optimizer = w.Select.from_param(self.param.optimizer, options={v: k for k, v in OPTIMISERS.items()})
-        self.w_lr = w.DiscreteSlider.from_param(self.param.lr, options={f"{v:g}": v for v in LR_OPTIONS})
-        self.w_batch = w.DiscreteSlider.from_param(self.param.batch_size)
-        self.w_epochs = w.IntSlider.from_param(self.param.epochs)
-        self.w_augment = w.Checkbox.from_param(self.param.augment)
-        self.w_schedule = w.RadioButtonGroup.from_param(self.param.schedule, button_style="outline")
-        self.mlp_box = pn.Column(self.w_layers, self.w_width, visible=self.model_kind == "mlp", margin=0)
-        self.param.watch(lambda e: setattr(self.mlp_box, "visible", e.new == "mlp"), "model_kind")
-        self.controls = trainer_controls(self.trainer)
-
-        self.canvas = DrawingCanvas()
-        self.canvas.param.watch(self._predict_drawing, "image")
-        self.store = BrowserStore(key="descent-digits-runs", height=0, width=0, margin=0)
-        self.runs_pane = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.store.param.watch(self._render_runs, "items")
-        clear = w.Button(label="Forget my runs", width=140)
-        clear.on_click(lambda e: setattr(self.store, "items", []))
-        self.clear_runs = clear
-
-        self.download = w.FileDownload(callback=self._download, filename="digits-model.npz",
-                                       label="Save model (.npz)", color="success",
-                                       width=280)
-        self.upload = w.FileInput(accept=".npz", width=280)
-        self.upload.param.watch(self._on_upload, ["value", "filename"])
-        self.file_msg = pn.pane.Alert("", alert_type="light", visible=False, width=280)
-        self.model_info = pn.pane.Markdown("", styles={"font-size": "12px"}, width=280)
-        self.hist_panel = pn.Column()
-
-    def view(self, kind=None):
-        """The page: the whole app (``kind=None``), or an embed's compact part: "draw" (the
-        drawing pad, class probabilities and the 28×28 the model sees) or "train" (trainer
-        controls, loss/accuracy curves and the confusion matrix)."""
-        if kind not in VIEWS:
-            raise ValueError(f"unknown view {kind!r}; choose one of {VIEWS}")
-        if kind == "draw":
-            return self._draw_view()
-        if kind == "train":
-            return self._train_view()
-        self._render_runs()
-        self._refresh_model_info()
-        h = lambda s: pn.pane.Markdown(f"#### {s}", margin=(8, 5, 0, 5))  # noqa: E731
-        sidebar = pn.Column(
-            h("Model"), self.w_model, self.w_activation, self.mlp_box, self.w_dropout,
-            h("Training"), self.w_optimizer, self.w_lr, self.w_schedule, self.w_batch,
-            self.w_epochs, self.w_augment, self.controls,
-            h("Save / load"), self.model_info, self.download,
-            pn.pane.Markdown("Load a saved model:", margin=(0, 5)), self.upload, self.file_msg,
-            width=320, styles={"background": "#f7f8fa", "border-radius": "8px"}, margin=(5, 10))
-        bk = pn.pane.Bokeh
-        inside = pn.Column(sizing_mode="stretch_width", margin=0)
-
-        def fill_inside():  # below the fold: built once the page shows the rest
-            inside.objects = [bk(self.show_inside()), pn.pane.Markdown(
-                "Activations on 256 held-out digits (a spike at 0 with “dead units” = ReLUs that "
-                "never fire) and the last step's weight gradients:", margin=(0, 5)), self.hist_panel]
-        after_render(fill_inside)
-        draw = pn.Row(pn.Column(pn.pane.Markdown("#### Draw a digit", margin=(0, 5)), self.canvas),
-                      bk(self.prob_fig), bk(self.seen_fig))
-        main = pn.Column(
-            pn.pane.Markdown(
-                "## Digits: watch a network learn to read\n"
-                "Pick a model, press **Train**, and watch it learn from 8,000 handwritten digits; "
-                "2,000 more are held out to check it on digits it never saw.", margin=(0, 5)),
-            pn.Row(bk(self.loss_fig), bk(self.acc_fig)),
-            draw,
-            pn.Row(bk(self.conf_fig), bk(self.mistake_fig)),
-            pn.pane.Markdown("#### Inside the model", margin=(0, 5)),
-            inside,
-            pn.pane.Markdown("#### Your runs", margin=(0, 5)),
-            self.runs_pane, self.clear_runs, self.store,
-            sizing_mode="stretch_width")
-        layout = pn.Row(sidebar, main, sizing_mode="stretch_width")
-        layout.app = self
-        return layout
-
-
-    def _draw_view(self):
-        """Drawing pad | probabilities over the 28×28 the model sees; a note on the model.
-        Without a trained model: say so, and offer the trainer (Train, then draw)."""
-        self.prob_fig.width, self.prob_fig.height = 400, 200
-        self.seen_fig.width, self.seen_fig.height = 170, 170
-        self.seen_fig.title.text = "What the model sees"
-        if getattr(self, "shipped", False):
-            note = pn.pane.Markdown(
-                f"A small CNN trained on 8,000 handwritten digits; it reads "
-                f"**{self.test_accuracy:.1%}** of 2,000 others right. Draw with the mouse or a finger: "
-                f"the bars update on every stroke.",
-                styles={"font-size": "12px", "color": "#444"}, width=220, margin=(10, 5))
-            extra = []
-        else:
-            why = getattr(self, "shipped_problem", "") or "no trained model was loaded"
-            note = pn.pane.Alert(
-                f"No trained model: {why} (build it with `python -m playground.train_assets`). "
-                f"Press **Train** to teach this one (a few seconds gets it past 90 %), then draw.",
-                alert_type="warning", width=EMBED_WIDTH - 20, margin=(5, 5))
-            extra = [self.controls]
-        right = pn.Column(pn.pane.Bokeh(self.prob_fig),
-                          pn.Row(pn.pane.Bokeh(self.seen_fig),
-                                 note if getattr(self, "shipped", False) else pn.Spacer(width=0)),
-                          margin=0)
-        body = [pn.Row(self.canvas, right, margin=0)]
-        if extra:
-            body = [note, *extra, *body]
-        layout = pn.Column(*body, width=EMBED_WIDTH, margin=(5, 5))
-        layout.app = self
-        return layout
-
-    def _train_view(self):
-        """Model choice, learning rate and the trainer | confusion matrix; the curves below."""
-        for fig in (self.loss_fig, self.acc_fig):
-            fig.width, fig.height = 345, 230
-            fig.toolbar_location = None
-        self.conf_fig.width = self.conf_fig.height = 320
-        self.w_model.width = self.w_lr.width = 340
-        left = pn.Column(self.w_model, self.w_lr, self.controls, width=360, margin=0)
-        layout = pn.Column(pn.Row(left, pn.pane.Bokeh(self.conf_fig), margin=0),
-                           pn.Row(pn.pane.Bokeh(self.loss_fig), pn.pane.Bokeh(self.acc_fig), margin=0),
-                           width=EMBED_WIDTH, margin=(5, 5))
-        layout.app = self
-        return layout
 
 
 def _copy_state(state):

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
+from bokeh.models import BasicTickFormatter, ColumnDataSource, LinearColorMapper, Range1d
 
 import engine
 from engine import nn
@@ -18,6 +18,7 @@ from engine.tensor import Tensor
 from playground.plots import figure
 
 N_MISTAKES = 24
+LOSS_CAP = 2 * np.log(10)  # the loss plot stops here (twice chance level): a spike is marked
 PROBE = 256            # held-out digits used for the activation histograms
 VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
 
@@ -68,8 +69,17 @@ class DigitsPlots:
             fig.line("epoch", col, source=self.test_src, color="#d62728", line_width=2,
                      legend_label="held-out")
             fig.scatter("epoch", col, source=self.test_src, color="#d62728", size=4)
-            fig.legend.location = "top_right" if col == "loss" else "bottom_right"
-            fig.legend.label_text_font_size = "9pt"
+        # losses above LOSS_CAP are drawn at it, marked; so are the runs that diverged
+        self.spike_src = ColumnDataSource({"epoch": [], "loss": []}, name="off-the-chart")
+        self.diverged_src = ColumnDataSource({"epoch": [], "loss": []}, name="diverged")
+        self.loss_fig.scatter("epoch", "loss", source=self.spike_src, marker="triangle", size=8,
+                              color="#7f3fbf", legend_label=f"above {LOSS_CAP:.1f}")
+        self.loss_fig.scatter("epoch", "loss", source=self.diverged_src, marker="x", size=14,
+                              line_width=3, color="black", legend_label="diverged: restored")
+        for fig, where in ((self.loss_fig, "top_right"), (self.acc_fig, "bottom_right")):
+            fig.legend.location = where
+            fig.legend.label_text_font_size = "8pt"
+            fig.legend.padding, fig.legend.spacing, fig.legend.glyph_height = 4, 0, 12
 
         # confusion matrix: true (rows) x predicted (columns)
         t, p = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
@@ -124,6 +134,27 @@ class DigitsPlots:
         self.prob_fig = pf
         self.hist_figs = []
 
+    def _stream_point(self, src, epoch, loss, acc, rollover):
+        """One point of a curve; a loss above LOSS_CAP is drawn at the cap and marked, so one
+        spike (1e35) does not flatten every later curve onto zero."""
+        if loss > LOSS_CAP:
+            self.spike_src.stream({"epoch": [epoch], "loss": [LOSS_CAP]}, rollover=500)
+        src.stream({"epoch": [epoch], "loss": [min(loss, LOSS_CAP)], "acc": [acc]}, rollover=rollover)
+
+    def _mark_divergence(self):
+        """An x where a run diverged and was restored; its points past that are undone."""
+        epoch = self._epoch_float()
+        for src in (self.train_src, self.test_src, self.spike_src):
+            d = dict(src.data)
+            if any(e > epoch for e in d["epoch"]):
+                keep = [i for i, e in enumerate(d["epoch"]) if e <= epoch]
+                src.data = {k: [v[i] for i in keep] for k, v in d.items()}
+        self.diverged_src.stream({"epoch": [epoch], "loss": [LOSS_CAP]}, rollover=500)
+
+    def _clear_curves(self):
+        for src in (self.train_src, self.test_src, self.spike_src, self.diverged_src):
+            src.data = {k: [] for k in src.data}
+
     def show_inside(self):
         """Build the "Inside the model" figures (first-layer weights, activation and gradient
         histograms) and fill them. The whole app calls it once the page shows the app: seven
@@ -158,6 +189,10 @@ class DigitsPlots:
                        line_color=None)
                 f.title.text_font_size = "8pt"
                 f.yaxis.visible = False
+                # few, short labels: gradients are ~1e-4 and five of them overlapped at 260 px
+                f.xaxis.ticker.desired_num_ticks = 3
+                f.xaxis.formatter = BasicTickFormatter(precision=1, power_limit_low=-2, power_limit_high=3)
+                f.xaxis.major_label_text_font_size = "8pt"
                 row.append((f, src))
             self.hist_figs.append(row)
         if hasattr(self, "hist_panel"):
@@ -195,6 +230,8 @@ class DigitsPlots:
         acts = self._layer_outputs(self.xte[:PROBE])
         for (row, a, m) in zip(self.hist_figs, acts, weights):
             (fa, sa), (fg, sg) = row
+            if not np.isfinite(a).all():  # a model on its way to NaN: nothing to draw
+                continue
             top, edges = np.histogram(a.ravel(), bins=40)
             sa.data = {"left": edges[:-1], "right": edges[1:], "top": top}
             units = a.reshape(a.shape[0], a.shape[1], -1).max(axis=(0, 2)) if a.ndim > 2 else a.max(0)
@@ -202,7 +239,7 @@ class DigitsPlots:
             fa.title.text = f"{fa.title.text.split(':')[0]}: activations" + (
                 f" — {dead:.0%} dead units" if a.min() >= 0 and m is not weights[-1] else "")
             g = m.weight.grad
-            if g is not None and np.isfinite(g).all():
+            if g is not None and np.isfinite(g).all() and np.ptp(g) > 0:
                 top, edges = np.histogram(g.ravel(), bins=40)
                 sg.data = {"left": edges[:-1], "right": edges[1:], "top": top}
 
