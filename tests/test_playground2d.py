@@ -46,7 +46,7 @@ def test_controls_change_what_they_should():
     w["features"].value = ["x", "y", "x2", "y2", "xy", "sinx", "siny"]
     assert s.features == "x,y,x2,y2,xy,sinx,siny" and pg.Ftr.shape[1] == 7
     assert pg.model[0].weight.shape == (4, 7)
-    assert [col.shape[2] for col in pg.maps()[1]] == [7, 4, 2] and c["neurons"].data["image"][0].shape == (7 * 26 - 6, 3 * 26 - 6)
+    assert [col.shape[2] for col in pg.maps()[1]] == [7, 4, 2] and c["neurons"].data["image"][0].shape == (7 * 31 - 6, 3 * 31 - 6)
     c["add_layer"].clicks += 1
     assert s.hidden == "4,2,4" and len(c["layers"].objects) == 3
     c["remove_layer"].clicks += 1
@@ -252,7 +252,7 @@ def test_the_code_follows_every_change_once_shown():
     c = app.controls
     assert c["code_torch"].value == "" and not c["code"].visible
     c["show_code"].clicks += 1
-    assert c["code"].visible and "dataset: circle" in c["code_torch"].value
+    assert c["code"].visible and "dataset: circle" in c["code_torch"].value and c["show_code"].label == "Hide the code"
     c["widgets"]["dataset"].value = "xor"
     assert "dataset: xor" in c["code_torch"].value and "dataset: xor" in c["code_engine"].value
     c["widgets"]["lr"].value = 0.1
@@ -262,18 +262,34 @@ def test_the_code_follows_every_change_once_shown():
     assert "range(100)" in c["code_engine"].value  # before training: 100 epochs
     asyncio.run(c["trainer"].run(max_chunks=3))  # 60 steps of 10 out of 200 points: 3 epochs
     assert c["trainer"].status.startswith("Paused") and "range(3)" in c["code_engine"].value
+    c["show_code"].clicks += 1  # the same button hides it again
+    assert not c["code"].visible and c["show_code"].label == "Show me the code"
 
 
 def test_the_boundary_is_fine_and_one_pass_draws_every_map():
     pg = Playground(Setup(features="x,y,xy", hidden="3,2"))
+    for _ in range(300):
+        pg.step()
     out, cols = pg.maps()
     assert out.shape == (100, 100) and out.dtype == np.float32 and np.abs(out).max() <= 1
-    assert [c.shape for c in cols] == [(20, 20, 3), (20, 20, 3), (20, 20, 2)]
+    assert [c.shape for c in cols] == [(25, 25, 3), (25, 25, 3), (25, 25, 2)]
     # the first hidden neuron's map is that neuron's activation on the grid
     from engine import Tensor
-    h = pg.model[1](pg.model[0](Tensor(pg.Fgrid))).data[:, 0].reshape(100, 100)[::5, ::5]
+    h = pg.model[1](pg.model[0](Tensor(pg.Fgrid[100]))).data[:, 0].reshape(100, 100)[::4, ::4]
     assert np.allclose(cols[1][:, :, 0], h, atol=1e-6)
     # the mosaic: neuron 0 of layer 1 at the top of the second column, on its own scale
     m = pg.mosaic(cols)
-    assert m.shape == (3 * 26 - 6, 3 * 26 - 6) and np.isnan(m[:, 20:26]).all()
-    assert np.allclose(m[-20:, 26:46], h / np.abs(h).max(), atol=1e-6)
+    assert m.shape == (3 * 31 - 6, 3 * 31 - 6) and np.isnan(m[:, 25:31]).all()
+    assert np.allclose(m[-25:, 31:56], h / np.abs(h).max(), atol=1e-6)
+    # while training: the coarse grid, interpolated, draws nearly the same map
+    coarse, cols2 = pg.maps(exact=False)
+    assert coarse.shape == (100, 100) and [c.shape for c in cols2] == [c.shape for c in cols]
+    assert np.abs(coarse - out).max() < 0.05 and np.abs(coarse - out).mean() < 0.005
+    assert np.abs(coarse - out).max() > 0  # not the exact map by another name
+
+
+def test_upsample_is_bilinear_on_the_same_square():
+    from playground.apps.pg2d.run import grid, upsample
+    plane = lambda p: 0.3 * p[:, 0] - 0.7 * p[:, 1] + 0.1  # noqa: E731  (exact under bilinear)
+    a = plane(grid(50)).reshape(50, 50)
+    assert np.allclose(upsample(a, 100), plane(grid(100)).reshape(100, 100), atol=1e-5)

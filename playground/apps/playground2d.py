@@ -84,8 +84,8 @@ def playground2d_app(location=None):
         train_src.data = dict(x=pg.Xtr[:, 0].tolist(), y=pg.Xtr[:, 1].tolist(), c=col(pg.ytr))
         test_src.data = dict(x=pg.Xte[:, 0].tolist(), y=pg.Xte[:, 1].tolist(), c=col(pg.yte))
 
-    def draw_maps():
-        out, maps = pg.maps()
+    def draw_maps(exact=True):
+        out, maps = pg.maps(exact)
         heat_src.data = dict(image=[out])
         m = pg.mosaic(maps)
         neuron_src.data = dict(image=[m], dw=[m.shape[1]], dh=[m.shape[0]])
@@ -98,7 +98,7 @@ def playground2d_app(location=None):
 
     def on_chunk(metrics):
         show_loss()
-        draw_maps()
+        draw_maps(exact=not trainer.running)  # while training the cheaper frame; exact once it stops
 
     def restore(snap):
         """After a divergence: the last good weights, and the page shows them, not the blow-up."""
@@ -111,8 +111,12 @@ def playground2d_app(location=None):
         draw_maps()
 
     trainer = Trainer(pg.step, chunk=20, on_chunk=on_chunk, snapshot=pg.snapshot, restore=restore,
-                      on_reset=lambda seed: restart(), on_stop=lambda t: refresh_code())
+                      on_reset=lambda seed: restart(), on_stop=lambda t: on_stop())
     controls = trainer_controls(trainer, seed=False)
+
+    def on_stop():
+        draw_maps()
+        refresh_code()
 
     def restart():
         pg.rebuild()
@@ -222,7 +226,8 @@ def playground2d_app(location=None):
             code_torch.value = pg.export("torch")
 
     def on_code(_):
-        code.visible = True
+        code.visible = not code.visible
+        show_code.label = "Hide the code" if code.visible else "Show me the code"
         refresh_code()
 
     show_code.on_click(on_code)

@@ -12,8 +12,9 @@ from engine.nn import functional as F
 from .data import CLASSIFICATION_SETS, FEATURES, N_POINTS, REGRESSION_SETS, featurize, make_regression
 from .export import ACTIVATIONS, export_code
 
-GRID = 100         # decision-boundary resolution
-NEURON_EVERY = 5   # each neuron's map takes every 5th grid point: 20 x 20
+GRID = 100    # the output map's resolution
+COARSE = 50   # the grid the network is evaluated on while training (drawn at GRID, interpolated)
+NEURON = 25   # each neuron's map: NEURON x NEURON
 MAX_LAYERS, MAX_NEURONS = 6, 8
 
 
@@ -127,6 +128,15 @@ def grid(n):
     return np.stack([xx.ravel(), yy.ravel()], 1)
 
 
+def upsample(a, m):
+    """Bilinear interpolation of an (n, n) map over [-1.1, 1.1]² onto the (m, m) grid."""
+    t = np.linspace(0, len(a) - 1, m, dtype=np.float32)  # grid(m)'s points in a's index units
+    i = np.minimum(t.astype(int), len(a) - 2)
+    w = (t - i)[:, None]
+    rows = a[i] * (1 - w) + a[i + 1] * w                   # (m, n)
+    return rows[:, i] * (1 - w.T) + rows[:, i + 1] * w.T    # (m, m)
+
+
 class Playground:
     """The model, data and training state behind the page (no Panel in here: testable)."""
 
@@ -144,7 +154,7 @@ class Playground:
         (self.Xtr, self.ytr), (self.Xte, self.yte) = self.data()
         self.features = s.feature_list()
         self.Ftr, self.Fte = featurize(self.Xtr, self.features), featurize(self.Xte, self.features)
-        self.Fgrid = featurize(grid(GRID), self.features)  # the maps' inputs, once per model
+        self.Fgrid = {n: featurize(grid(n), self.features) for n in (GRID, COARSE)}  # once per model
         self.model = build_model(s)
         self.opt = make_optimizer(self.model, s)
         self.make_loader()
@@ -180,24 +190,28 @@ class Playground:
             te = loss_fn(self.model(Tensor(self.Fte)), self.yte, self.setup).item() if len(self.Fte) else float("nan")
         return tr, te
 
-    def maps(self):
-        """One forward pass over the grid: the output map (GRID, GRID) in [-1, 1] (2p - 1 for
-        classification, row 0 = bottom) and one (n, n, k) array per column of the network
-        (the k input features, then each hidden layer's k neurons), on every NEURON_EVERY-th
-        grid point."""
-        n, e = GRID, NEURON_EVERY
+    def maps(self, exact=True):
+        """One forward pass over a grid: the output map (GRID, GRID) in [-1, 1] (2p - 1 for
+        classification, row 0 = bottom) and one (NEURON, NEURON, k) array per column of the
+        network (the k input features, then each hidden layer's k neurons).
+
+        ``exact=False`` evaluates the COARSE grid and draws the output by bilinear interpolation
+        of its logits: a quarter of the work, for the frames drawn while training (Pyodide's
+        numpy has no SIMD tanh: 100 x 100 points cost about a millisecond more a frame)."""
+        n = GRID if exact else COARSE
+        F, e = self.Fgrid[n], n // NEURON
         sub = lambda a: a.reshape(n, n, -1)[::e, ::e].copy()  # noqa: E731  (a copy: the big arrays go at once)
-        cols = [sub(self.Fgrid)]
+        cols = [sub(F)]
         self.model.eval()
-        mods, h = list(self.model), Tensor(self.Fgrid)
+        mods, h = list(self.model), Tensor(F)
         with no_grad(), np.errstate(over="ignore", invalid="ignore"):
             for j, m in enumerate(mods):
                 h = m(h)
                 if j + 1 < len(mods) and isinstance(mods[j + 1], nn.Linear):  # the end of a hidden layer
                     cols.append(sub(h.data))
-        out = h.data.reshape(n, n)
-        if self.setup.problem == "classification":
-            out = np.tanh(out / 2)  # = 2 sigmoid(out) - 1, without overflow
+            out = h.data.reshape(n, n) if exact else upsample(h.data.reshape(n, n), GRID)
+            if self.setup.problem == "classification":
+                out = np.tanh(out / 2)  # = 2 sigmoid(out) - 1, without overflow
         return np.clip(np.nan_to_num(out), -1, 1).astype(np.float32), cols
 
     @staticmethod
