@@ -28,6 +28,7 @@ def pane(fig, min_width=260):
     """A Panel pane that shrinks with a narrow column and keeps the figure's shape."""
     import panel as pn
     fig.sizing_mode, fig.max_width, fig.min_width = "scale_width", fig.width, min_width
+    fig.aspect_ratio = fig.width / fig.height  # "auto" came out square in the page
     fig.stylesheets = item(fig.width)  # the figure itself is the row's item, not the pane
     return pn.pane.Bokeh(fig, sizing_mode="stretch_width", max_width=fig.width, min_width=min_width)
 

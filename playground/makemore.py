@@ -218,37 +218,45 @@ class NamesModel:
         """Mean loss (nats per character) on val (or train), in chunks, no graph. With
         table=True: (loss, P) where P (27, 27) is the model's own P(next | this letter), its
         predictions averaged over every position of the split whose current letter is `this`."""
+        for out in self.evaluating(split, limit, chunk, table):
+            pass
+        return out
+
+    def evaluating(self, split="val", limit=None, chunk=512, table=False):
+        """``evaluate`` a chunk at a time: yields None after each chunk but the last, then
+        the result (an app trains between chunks: a pause never waits for a whole pass)."""
         x, y = (self.xva, self.yva) if split == "val" else (self.xtr, self.ytr)
         if limit:
             x, y = x[:limit], y[:limit]
         if y.ndim == 2:  # names sorted by length: each chunk is cut to its longest name
             order = np.argsort((y >= 0).sum(axis=1), kind="stable")
             x, y = x[order], y[order]
-        self.model.eval()
         total, n = 0.0, 0
         probs, seen = np.zeros((V, V)), np.zeros(V)
-        with no_grad():
-            for i in range(0, len(x), chunk):
-                xb, yb = x[i:i + chunk], y[i:i + chunk]
-                if yb.ndim == 2:
-                    t = int((yb >= 0).sum(axis=1).max())
-                    xb, yb = xb[:, :t], yb[:, :t]
+        for i in range(0, len(x), chunk):
+            xb, yb = x[i:i + chunk], y[i:i + chunk]
+            if yb.ndim == 2:
+                t = int((yb >= 0).sum(axis=1).max())
+                xb, yb = xb[:, :t], yb[:, :t]
+            self.model.eval()
+            with no_grad():
                 logits = self.model(xb)
                 k = int((yb >= 0).sum())
                 total += self._loss(logits, yb).item() * k
-                n += k
-                if table:
-                    keep = yb >= 0
-                    cur = (xb if yb.ndim == 2 else xb[:, -1])[keep]  # the letter before each target
-                    lg = logits.data[keep].astype(np.float64)
-                    p = np.exp(lg - lg.max(axis=1, keepdims=True))
-                    probs += np.eye(V)[cur].T @ (p / p.sum(axis=1, keepdims=True))
-                    seen += np.bincount(cur, minlength=V)
+            n += k
+            if table:
+                keep = yb >= 0
+                cur = (xb if yb.ndim == 2 else xb[:, -1])[keep]  # the letter before each target
+                lg = logits.data[keep].astype(np.float64)
+                p = np.exp(lg - lg.max(axis=1, keepdims=True))
+                probs += np.eye(V)[cur].T @ (p / p.sum(axis=1, keepdims=True))
+                seen += np.bincount(cur, minlength=V)
+            if i + chunk < len(x):
+                yield None
         loss = total / max(n, 1)
-        if not table:
-            return loss
         # a letter never seen in the split: no opinion (uniform)
-        return loss, np.where(seen[:, None] > 0, probs / np.maximum(seen, 1)[:, None], 1.0 / V)
+        yield (loss, np.where(seen[:, None] > 0, probs / np.maximum(seen, 1)[:, None], 1.0 / V)
+               ) if table else loss
 
     def next_logits(self, contexts):
         """Logits (N, 27) for the letter after each context (lists of letter indices)."""

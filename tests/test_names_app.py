@@ -175,3 +175,16 @@ def test_divergence_is_marked_capped_and_the_restored_model_shown():
         assert all(np.isfinite(p.data).all() for p in m.model.model.parameters())
         assert m.steps == t.step and m.model.opt.lr == 1e6  # the learner's choice stays
         assert np.allclose(c["heat"].data["image"][0], m.current_probs())
+
+
+def test_evaluation_in_slices_gives_the_whole_pass_and_training_goes_on_between():
+    lab = NamesLab("transformer", val_limit=450)
+    whole = lab.evaluate()
+    got, slices = None, 0
+    while got is None:
+        got = lab.evaluate_some()
+        slices += 1
+    assert slices == 3 and got == pytest.approx(whole)  # 450 names in slices of 200
+    assert lab.evaluate_some() is None  # a new pass started
+    lab.step()  # gradients are on again between slices
+    assert all(p.grad is not None for p in lab.model.model.parameters())

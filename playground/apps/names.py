@@ -39,6 +39,7 @@ class NamesLab:
         self.steps = 0
         self.history = {"step": [], "train": [], "val": []}
         self.model_probs = None  # the model's own P(next | this), from its last evaluation
+        self.passing = None  # an evaluation in progress (evaluate_some)
         if self.kind == "bigram":  # "training" = counting: 1,000 more names per step
             self.model, self.seen = None, 0
             self.live_counts = np.zeros_like(self.counts)
@@ -77,7 +78,7 @@ class NamesLab:
         opt.load_state_dict(s[1])
         opt.lr = lr  # keep the learning rate the learner chose
         self.model.steps = self.steps = s[2]
-        self.model_probs = None
+        self.model_probs = self.passing = None
 
     def current_probs(self):
         """The 27x27 table shown: the counts so far, the neural bigram's softmax(W), or the
@@ -94,15 +95,34 @@ class NamesLab:
 
     def evaluate(self):
         if self.kind == "bigram":
-            val = M.bigram_nll(M.bigram_probs(self.live_counts), self.val)
-        else:
-            val, self.model_probs = self.model.evaluate("val", table=True)
+            return self._keep(M.bigram_nll(M.bigram_probs(self.live_counts), self.val))
+        self.passing = None
+        return self._keep(*self.model.evaluate("val", table=True))
+
+    def evaluate_some(self):
+        """One more slice of the val evaluation: the val loss once the pass is complete,
+        else None. A transformer slice is 200 names (~1/4 of a pass), so training and Pause
+        never wait for a whole pass; the other models finish in one."""
+        if self.kind == "bigram":
+            return self.evaluate()
+        if self.passing is None:
+            rows = 200 if self.kind == "transformer" else 8192
+            self.passing = self.model.evaluating("val", chunk=rows, table=True)
+        out = next(self.passing)
+        if out is None:
+            return None
+        self.passing = None
+        return self._keep(*out)
+
+    def _keep(self, val, probs=None):
+        if probs is not None:
+            self.model_probs = probs
         if np.isfinite(val):
             self.best[self.kind] = min(val, self.best.get(self.kind, np.inf))
         return float(val)
 
-    def record(self, train_loss):
-        val = self.evaluate()
+    def record(self, train_loss, val=None):
+        val = self.evaluate() if val is None else val
         self.history["step"].append(self.steps)
         self.history["train"].append(train_loss)
         self.history["val"].append(val)
@@ -224,10 +244,10 @@ def names_app(view=None, val_limit=800):
         att.xaxis.major_label_overrides = att.yaxis.major_label_overrides = {
             float(i + 0.5): c for i, c in enumerate(labels)}
 
-    def refresh(train_loss=None):
+    def refresh(train_loss=None, val=None):
         m = lab["m"]
         if train_loss is not None:
-            val = m.record(train_loss)
+            val = m.record(train_loss, val)
             capped.stream(dict(step=[m.steps], train=[train_loss], val=[val]), ys=("train", "val"))
         p = m.current_probs()
         heat_src.data = dict(image=[p])
@@ -248,20 +268,29 @@ def names_app(view=None, val_limit=800):
         table.object = m.table()
 
     # evaluating, sampling and the attention map cost time (the transformer's most of all):
-    # at most ~1/4 of it goes there, so training runs and Pause lands between chunks
+    # a slice of the evaluation at a time, at most ~1/4 of the time, so training runs and
+    # Pause lands between chunks; the plots follow when a pass is complete
     pending = {"loss": [], "last": 0.0, "cost": 0.0}
 
     def on_chunk(metrics):
         pending["loss"].extend(x["loss"] for x in metrics)
         now = time.perf_counter()
         if now - pending["last"] >= 3 * pending["cost"]:
-            flush()
+            advance()
             pending.update(last=time.perf_counter(), cost=time.perf_counter() - now)
 
+    def advance(finish=False):
+        m = lab["m"]
+        val = m.evaluate_some()
+        while finish and val is None:
+            val = m.evaluate_some()
+        if val is not None:
+            loss = float(np.mean(pending["loss"])) if pending["loss"] else None
+            pending["loss"] = []
+            refresh(loss, val)
+
     def flush():
-        loss = float(np.mean(pending["loss"])) if pending["loss"] else None
-        pending["loss"] = []
-        refresh(loss)
+        advance(finish=True)
 
     def on_stop(t):
         if t.error:  # diverged: the weights were restored; mark where, show the restored model
@@ -280,7 +309,7 @@ def names_app(view=None, val_limit=800):
         capped.reset(train=[], val=[])
         refresh()
 
-    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.2, on_chunk=on_chunk,
+    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.15, on_chunk=on_chunk,
                       snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
                       on_reset=build, on_stop=on_stop, steps_per_epoch=lambda: lab["m"].steps_per_epoch,
                       max_steps=lambda: lab["m"].steps_per_epoch if lab["m"].kind == "bigram" else None)
