@@ -23,20 +23,23 @@ Usage::
                       restore=model.load_state_dict,            # used when the loss blows up
                       on_reset=lambda seed: build(seed),        # Reset button: fresh model
                       steps_per_epoch=len(loader), max_steps=lambda: epochs * len(loader))
-    trainer.start()        # schedules the asyncio task (from a Panel callback, Pyodide, Jupyter)
+    trainer.start()        # schedules the asyncio task (applies a pending model change first)
     trainer.pause()        # stops after the current step; start() resumes
     trainer.step_once()    # one step now (pauses a run first); on_chunk gets [metrics]
     trainer.reset(seed=3)  # stops, calls on_reset(3), zeroes the counters
     trainer.queue(lambda: setattr(opt, "lr", 0.01), "learning rate 0.01")  # at next chunk
     trainer.needs_reset("model shape changed")   # say so instead of corrupting the run
     trainer.rebuild("dataset → xor")             # reset now if untrained, else needs_reset
+    trainer.apply_pending()                      # "Apply (new model)": reset with the change
     await trainer.run()    # or run the loop yourself (tests); trainer.run_steps(n) is sync
 
     pn.Column(trainer_controls(trainer), ...)   # Train / Pause / Step / Reset / seed + progress
+                                                # (playground/trainer_view.py)
 
 State (``param`` parameters, so Panel can watch them): ``running``, ``status`` (plain text
 for the learner), ``progress`` (dict: step, epoch, epoch_float, samples, samples_per_s,
-elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``.
+elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``,
+``pending_reset`` (the changes waiting for a new model, or "").
 
 A diverging run stops, restores the last good snapshot and says so in ``status``, the same
 way every time: a non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or

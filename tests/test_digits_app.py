@@ -272,3 +272,5 @@ def test_each_upload_is_judged_on_its_own_bytes_and_name(small):
     app.trainer.step_once()
     app.upload.choose(good, "mine.npz")           # the same file again: loaded again
     assert app.trainer.step == 0 and "Loaded mine.npz" in app.file_msg.object
+    app.trainer.reset()                           # a fresh model: the message no longer applies
+    assert not app.file_msg.visible

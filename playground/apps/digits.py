@@ -135,6 +135,8 @@ class DigitsApp(DigitsViews, DigitsPlots, param.Parameterized):
             self.model = build_model(self.model_kind, self.layers, self.width, self.activation,
                                      self.dropout)
             self.model_note = ""
+            if hasattr(self, "file_msg"):  # "Loaded x.npz …" no longer describes this model
+                self.file_msg.visible = False
         self.opt = make_optimizer(self.optimizer, self.model.parameters(), self.lr)
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(self.n_train)
