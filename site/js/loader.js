@@ -253,7 +253,7 @@
   // Inside an embed the page is as tall as its content (css: html and body are not stretched
   // to the frame), so the body's height is what the frame must be; while the loader card shows,
   // the frame must hold it too. The body is watched for size (Bokeh's layouts resize it from
-  // their shadow roots) and the card for hiding.
+  // their shadow roots); the card sends it when it appears, fails or hides.
   function reportSize() {
     if (!EMBED || window.parent === window || !document.body) return;
     const id = new URLSearchParams(location.search).get("descent-id") || "";
