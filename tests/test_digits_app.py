@@ -203,6 +203,21 @@ def test_huge_learning_rate_stops_and_keeps_last_good_weights(small):
     assert max(app.train_src.data["loss"]) <= 2 * np.log(10)
 
 
+def test_the_steps_a_divergence_undoes_leave_no_point_on_the_curves(small, monkeypatch):
+    from playground.apps import digits
+    monkeypatch.setattr(digits, "STREAM_EVERY_S", 1e9)  # points wait for the stop, as between flushes
+    monkeypatch.setattr(digits, "EVAL_EVERY", 100.0)    # (an evaluation flushes them too)
+    app = tiny_app(small, lr=1e-3)
+    app.trainer.chunk = 2                       # short chunks, as the clock makes them in the page
+    app.trainer.run_steps(12)
+    app.lr = 100.0
+    app.trainer.run_steps(100)
+    assert "Training diverged" in app.trainer.error
+    restored = app._epoch_float()
+    assert app.train_src.data["epoch"] and max(app.train_src.data["epoch"]) <= restored
+    assert app.diverged_src.data["epoch"] == [restored]
+
+
 def test_a_loss_spike_is_drawn_at_the_cap_and_marked(small):
     app = tiny_app(small)
     app._stream_point(app.train_src, 0.1, 7e35, 0.1, rollover=10)

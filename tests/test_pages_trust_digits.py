@@ -57,10 +57,15 @@ def _status(pg):
     return py(pg, APP + "app.trainer.status")
 
 
-def _set(pg, title, value):
-    """Choose `value` in the widget titled `title`, as the browser would (its Bokeh model)."""
-    assert bokeh(pg, f"""for (const m of doc.all_models) if (m.title === {title!r} && 'options' in m) {{
-        m.value = {value!r}; return true; }} return false;"""), title
+def _set(pg, title, label, **expect):
+    """Choose the option `label` in the widget titled `title`, as the browser would (its Bokeh
+    model); then wait until the app's parameters have the `expect`ed values."""
+    got = bokeh(pg, f"""for (const m of doc.all_models) if (m.title === {title!r} && 'options' in m) {{
+        const hit = m.options.map((o) => Array.isArray(o) ? o : [o, o]).find((o) => o[1] === {label!r});
+        if (!hit) return 'no option'; m.value = hit[0]; return hit[0]; }} return 'no widget';""")
+    assert got not in ("no option", "no widget"), (title, label, got)
+    for name, value in expect.items():
+        assert wait(lambda: py(pg, APP + f"str(app.{name})") == str(value), 20), f"{name} is not {value}"
 
 
 def _set_lr(pg, lr):
@@ -210,7 +215,7 @@ def test_a_change_that_needs_a_new_model_applies_in_one_click_or_by_train(pages,
     if _step(pg) == 0:
         _button(pg, "Step").click()
         assert wait(lambda: _step(pg) == 1, 20)
-    _set(pg, "Activation", "tanh")
+    _set(pg, "Activation", "tanh", activation="tanh")
     apply = _button(pg, "Apply (new model)")
     apply.wait_for(timeout=20_000)
     apply.click()
@@ -315,7 +320,7 @@ def test_a_diverging_run_stops_restores_and_stops_the_same_way_again(pages, ctx)
         _button(pg, "Apply (new model)").click()
     _button(pg, "Reset").click()
     assert wait(lambda: _step(pg) == 0, 20)
-    _set(pg, "Optimiser", "SGD + momentum")
+    _set(pg, "Optimiser", "SGD + momentum", optimizer="sgd")
     _set_lr(pg, 100.0)
     msgs = [_train_until_stopped(pg) for _ in range(3)]
     for m in msgs:
@@ -324,7 +329,7 @@ def test_a_diverging_run_stops_restores_and_stops_the_same_way_again(pages, ctx)
     finite = APP + "import numpy as np\nstr(all(np.isfinite(v).all() for v in app.model.state_dict().values()))"
     assert py(pg, finite) == "True"
     # Adam at the same rate keeps a finite loss that sits far above where it started
-    _set(pg, "Optimiser", "Adam")
+    _set(pg, "Optimiser", "Adam", optimizer="adam")
     m = _train_until_stopped(pg)
     assert m and DIVERGED.search(m), m
     assert py(pg, finite) == "True"
@@ -332,6 +337,8 @@ def test_a_diverging_run_stops_restores_and_stops_the_same_way_again(pages, ctx)
     assert hi < 100, f"the loss plot spans {lo}..{hi}: later curves would sit flat on zero"
     # the marks of where it diverged
     assert bokeh(pg, "return doc.get_model_by_name('diverged').data.epoch.length") == 4
+    last = bokeh(pg, "const d = doc.get_model_by_name('diverged').data.epoch; return d[d.length - 1];")
+    assert bokeh(pg, "return Math.max(...doc.get_model_by_name('train').data.epoch, 0)") <= last + 1e-9
     # a sane rate afterwards trains from the restored weights, on a readable plot
     _set_lr(pg, 0.001)
     _button(pg, "Train").click()

@@ -264,7 +264,9 @@ class DigitsApp(DigitsViews, DigitsPlots, param.Parameterized):
                            float(np.mean([m["acc"] for m in ms])), rollover=4000)
 
     def _on_stop(self, trainer):
-        if trainer.error and trainer.diverged:
+        if trainer.error and trainer.diverged:  # its steps since the restored point are undone
+            self._pending = [m for m in self._pending if m["epoch"] <= self._epoch_float()]
+            self._flush_train_points()
             self._mark_divergence()
         self._flush_train_points()
         if trainer.step and not trainer.error:
