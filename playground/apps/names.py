@@ -101,12 +101,12 @@ class NamesLab:
 
     def evaluate_some(self):
         """One more slice of the val evaluation: the val loss once the pass is complete,
-        else None. A transformer slice is 200 names (~1/4 of a pass), so training and Pause
+        else None. A transformer slice is 100 names (1/8 of a pass), so training and Pause
         never wait for a whole pass; the other models finish in one."""
         if self.kind == "bigram":
             return self.evaluate()
         if self.passing is None:
-            rows = 200 if self.kind == "transformer" else 8192
+            rows = 100 if self.kind == "transformer" else 8192
             self.passing = self.model.evaluating("val", chunk=rows, table=True)
         out = next(self.passing)
         if out is None:
@@ -309,7 +309,7 @@ def names_app(view=None, val_limit=800):
         capped.reset(train=[], val=[])
         refresh()
 
-    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.15, on_chunk=on_chunk,
+    trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.1, on_chunk=on_chunk,
                       snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
                       on_reset=build, on_stop=on_stop, steps_per_epoch=lambda: lab["m"].steps_per_epoch,
                       max_steps=lambda: lab["m"].steps_per_epoch if lab["m"].kind == "bigram" else None)
