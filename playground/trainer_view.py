@@ -5,8 +5,12 @@ and "Apply (new model)" while a change waits for a new model (``Trainer.apply_pe
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from playground.session import server_doc
+
+if TYPE_CHECKING:  # trainer.py imports this module: the name only, for the annotations
+    from playground.trainer import Trainer
 
 __all__ = ["trainer_controls", "progress_text", "backend_badge"]
 
