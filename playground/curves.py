@@ -95,6 +95,19 @@ class Capped:
         top = y if y is not None else (self.cap if self.cap is not None else self.floor)
         self.marks.stream(dict(step=[x], y=[top]))
 
+    def diverged(self, trainer, x_now, per_step=1):
+        """After the trainer restored a snapshot: the points (and cut marks) of the undone
+        steps go, one mark stays where it failed; training goes on from the restored step.
+        `per_step`: x units per trainer step (1 / steps per epoch for an x in epochs)."""
+        d = getattr(trainer, "diverged", None) or {}
+        at = d["step"] * per_step if "step" in d else x_now
+        kept = d["restored"] * per_step if "restored" in d else x_now
+        keep = [i for i, v in enumerate(self.source.data[self.x]) if v <= kept]
+        self.source.data = {k: [v[i] for i in keep] for k, v in self.source.data.items()}
+        keep = [i for i, v in enumerate(self.marks.data["step"]) if v <= kept]
+        self.marks.data = {k: [v[i] for i in keep] for k, v in self.marks.data.items()}
+        self.mark(at)
+
 
 def add_marks(fig, source, label="diverged"):
     """Draw the marks of `source` (step, y) on `fig`: a red cross and the word `label`."""

@@ -32,3 +32,17 @@ def test_legend_moves_above_the_plot_area():
     assert not [r for r in f.center if isinstance(r, Legend)]
     assert [r for r in f.above if isinstance(r, Legend)]
     assert np.all([len(leg.items) == 1 for leg in f.above if isinstance(leg, Legend)])
+
+
+def test_after_a_divergence_the_undone_points_go_and_one_mark_stays():
+    class T:  # what the trainer says after restoring: failed at step 7, back at step 4
+        diverged = {"step": 7, "restored": 4}
+    src, marks = ColumnDataSource(dict(step=[], a=[])), ColumnDataSource(dict(step=[], y=[]))
+    c = Capped(src, marks)
+    for s, v in ((2, 3.0), (4, 2.9), (6, 1e9)):
+        c.stream(dict(step=[s], a=[v]), ys=("a",))
+    assert marks.data["step"] == [6]
+    c.diverged(T, 4)
+    assert src.data == {"step": [2, 4], "a": [3.0, 2.9]} and marks.data["step"] == [7]
+    c.diverged(T, 4)  # a second divergence from the same place: still one mark there
+    assert marks.data["step"] == [7] and src.data["step"] == [2, 4]

@@ -397,7 +397,7 @@ def gan_app(data=None, classifier="default", view=None):
 
     def on_stop(t):
         if t.error:  # diverged: mark where; the weights were restored, show them
-            capped.mark((getattr(t, "diverged", None) or {}).get("step", gan["m"].steps))
+            capped.diverged(t, gan["m"].steps)
             refresh_images()
         refresh_judge()
 
@@ -489,7 +489,7 @@ def gan_app(data=None, classifier="default", view=None):
 
     def on_stop_2d(t):
         if t.error:
-            capped2.mark((getattr(t, "diverged", None) or {}).get("step", g2["m"].g_steps))
+            capped2.diverged(t, g2["m"].g_steps)
             draw_2d()
 
     trainer2 = Trainer(lambda: g2["m"].step(), chunk=10, chunk_seconds=0.2, on_chunk=on_chunk_2d,

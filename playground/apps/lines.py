@@ -84,7 +84,7 @@ def lines_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, LinearColorMapper, Range1d
 
-    from playground.curves import add_marks, column, legend_above, pane, wrap
+    from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
@@ -108,6 +108,7 @@ def lines_app():
     curve.line("epoch", "train", source=curve_src, legend_label="train (batch)", color="#1f77b4", line_width=2)
     curve.line("epoch", "test", source=curve_src, legend_label="held-out", color="#ff7f0e", line_width=2)
     add_marks(curve, spikes)
+    marked = Capped(curve_src, spikes, x="epoch")  # accuracy needs no cap: only the marks
     legend_above(curve)
     gray = LinearColorMapper(palette=[f"#{v:02x}{v:02x}{v:02x}" for v in range(255, -1, -4)], low=0, high=1)
     cols, rows = 8, GALLERY // 8
@@ -124,8 +125,7 @@ def lines_app():
 
     def build(seed=0):
         lab["m"] = LinesLab(max_lines=max_lines.value, n_train=n_train.value, lr=lr.value, seed=seed)
-        curve_src.data = dict(epoch=[], train=[], test=[])
-        spikes.data = dict(step=[], y=[])
+        marked.reset(train=[], test=[])
         pending.update(acc=[], last=0.0, cost=0.0)
         refresh()
 
@@ -166,7 +166,7 @@ def lines_app():
     def on_stop(t):
         if t.error:  # diverged: the weights were restored; mark where, show the restored model
             pending["acc"] = []
-            spikes.stream(dict(step=[lab["m"].epoch], y=[1.0]))
+            marked.diverged(t, lab["m"].epoch, 1 / max(len(lab["m"].loader), 1))
         flush()
 
     pending = {"acc": [], "last": 0.0, "cost": 0.0}

@@ -294,7 +294,7 @@ def names_app(view=None, val_limit=800):
 
     def on_stop(t):
         if t.error:  # diverged: the weights were restored; mark where, show the restored model
-            capped.mark(lab["m"].steps)
+            capped.diverged(t, lab["m"].steps)
             pending["loss"] = []
             lab["m"].model_probs = None
             refresh()
