@@ -279,6 +279,12 @@ class Progress:
 _FEEDBACK = {True: "success", False: "warning"}
 
 
+def _row(*objs):
+    """A row that wraps on a phone (Panel gives a stretched row a min-width that would not)."""
+    import panel as pn
+    return pn.Row(*objs, sizing_mode="stretch_width", styles={"flex-wrap": "wrap", "min-width": "0"})
+
+
 def _exercise_view(ex, progress: Progress):
     import panel as pn
     badge = pn.pane.Markdown("", margin=(0, 5), css_classes=["descent-ex-badge"], styles={"color": "#1a7f37"})
@@ -303,7 +309,7 @@ def _exercise_view(ex, progress: Progress):
         badge.object = "✓ **solved**" if progress.solved(ex.id) else ""
 
     progress.on_change(sync_badge)
-    items = [pn.Row(title, badge), prompt]
+    items = [_row(title, badge), prompt]
     if ex.kind == "code":
         # soft tabs: Ace indents with spaces, like the starter code (Panel's default, a tab
         # after `def f(x):`, mixed with the starter's spaces is a TabError)
@@ -335,7 +341,7 @@ def _exercise_view(ex, progress: Progress):
         check_b.on_click(do_check)
         sol_b.on_click(do_sol)
         use_b.on_click(lambda e: setattr(editor, "value", ex.solution))
-        items += [editor, pn.Row(run_b, check_b, hint_b, sol_b), output, feedback, hint_md, sol_md, use_b]
+        items += [editor, _row(run_b, check_b, hint_b, sol_b), output, feedback, hint_md, sol_md, use_b]
         controls = dict(editor=editor, run=run_b, check=check_b, output=output, use_solution=use_b)
     else:
         if ex.kind == "choice":
@@ -346,11 +352,11 @@ def _exercise_view(ex, progress: Progress):
         sol_md = pn.pane.Markdown(f"**Answer:** {ex.solution}", visible=False, margin=(0, 5))
         check_b.on_click(lambda e: show(ex.check(answer.value)))
         sol_b.on_click(lambda e: setattr(sol_md, "visible", not sol_md.visible))
-        items += [answer, pn.Row(check_b, hint_b, sol_b), feedback, hint_md, sol_md]
+        items += [answer, _row(check_b, hint_b, sol_b), feedback, hint_md, sol_md]
         controls = dict(answer=answer, check=check_b)
     box = pn.Column(*items, sizing_mode="stretch_width", css_classes=["descent-exercise"],
                     styles={"border": "1px solid #d8dde6", "border-radius": "8px", "padding": "4px 8px",
-                            "background": "#fbfcfe"}, margin=(10, 5))
+                            "background": "#fbfcfe", "min-width": "0"}, margin=(10, 5))
     box.controls = dict(feedback=feedback, hint=hint_b, solution=sol_b, badge=badge, **controls)
     return box
 
@@ -382,7 +388,7 @@ def lesson_page(slug: str, text: str | None = None, links: str = "serve", index:
                          else f"Progress: {k} / {n} exercises solved")
 
     progress.on_change(sync_status)
-    parts, widgets, exercises = [pn.Row(head, status)], {}, {}
+    parts, widgets, exercises = [_row(head, status)], {}, {}
     for seg in lesson.segments:
         if seg[0] == "md":
             parts.append(pn.pane.Markdown(rewrite_links(seg[1], links), sizing_mode="stretch_width",
@@ -391,7 +397,9 @@ def lesson_page(slug: str, text: str | None = None, links: str = "serve", index:
             w = build_widget(seg[1], **seg[2])
             w.css_classes = list(w.css_classes or []) + ["descent-widget", f"descent-widget-{seg[1]}"]
             widgets.setdefault(seg[1], w)
-            parts.append(pn.Column(w, styles={"border-left": "4px solid #23395d", "padding-left": "8px"},
+            # min-width 0: a widget wider than a phone scrolls inside its box, not the lesson's text
+            parts.append(pn.Column(w, styles={"border-left": "4px solid #23395d", "padding-left": "8px",
+                                              "min-width": "0", "overflow-x": "auto"},
                                    sizing_mode="stretch_width", margin=(10, 5)))
         else:
             box = _exercise_view(_ex.get(seg[1]), progress)
@@ -406,7 +414,8 @@ def lesson_page(slug: str, text: str | None = None, links: str = "serve", index:
         parts.append(pn.pane.Markdown(f"---\nThat was the last lesson. [Back to the start]({home})",
                                       margin=(10, 5)))
     parts.append(progress.store)
-    page = pn.Column(*parts, sizing_mode="stretch_width", max_width=1200, css_classes=["descent-lesson"])
+    page = pn.Column(*parts, sizing_mode="stretch_width", max_width=1200, css_classes=["descent-lesson"],
+                     styles={"min-width": "0"})
     page.lesson, page.progress, page.widgets, page.exercises = lesson, progress, widgets, exercises
     return page
 

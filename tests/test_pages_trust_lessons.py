@@ -299,3 +299,31 @@ def test_autograd_embed_lays_out_from_320_to_800_px(pages, width):
     x0, x1 = geo["xr"]
     assert all(x0 <= x - 0.4 and x + 0.4 <= x1 for x in geo["x"]), geo
     assert watch.problems() == {}
+
+
+def test_a_lesson_with_every_kind_of_exercise_fits_a_360_px_phone(pages):
+    watch, pgs = pages
+    pg = pgs[L06]  # a code exercise, a number and a choice question
+    pg.set_viewport_size({"width": 360, "height": 900})
+    try:
+        pg.wait_for_timeout(1500)
+        # the lesson's text and every exercise's controls fit (a wide widget may scroll in its box)
+        wide = pg.locator(".descent-lesson").first.evaluate("""(lesson) => {
+            const w = document.documentElement.clientWidth, out = [];
+            if (lesson.getBoundingClientRect().right > w + 1) out.push(`the lesson is ${lesson.offsetWidth} px wide`);
+            const walk = (r) => { for (const el of r.querySelectorAll('*')) {
+                if (el.shadowRoot) walk(el.shadowRoot);
+                if (!el.classList.contains('descent-exercise')) continue;
+                const each = (x) => { for (const c of x.querySelectorAll('button, input, h3')) {
+                    const b = c.getBoundingClientRect();
+                    if (b.width && b.right > w + 1) out.push(`${c.tagName} '${c.textContent.trim()}' ends at ${Math.round(b.right)} px`); }
+                    for (const c of x.querySelectorAll('*')) if (c.shadowRoot) each(c.shadowRoot); };
+                each(el.shadowRoot || el);
+            } };
+            walk(lesson.shadowRoot || lesson); return out; }""")
+        _box(pg, "conv-output-size").scroll_into_view_if_needed()
+        _shot(pg, "lesson06-360.png")
+        assert wide == [], wide
+    finally:
+        pg.set_viewport_size(VIEW)
+    assert watch.problems() == {}
