@@ -157,6 +157,7 @@ class FilePicker(pn.custom.JSComponent):
 
     file = param.Dict(default=None, allow_None=True, doc="the last file chosen: name, data, n")
     accept = param.String(default="", doc="the input's accept attribute, e.g. '.npz'")
+    label = param.String(default="", doc="a caption above the input (none when empty)")
 
     _esm = """
     export function render({ model, el }) {
@@ -164,6 +165,12 @@ class FilePicker(pn.custom.JSComponent):
       input.type = "file";
       if (model.accept) input.accept = model.accept;
       input.style.cssText = "max-width:100%;font:inherit";
+      if (model.label) {
+        const cap = document.createElement("div");
+        cap.textContent = model.label;
+        cap.style.cssText = "font-size:13px;margin-bottom:2px";
+        el.append(cap);
+      }
       let n = 0;
       input.addEventListener("change", () => {
         const f = input.files && input.files[0];

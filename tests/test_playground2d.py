@@ -124,12 +124,12 @@ def test_csv_parsing_and_errors():
 def test_csv_upload_in_the_app():
     app = playground2d_app(location=Location())
     c = app.controls
-    c["upload"].send("broken.csv", b"x,y,label\n0.1,0.2,1\nbroken line\n")
+    c["upload"].choose(b"x,y,label\n0.1,0.2,1\nbroken line\n", "broken.csv")
     assert c["upload_msg"].visible and c["upload_msg"].object.startswith("broken.csv: line 3")
     rng = np.random.default_rng(0)
     pts = rng.uniform(-1, 1, (60, 2))
     lines = "\n".join(f"{a:.3f},{b:.3f},{int(a > b)}" for a, b in pts)
-    c["upload"].send("mine.csv", ("x,y,label\n" + lines).encode())
+    c["upload"].choose(("x,y,label\n" + lines).encode(), "mine.csv")
     assert c["setup"].dataset == "custom" and c["upload_msg"].object == "Loaded 60 points from mine.csv."
     assert len(c["train_points"].data["x"]) + len(c["test_points"].data["x"]) == 60
 
@@ -178,7 +178,7 @@ def test_too_few_points_and_changes_after_training_keep_the_run():
     app = playground2d_app(location=Location())
     c = app.controls
     t, s = c["trainer"], c["setup"]
-    c["upload"].send("few.csv", b"0,0,1\n1,1,0\n0,1,1\n1,0,0\n")  # too few to split: a message, no crash
+    c["upload"].choose(b"0,0,1\n1,1,0\n0,1,1\n1,0,0\n", "few.csv")  # too few to split: a message, no crash
     assert c["upload_msg"].visible and "at least 10" in c["upload_msg"].object
     assert s.dataset != "custom"
     t.run_steps(40)
@@ -196,21 +196,21 @@ def test_each_upload_is_judged_on_its_own_name_and_bytes():
     app = playground2d_app(location=Location())
     c = app.controls
     up, msg = c["upload"], c["upload_msg"]
-    up.send("empty.csv", b"")  # an empty first upload says so
+    up.choose(b"", "empty.csv")  # an empty first upload says so
     assert msg.visible and msg.object.startswith("empty.csv: the file is empty") and msg.alert_type == "danger"
     good = "".join(f"{k / 20:.2f},{(k % 7) / 7:.2f},{k % 2}\n" for k in range(20)).encode()
-    up.send("good.csv", good)
+    up.choose(good, "good.csv")
     assert msg.object == "Loaded 20 points from good.csv." and c["setup"].dataset == "custom"
-    up.send("empty.csv", b"")
+    up.choose(b"", "empty.csv")
     assert msg.object.startswith("empty.csv: the file is empty")
     assert len(c["train_points"].data["x"]) + len(c["test_points"].data["x"]) == 20  # the good points stay
-    up.send("again.csv", good)  # the same bytes under another name
+    up.choose(good, "again.csv")  # the same bytes under another name
     assert msg.object == "Loaded 20 points from again.csv."
-    up.send("again.csv", good)  # the very same file twice: judged again
+    up.choose(good, "again.csv")  # the very same file twice: judged again
     assert msg.object == "Loaded 20 points from again.csv."
-    up.send("one.csv", b"x,y,label\n0.5,0.5,1\n")
+    up.choose(b"x,y,label\n0.5,0.5,1\n", "one.csv")
     assert msg.object.startswith("one.csv: the file has 1 data line;")
-    up.send("header.csv", b"x,y,label\n")
+    up.choose(b"x,y,label\n", "header.csv")
     assert msg.object.startswith("header.csv: the file has no data lines")
 
 

@@ -32,7 +32,7 @@ def playground2d_app(location=None):
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper
 
-    from playground.apps.pg2d.upload import Upload
+    from playground.components import FilePicker
     from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
@@ -189,16 +189,16 @@ def playground2d_app(location=None):
     add_layer.on_click(on_add)
     remove_layer.on_click(on_remove)
 
-    upload = Upload(label="Upload CSV (x,y,label)", width=200)
+    upload = FilePicker(label="Upload CSV (x,y,label)", accept=".csv,text/csv", width=200)
     upload_msg = pn.pane.Alert("", alert_type="danger", visible=False, width=200)
 
     def say(text, kind):
         upload_msg.object, upload_msg.alert_type, upload_msg.visible = text, kind, True
 
     def on_upload(_):
-        name, data = upload.file()
-        if name is None:
+        if not upload.file:
             return
+        name, data = upload.filename, upload.data()
         try:
             X, y, msg = read_upload(name, data, setup.problem)
         except CSVError as err:
@@ -211,7 +211,7 @@ def playground2d_app(location=None):
         else:
             setup.dataset = "custom"
 
-    upload.param.watch(on_upload, "upload")
+    upload.param.watch(on_upload, "file")
 
     code_engine = pn.widgets.CodeEditor(value="", language="python", readonly=True, height=360,
                                         sizing_mode="stretch_width")
