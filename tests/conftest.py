@@ -194,3 +194,27 @@ def twins_mnist(tmp_path_factory):
     if data is None:
         pytest.skip(reason)
     return data
+
+
+@pytest.fixture(scope="module")
+def bundle_url(tmp_path_factory):
+    """The offline bundle (tests/booted.py: built once per session from the Pyodide
+    distribution) served on 127.0.0.1 for one test module: its base URL."""
+    from booted import bundle, dist_or_skip, serve
+    dist_or_skip()
+    srv, base = serve(bundle(tmp_path_factory))
+    yield base
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def app_context(chromium_launcher, bundle_url):
+    """A 1,400x1,000 browser context for the bundle's app pages (service workers blocked,
+    downloads accepted), everything that goes wrong in it collected by ``.watch``."""
+    from booted import Watch
+    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
+                                                     service_workers="block", accept_downloads=True)
+    c.watch = Watch(c)
+    yield c
+    c.close()

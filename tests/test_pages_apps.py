@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
+from booted import Watch, boot_all, bokeh, py, wait
 from conftest import SCREENSHOTS, draw_vertical_stroke_and_read_guess
 from playground import sitebuild as sb
 
@@ -20,21 +20,13 @@ PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    dist_or_skip()
-    srv, base = serve(bundle(tmp_path_factory))
-    yield base
-    srv.shutdown()
-    srv.server_close()
+def url(bundle_url):
+    return bundle_url
 
 
 @pytest.fixture(scope="module")
-def ctx(chromium_launcher, url):
-    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
-                                                     service_workers="block", accept_downloads=True)
-    c.watch = Watch(c)
-    yield c
-    c.close()
+def ctx(app_context):
+    return app_context
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
+from booted import boot_all, bokeh, py, wait
 from conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -21,21 +21,13 @@ SUMMARY = re.compile(r"Epoch [\d.]+ · train loss (\S+) · test loss (\S+)")
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    dist_or_skip()
-    srv, base = serve(bundle(tmp_path_factory))
-    yield base
-    srv.shutdown()
-    srv.server_close()
+def url(bundle_url):
+    return bundle_url
 
 
 @pytest.fixture(scope="module")
-def ctx(chromium_launcher, url):
-    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
-                                                     service_workers="block")
-    c.watch = Watch(c)
-    yield c
-    c.close()
+def ctx(app_context):
+    return app_context
 
 
 @pytest.fixture(scope="module")

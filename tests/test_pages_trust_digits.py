@@ -3,14 +3,12 @@ digits app and its embeds under real use. A diverging run stops the same way eve
 the loss plot stays readable; each upload is judged on its own bytes and name; the progress
 line shows a short backend badge and the step the status names; a change that needs a new
 model applies in one click (or by Train); the app and the embeds fit the width they get."""
-import io
 import re
 import time
 
-import numpy as np
 import pytest
 
-from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
+from booted import boot_all, bokeh, py, wait
 
 pytestmark = pytest.mark.browser
 PAGES = ["digits.html", "embed/digits-draw.html", "embed/digits-train.html"]
@@ -23,21 +21,13 @@ APP = ("import gc\nfrom playground.apps.digits import DigitsApp\n"
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    dist_or_skip()
-    srv, base = serve(bundle(tmp_path_factory))
-    yield base
-    srv.shutdown()
-    srv.server_close()
+def url(bundle_url):
+    return bundle_url
 
 
 @pytest.fixture(scope="module")
-def ctx(chromium_launcher, url):
-    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
-                                                     service_workers="block", accept_downloads=True)
-    c.watch = Watch(c)
-    yield c
-    c.close()
+def ctx(app_context):
+    return app_context
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from booted import DIST, Watch, boot_all, bundle, dist_or_skip, py, serve, wait
+from booted import DIST, Watch, boot_all, py, serve, wait
 from conftest import SCREENSHOTS
 from playground import sitebuild as sb
 from test_site_build import build_once
@@ -52,12 +52,8 @@ main{{width:760px;margin:20px auto;background:#fff}} p{{margin:12px 0}}</style>
 
 
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory):
-    dist_or_skip()
-    srv, base = serve(bundle(tmp_path_factory))
-    yield base
-    srv.shutdown()
-    srv.server_close()
+def site_url(bundle_url):
+    return bundle_url
 
 
 @pytest.fixture(scope="module")

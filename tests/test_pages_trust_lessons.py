@@ -15,7 +15,7 @@ import re
 import pytest
 
 import booted
-from booted import Watch, boot_all, bokeh, wait
+from booted import Watch, boot_all, bokeh
 from conftest import SCREENSHOTS, wait_until
 from playground import exercises as EX
 from playground.apps.autograd import Graph, build
