@@ -25,16 +25,15 @@ def legend_above(fig, size="9pt"):
 
 
 def pane(fig, min_width=260):
-    """A Panel pane that shrinks with a narrow column and keeps the figure's shape."""
+    """A Panel pane whose figure narrows with a narrow column (its height stays)."""
     import panel as pn
-    fig.sizing_mode, fig.max_width, fig.min_width = "scale_width", fig.width, min_width
-    fig.aspect_ratio = fig.width / fig.height  # "auto" came out square in the page
-    fig.stylesheets = item(fig.width)  # the figure itself is the row's item, not the pane
+    # the height stays: "scale_width" came out square in the page (a 380x48 strip 380 tall)
+    fig.sizing_mode, fig.max_width, fig.min_width = "stretch_width", fig.width, min_width
     return pn.pane.Bokeh(fig, sizing_mode="stretch_width", max_width=fig.width, min_width=min_width)
 
 
 def item(width):
-    """Stylesheets for an item of a ``wrap`` row: `width` px wide where the line has room, on
+    """Stylesheets for an item of a ``wrap`` row (in a column, a basis would be a height): `width` px wide where the line has room, on
     a line of its own (and narrower) where it has not. Without a basis, Bokeh's items all
     squeeze onto one line down to their minimum width before any wraps (and Bokeh's own
     inline sizes win over ``styles``: hence a stylesheet, !important)."""
@@ -48,6 +47,10 @@ def wrap(*objects, **kw):
     a package the page loads only after it is interactive. Bokeh gives a row the sum of its
     items' minimum widths: ``min-width: 0`` lets it take the column's width and wrap."""
     import panel as pn
+    for o in objects:  # a Bokeh pane's figure is itself the row's item (not the pane)
+        target = o.object if isinstance(o, pn.pane.Bokeh) else o
+        if target.max_width:
+            target.stylesheets = [*target.stylesheets, *item(target.max_width)]
     kw.setdefault("sizing_mode", "stretch_width")
     return pn.Row(*objects, stylesheets=[":host { flex-wrap: wrap !important; min-width: 0 !important; }"],
                   **kw)
@@ -58,7 +61,7 @@ def column(*objects, max_width=400, **kw):
     would keep it as wide as its widest wrapped row)."""
     import panel as pn
     return pn.Column(*objects, sizing_mode="stretch_width", max_width=max_width,
-                     stylesheets=item(max_width), **kw)
+                     stylesheets=[":host { min-width: 0 !important; }"], **kw)
 
 
 class Capped:

@@ -178,7 +178,7 @@ def names_app(view=None, val_limit=800):
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 
-    from playground.curves import Capped, add_marks, column, item, legend_above, pane, wrap
+    from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
@@ -223,7 +223,7 @@ def names_app(view=None, val_limit=800):
     att.image("image", source=att_src, x=0, y=0, dw=2, dh=2,
               color_mapper=LinearColorMapper(palette="Oranges256", low=1, high=0))
     samples = pn.pane.Markdown("", sizing_mode="stretch_width")
-    table = pn.pane.Markdown("", sizing_mode="stretch_width", max_width=440, stylesheets=item(440))
+    table = pn.pane.Markdown("", sizing_mode="stretch_width", max_width=440)
     note = pn.pane.Markdown("", sizing_mode="stretch_width")
 
     def refresh_samples():
