@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from booted import Watch, boot_all, bokeh, bundle, dist_or_skip, py, serve, wait
+from booted import Watch, boot_all, bokeh, py, wait
 
 pytestmark = pytest.mark.browser
 APPS = ["names.html", "gan.html", "lines.html"]
@@ -27,21 +27,13 @@ SHOTS = Path("/tmp/shots-names")
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    dist_or_skip()
-    srv, base = serve(bundle(tmp_path_factory))
-    yield base
-    srv.shutdown()
-    srv.server_close()
+def url(bundle_url):
+    return bundle_url
 
 
 @pytest.fixture(scope="module")
-def ctx(chromium_launcher, url):
-    c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
-                                                     service_workers="block")
-    c.watch = Watch(c)
-    yield c
-    c.close()
+def ctx(app_context):
+    return app_context
 
 
 @pytest.fixture(scope="module")
@@ -135,16 +127,22 @@ def test_names_transformer_pauses_fast_and_trains_faster(pages, ctx):
 
 def test_names_switching_model_after_training_just_works(pages, ctx):
     pg = pages["names.html"]
-    assert _step(pg) > 0  # the transformer above was trained and paused
-    _button(pg, "MLP (Bengio 2003)").click()
+    if _step(pg) == 0:  # run alone: train the current model first
+        _button(pg, "Train").click()
+        assert wait(lambda: _step(pg) > 0, 60)
+        _pause(pg)
+    _button(pg, "Neural bigram").click()
     time.sleep(1.0)
     _button(pg, "Train").click()
-    assert wait(lambda: _app(pg, "c['lab']['m'].kind") == "mlp" and
+    assert wait(lambda: _app(pg, "c['lab']['m'].kind") == "neural" and
                 _app(pg, "str(c['trainer'].running)") == "True", 30), _status(pg)
     assert "Reset" not in _status(pg), _status(pg)
     time.sleep(3)
     _pause(pg)
     assert _app(pg, "str(c['lab']['m'].steps)") == str(_step(pg))
+    _button(pg, "MLP (Bengio 2003)").click()  # back to the MLP for the heat-map test
+    _button(pg, "Reset").click()
+    assert wait(lambda: _app(pg, "c['lab']['m'].kind") == "mlp", 30)
     assert ctx.watch.problems() == {}
 
 
