@@ -280,9 +280,9 @@ _FEEDBACK = {True: "success", False: "warning"}
 
 
 def _row(*objs):
-    """A row that wraps on a phone (Panel gives a stretched row a min-width that would not)."""
-    import panel as pn
-    return pn.Row(*objs, sizing_mode="stretch_width", styles={"flex-wrap": "wrap", "min-width": "0"})
+    """A row that wraps on a phone."""
+    from playground.components import wrap_row
+    return wrap_row(*objs, sizing_mode="stretch_width")
 
 
 def _exercise_view(ex, progress: Progress):

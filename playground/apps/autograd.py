@@ -13,7 +13,6 @@ from playground.apps.autograd_graph import FUNCTIONS, VARIABLES, ExpressionError
 
 __all__ = ["autograd_app", "ExpressionError", "Graph", "build"]
 COLUMN_PX, ROW_PX = 100, 80   # the least room one node gets: its three labels fit in 11 px type
-WRAP = {"flex-wrap": "wrap"}  # rows of controls wrap on a narrow page (pn.FlexBox would need nh3 at boot)
 
 
 def _plain(text: str) -> str:
@@ -26,6 +25,7 @@ def _plain(text: str) -> str:
 def autograd_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, Range1d
+    from playground.components import wrap_row
     from playground.plots import figure
 
     from playground.trainer import document_safe
@@ -148,8 +148,8 @@ def autograd_app():
         "because that is how the engine computes it. A graph wider than the page scrolls sideways.")
     layout = pn.Column(
         "## Autograd explorer",
-        pn.Row(expr, *inputs.values(), styles=WRAP), help_md, message, result,
-        pn.Row(step_btn, run_btn, reset_btn, styles=WRAP),
+        wrap_row(expr, *inputs.values()), help_md, message, result,
+        wrap_row(step_btn, run_btn, reset_btn),
         pn.Column(plot, sizing_mode="stretch_width", styles={"overflow-x": "auto"}), chain,
         sizing_mode="stretch_width")
     # handles for tests

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from playground.components import BrowserStore, DrawingCanvas, FilePicker
+from playground.components import BrowserStore, DrawingCanvas, FilePicker, wrap_row
 from playground.page import after_render
 from playground.trainer import trainer_controls
 
@@ -25,10 +25,8 @@ HALF = 145             # two widgets side by side in the sidebar
 
 
 def _wrap(*objects, **kw):
-    """Side by side where the width allows, one below the other where it does not. (A Row
-    that wraps: pn.FlexBox would need nh3, which the page loads only after the boot.)"""
-    return pn.Row(*objects, margin=0, sizing_mode="stretch_width",
-                  styles={"flex-wrap": "wrap", "align-items": "flex-start", **_SHRINK}, **kw)
+    """Side by side where the width allows, one below the other where it does not."""
+    return wrap_row(*objects, margin=0, sizing_mode="stretch_width", styles={"align-items": "flex-start"}, **kw)
 
 
 # Bokeh gives a stretching Row the sum of its parts' widths as its min-width: no wrapping then

@@ -32,7 +32,7 @@ def playground2d_app(location=None):
     import panel as pn
     from bokeh.models import ColumnDataSource, LinearColorMapper
 
-    from playground.components import FilePicker
+    from playground.components import FilePicker, wrap_row
     from playground.plots import figure
     from playground.trainer import Trainer, trainer_controls
 
@@ -265,11 +265,6 @@ def playground2d_app(location=None):
     restart()
 
     # -- layout: columns that wrap, so it fits a wide screen and a 320 px column alike -------
-    # (a Row told to wrap: pn.FlexBox is a ReactiveHTML, whose first render needs nh3, which
-    # the page loads only after it is interactive)
-    def wrap(*items, **kw):
-        return pn.Row(*items, styles={"flex-wrap": "wrap", "min-width": "0"}, **kw)
-
     def grow(basis):  # a wrapping row's item: as wide as it may be, on its own line below ``basis``
         return {"flex": f"1 1 {basis}px", "min-width": "0"}
 
@@ -281,12 +276,12 @@ def playground2d_app(location=None):
     out_col = pn.Column(summary, pn.pane.Bokeh(heat, sizing_mode="stretch_width"),
                         pn.pane.Bokeh(curve, sizing_mode="stretch_width"),
                         sizing_mode="stretch_width", min_width=260, max_width=440, styles=grow(340), **col)
-    train_box = wrap(w["loss"], w["optimizer"], w["lr"], w["batch_size"], w["dropout"], w["l1"], w["l2"],
+    train_box = wrap_row(w["loss"], w["optimizer"], w["lr"], w["batch_size"], w["dropout"], w["l1"], w["l2"],
                            w["seed"], sizing_mode="stretch_width")
-    top = wrap(pn.Column(controls, sizing_mode="stretch_width", max_width=460, styles=grow(300)),
+    top = wrap_row(pn.Column(controls, sizing_mode="stretch_width", max_width=460, styles=grow(300)),
                      pn.Column("### Training", train_box, sizing_mode="stretch_width", styles=grow(500), **col),
                      sizing_mode="stretch_width")
-    main = wrap(out_col, data_col, net_col,
+    main = wrap_row(out_col, data_col, net_col,
                       pn.Column(pn.pane.Bokeh(neurons, sizing_mode="stretch_width"), sizing_mode="stretch_width",
                                 min_width=260, max_width=400, **col),
                       sizing_mode="stretch_width")
