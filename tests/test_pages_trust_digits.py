@@ -9,13 +9,13 @@ import time
 import pytest
 
 from booted import boot_all, bokeh, py, wait
+from conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 PAGES = ["digits.html", "embed/digits-draw.html", "embed/digits-train.html"]
 PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 DIVERGED = re.compile(r"^Stopped: .*Training diverged — try a lower learning rate.* "
                       r"Restored the last good weights \(step \d+\)")
-SHOTS = "/tmp/shots-digits"
 APP = ("import gc\nfrom playground.apps.digits import DigitsApp\n"
        "app = [o for o in gc.get_objects() if isinstance(o, DigitsApp) and hasattr(o, 'runs_pane')][0]\n")
 
@@ -102,9 +102,8 @@ def _fits(pg, width):
 
 def test_app_keeps_controls_and_curves_in_view_and_uses_the_width(pages, ctx):
     pg = pages["digits.html"]
-    import os
-    os.makedirs(SHOTS, exist_ok=True)
-    pg.screenshot(path=f"{SHOTS}/digits-1400.png")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=f"{SCREENSHOTS}/digits-1400.png")
     view = pg.viewport_size
     controls = {n: _button(pg, n).bounding_box() for n in ("Train", "Step", "Reset")}
     controls["status"] = pg.get_by_text("Ready: press Train.").first.bounding_box()
@@ -124,7 +123,7 @@ def test_digits_embeds_fit_the_width_they_get(pages, ctx, width):
         pg = pages[path]
         pg.set_viewport_size({"width": width, "height": 900})
         ok = wait(lambda: _fits(pg, width)[0], 10)
-        pg.screenshot(path=f"{SHOTS}/{path.split('/')[-1][:-5]}-{width}.png", full_page=True)
+        pg.screenshot(path=f"{SCREENSHOTS}/{path.split('/')[-1][:-5]}-{width}.png", full_page=True)
         assert ok, (path, width, _fits(pg, width)[1])
     assert ctx.watch.problems() == {}
 
@@ -338,5 +337,5 @@ def test_a_diverging_run_stops_restores_and_stops_the_same_way_again(pages, ctx)
     assert not py(pg, APP + "app.trainer.error")
     lo, hi = _loss_range(pg)
     assert hi < 100, (lo, hi)
-    pg.screenshot(path=f"{SHOTS}/digits-after-divergence.png", full_page=True)
+    pg.screenshot(path=f"{SCREENSHOTS}/digits-after-divergence.png", full_page=True)
     assert ctx.watch.problems() == {}

@@ -13,17 +13,16 @@ import json
 import re
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 
 from booted import Watch, boot_all, bokeh, py, wait
+from conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 APPS = ["names.html", "gan.html", "lines.html"]
 EMBEDS = ["embed/names.html", "embed/gan-grid.html", "embed/lines.html"]
 PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
-SHOTS = Path("/tmp/shots-names")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +64,8 @@ def _pause(pg):
 
 
 def _shot(pg, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / name))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SCREENSHOTS / name))
 
 
 def _app(pg, expr):
