@@ -197,7 +197,7 @@ def twins_mnist(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundle_url(tmp_path_factory):
+def url(tmp_path_factory):
     """The offline bundle (tests/booted.py: built once per session from the Pyodide
     distribution) served on 127.0.0.1 for one test module: its base URL."""
     from booted import bundle, dist_or_skip, serve
@@ -209,9 +209,10 @@ def bundle_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_context(chromium_launcher, bundle_url):
+def ctx(chromium_launcher, url):
     """A 1,400x1,000 browser context for the bundle's app pages (service workers blocked,
-    downloads accepted), everything that goes wrong in it collected by ``.watch``."""
+    downloads accepted), everything that goes wrong in it collected by ``.watch``. Modules
+    that need another context (other sizes, other origins) define their own ``ctx``."""
     from booted import Watch
     c = chromium_launcher(webgpu=False).new_context(viewport={"width": 1400, "height": 1000},
                                                      service_workers="block", accept_downloads=True)

@@ -20,16 +20,6 @@ PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
 @pytest.fixture(scope="module")
-def url(bundle_url):
-    return bundle_url
-
-
-@pytest.fixture(scope="module")
-def ctx(app_context):
-    return app_context
-
-
-@pytest.fixture(scope="module")
 def pages(ctx, url):
     """Every app and embed page, booted (three at a time) and kept open for the tests."""
     todo, out = APP_PAGES + EMBED_PAGES, {}

@@ -21,16 +21,6 @@ APP = ("import gc\nfrom playground.apps.digits import DigitsApp\n"
 
 
 @pytest.fixture(scope="module")
-def url(bundle_url):
-    return bundle_url
-
-
-@pytest.fixture(scope="module")
-def ctx(app_context):
-    return app_context
-
-
-@pytest.fixture(scope="module")
 def pages(ctx, url):
     return boot_all(ctx, url, PAGES)
 

@@ -52,8 +52,8 @@ main{{width:760px;margin:20px auto;background:#fff}} p{{margin:12px 0}}</style>
 
 
 @pytest.fixture(scope="module")
-def site_url(bundle_url):
-    return bundle_url
+def site_url(url):
+    return url
 
 
 @pytest.fixture(scope="module")

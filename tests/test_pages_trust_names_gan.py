@@ -26,16 +26,6 @@ PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
 @pytest.fixture(scope="module")
-def url(bundle_url):
-    return bundle_url
-
-
-@pytest.fixture(scope="module")
-def ctx(app_context):
-    return app_context
-
-
-@pytest.fixture(scope="module")
 def pages(ctx, url):
     return boot_all(ctx, url, APPS)
 
