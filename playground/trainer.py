@@ -72,8 +72,6 @@ except ImportError:  # pragma: no cover - the engine always ships with the playg
     class NonFiniteLossError(FloatingPointError):
         pass
 
-__all__ = ["Trainer", "trainer_controls", "progress_text", "backend_badge", "document_safe"]
-
 APPLY_HINT = ("Apply (new model) or Train starts a new model with it (or press Reset); "
               "the current run is kept until then.")
 
@@ -468,7 +466,3 @@ class Trainer(param.Parameterized):
             self.error = message
         if self.on_stop is not None:
             self.on_stop(self)
-
-
-# the Panel side (Train/Pause, Step, Reset, the progress line): playground/trainer_view.py
-from playground.trainer_view import backend_badge, progress_text, trainer_controls  # noqa: E402

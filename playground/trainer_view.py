@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from playground.session import server_doc
 
-if TYPE_CHECKING:  # trainer.py imports this module: the name only, for the annotations
+if TYPE_CHECKING:  # the name only, for the annotations
     from playground.trainer import Trainer
 
 __all__ = ["trainer_controls", "progress_text", "backend_badge"]

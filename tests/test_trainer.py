@@ -8,7 +8,8 @@ import pytest
 
 import engine
 from engine import nn, optim
-from playground.trainer import Trainer, backend_badge, progress_text, trainer_controls
+from playground.trainer import Trainer
+from playground.trainer_view import backend_badge, progress_text, trainer_controls
 
 
 class Counter:

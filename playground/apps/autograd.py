@@ -28,7 +28,7 @@ def autograd_app():
     from playground.components import wrap_row
     from playground.plots import figure
 
-    from playground.trainer import document_safe
+    from playground.session import document_safe
 
     pn.extension()
     expr = pn.widgets.TextInput(label="Expression", value="a*b + tanh(c)", width=280)

@@ -13,7 +13,7 @@ import panel as pn
 
 from playground.components import BrowserStore, DrawingCanvas, FilePicker, wrap_row
 from playground.page import after_render
-from playground.trainer import trainer_controls
+from playground.trainer_view import trainer_controls
 
 LR_OPTIONS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
 MODEL_NAMES = {"softmax": "Softmax regression", "mlp": "MLP", "cnn": "CNN"}

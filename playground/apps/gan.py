@@ -306,7 +306,8 @@ def gan_app(data=None, classifier="default", view=None):
     from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
     from playground.train_assets import load_classifier
-    from playground.trainer import Trainer, trainer_controls
+    from playground.trainer import Trainer
+    from playground.trainer_view import trainer_controls
 
     pn.extension()
     from engine.data import load_mnist

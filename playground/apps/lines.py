@@ -86,7 +86,8 @@ def lines_app():
 
     from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
-    from playground.trainer import Trainer, trainer_controls
+    from playground.trainer import Trainer
+    from playground.trainer_view import trainer_controls
 
     pn.extension()
     max_lines = pn.widgets.IntSlider(label="Up to this many lines", start=2, end=8, value=5,

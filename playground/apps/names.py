@@ -180,7 +180,8 @@ def names_app(view=None, val_limit=800):
 
     from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
     from playground.plots import figure
-    from playground.trainer import Trainer, trainer_controls
+    from playground.trainer import Trainer
+    from playground.trainer_view import trainer_controls
 
     pn.extension()
     letters = list(M.VOCAB)

@@ -34,7 +34,8 @@ def playground2d_app(location=None):
 
     from playground.components import FilePicker, wrap_row
     from playground.plots import figure
-    from playground.trainer import Trainer, trainer_controls
+    from playground.trainer import Trainer
+    from playground.trainer_view import trainer_controls
 
     pn.extension("codeeditor")
     setup = Setup()
