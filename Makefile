@@ -49,7 +49,7 @@ $(NAMES): $(VENV)/.installed
 
 # the digits classifier that judges GAN samples, trained by the project's own engine
 $(JUDGE): $(DATA)
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m playground.train_assets --out $@
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m playground.training.assets --out $@
 
 # Debian's chromium drives the browser tests (never `playwright install`).
 browser:

@@ -10,7 +10,7 @@ def train_digits(model="mlp", epochs=None, seed=0, out=None):
     from tqdm import tqdm
 
     import engine
-    from playground.apps.digits import DigitsApp, describe
+    from playground.apps.digits.app import DigitsApp, describe
 
     app = DigitsApp(model_kind=model, seed=seed, **({"epochs": epochs} if epochs else {}))
     tr = app.trainer

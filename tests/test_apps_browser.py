@@ -4,6 +4,7 @@ Press Train on the GAN and the 2-D playground and see their images change; no co
 errors; a screenshot of each app goes to the screenshots folder (conftest.SCREENSHOTS)."""
 import pathlib
 import re
+import os
 import shutil
 import time
 
@@ -18,10 +19,16 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
         "--disable-sync", "--no-first-run"]
 
 
+def app_path(name):
+    """What `panel serve` takes for an app: its folder (a Bokeh directory app) or its file."""
+    folder = f"playground/apps/{name}"
+    return folder if os.path.isdir(folder) else folder + ".py"
+
+
 @pytest.fixture(scope="module")
 def apps_server():
     """`panel serve` for the four apps on a free port; yields the base URL."""
-    with panel_serve(*[f"playground/apps/{a}.py" for a in APPS], probe="/autograd") as base:
+    with panel_serve(*[app_path(a) for a in APPS], probe="/autograd") as base:
         yield base
 
 

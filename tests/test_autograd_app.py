@@ -4,7 +4,7 @@ import math
 import pytest
 
 pytest.importorskip("panel")
-from playground.apps.autograd import ExpressionError, Graph, autograd_app, build  # noqa: E402
+from playground.apps.autograd.app import ExpressionError, Graph, autograd_app, build  # noqa: E402
 
 
 @pytest.mark.parametrize("text", [
@@ -108,7 +108,7 @@ def test_app_names_the_constant_part_that_is_not_a_number():
 
 
 def test_the_graph_fits_its_ranges_and_gets_room_for_its_labels():
-    from playground.apps.autograd import COLUMN_PX, ROW_PX
+    from playground.apps.autograd.app import COLUMN_PX, ROW_PX
     c = autograd_app().controls
     fig, plot = c["figure"], c["plot"]
     for text, columns, rows in (("a*b + tanh(c)", 3, 3), ("a*b + tanh(c*d) - a", 5, 4), ("a", 1, 1)):

@@ -1,4 +1,4 @@
-"""playground.curves: a run that blows up is drawn at a cap and marked, legends go above."""
+"""playground.ui.curves: a run that blows up is drawn at a cap and marked, legends go above."""
 import numpy as np
 import pytest
 
@@ -6,7 +6,7 @@ pytest.importorskip("bokeh")
 from bokeh.models import ColumnDataSource, Legend  # noqa: E402
 from bokeh.plotting import figure  # noqa: E402
 
-from playground.curves import Capped, add_marks, legend_above  # noqa: E402
+from playground.ui.curves import Capped, add_marks, legend_above  # noqa: E402
 
 
 def test_values_above_the_cap_are_cut_and_marked():

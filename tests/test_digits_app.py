@@ -31,7 +31,7 @@ def small(mnist):
 
 
 def tiny_app(data, **state):
-    from playground.apps.digits import DigitsApp
+    from playground.apps.digits.app import DigitsApp
     state = {"model_kind": "mlp", "layers": 1, "width": 32, "dropout": 0.0, "augment": False,
              **state}
     return DigitsApp(data=data, **state)
@@ -43,7 +43,7 @@ def weights(app):
 
 def test_digits_app_returns_a_panel_object(small):
     import panel as pn
-    from playground.apps.digits import digits_app
+    from playground.apps.digits.app import digits_app
     view = digits_app(data=small, model_kind="softmax")
     assert isinstance(view, pn.viewable.Viewable)
     app = view.app
@@ -53,7 +53,7 @@ def test_digits_app_returns_a_panel_object(small):
 
 def test_model_controls_rebuild_the_model(small):
     app = tiny_app(small)
-    from playground.apps.digits import describe
+    from playground.apps.digits.app import describe
     assert describe(app.model) == "784-32-10"
     app.layers = 2
     assert describe(app.model) == "784-32-16-10"
@@ -83,7 +83,7 @@ def test_structural_change_mid_run_asks_for_reset(small):
     assert app.trainer.pending_reset and "Reset" in app.trainer.status
     assert all(np.array_equal(before[k], v) for k, v in app.model.state_dict().items())
     app.trainer.reset()
-    from playground.apps.digits import describe
+    from playground.apps.digits.app import describe
     assert describe(app.model) == "784-64-10" and app.trainer.step == 0
 
 
@@ -145,7 +145,7 @@ def test_views_update_while_training(small):
 
 
 def test_drawing_gives_probabilities(small):
-    from playground.components import DrawingCanvas
+    from playground.ui.components import DrawingCanvas
     app = tiny_app(small)
     img = np.zeros((112, 112), np.float32)
     img[15:97, 52:60] = 1.0                       # a vertical stroke
@@ -204,7 +204,7 @@ def test_huge_learning_rate_stops_and_keeps_last_good_weights(small):
 
 
 def test_the_steps_a_divergence_undoes_leave_no_point_on_the_curves(small, monkeypatch):
-    from playground.apps import digits
+    from playground.apps.digits import app as digits
     monkeypatch.setattr(digits, "STREAM_EVERY_S", 1e9)  # points wait for the stop, as between flushes
     monkeypatch.setattr(digits, "EVAL_EVERY", 100.0)    # (an evaluation flushes them too)
     app = tiny_app(small, lr=1e-3)

@@ -19,7 +19,7 @@ SHOT = SCREENSHOTS / "digits.png"
 
 @pytest.fixture(scope="module")
 def digits_server(mnist_ready):
-    with panel_serve("playground/apps/digits.py", probe="/digits") as base:
+    with panel_serve("playground/apps/digits", probe="/digits") as base:
         yield base + "/digits"
 
 

@@ -39,15 +39,15 @@ def small(mnist):
 
 @pytest.fixture(scope="module")
 def shipped_classifier(mnist):
-    """The shipped classifier file; built with `python -m playground.train_assets` (~30 s)
+    """The shipped classifier file; built with `python -m playground.training.assets` (~30 s)
     when it is missing, skipped with the reason when that fails."""
-    from playground.train_assets import CLASSIFIER_PATH
+    from playground.training.assets import CLASSIFIER_PATH
     if not CLASSIFIER_PATH.is_file():
-        r = subprocess.run([sys.executable, "-m", "playground.train_assets"], cwd=ROOT,
+        r = subprocess.run([sys.executable, "-m", "playground.training.assets"], cwd=ROOT,
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         if r.returncode or not CLASSIFIER_PATH.is_file():
             pytest.skip("playground/assets/digits_classifier.npz is missing and "
-                        f"`python -m playground.train_assets` failed: {(r.stderr or r.stdout)[-300:]}")
+                        f"`python -m playground.training.assets` failed: {(r.stderr or r.stdout)[-300:]}")
     return CLASSIFIER_PATH
 
 
@@ -82,8 +82,8 @@ def fits_narrow_columns(layout):
 # --------------------------------------------------------------------------- digits: draw
 
 def test_draw_view_reads_a_stroke_with_the_shipped_classifier(small, shipped_classifier):
-    from playground.apps.digits import digits_app
-    from playground.components import DrawingCanvas
+    from playground.apps.digits.app import digits_app
+    from playground.ui.components import DrawingCanvas
     layout = digits_app(view="draw", data=small)
     app = layout.app
     assert app.shipped and app.model_note == "shipped classifier"
@@ -108,15 +108,15 @@ def test_draw_view_reads_a_stroke_with_the_shipped_classifier(small, shipped_cla
 
 
 def test_draw_view_without_the_classifier_says_so_and_offers_train(small, monkeypatch, tmp_path):
-    import playground.train_assets as ta
-    from playground.apps.digits import digits_app
+    import playground.training.assets as ta
+    from playground.apps.digits.app import digits_app
     monkeypatch.setattr(ta, "CLASSIFIER_PATH", tmp_path / "digits_classifier.npz")
     layout = digits_app(view="draw", data=small, model_kind="mlp", layers=1, width=32,
                         augment=False)
     app = layout.app
     assert not app.shipped
     alerts = [a.object for a in layout.select(pn.pane.Alert) if "No trained model" in a.object]
-    assert alerts and "not here" in alerts[0] and "python -m playground.train_assets" in alerts[0]
+    assert alerts and "not here" in alerts[0] and "python -m playground.training.assets" in alerts[0]
     assert "Train" in alerts[0]
     assert app.controls in layout.objects and app.controls.train_button.label == "Train"
     acc0 = app.test_accuracy
@@ -126,7 +126,7 @@ def test_draw_view_without_the_classifier_says_so_and_offers_train(small, monkey
 
 def test_draw_view_refuses_a_model_that_is_not_a_digits_classifier(small):
     from engine import nn
-    from playground.apps.digits import digits_app
+    from playground.apps.digits.app import digits_app
     layout = digits_app(view="draw", data=small, classifier=nn.Sequential(nn.Flatten(), nn.Linear(784, 3)))
     assert not layout.app.shipped and "could not be used" in layout.app.shipped_problem
     assert any("No trained model" in a.object for a in layout.select(pn.pane.Alert))
@@ -135,7 +135,7 @@ def test_draw_view_refuses_a_model_that_is_not_a_digits_classifier(small):
 # --------------------------------------------------------------------------- digits: train
 
 def test_train_view_trains_and_the_curves_get_points(small):
-    from playground.apps.digits import digits_app
+    from playground.apps.digits.app import digits_app
     layout = digits_app(view="train", data=small, model_kind="mlp", layers=1, width=32,
                         augment=False, epochs=1)
     app = layout.app
@@ -152,7 +152,7 @@ def test_train_view_trains_and_the_curves_get_points(small):
 
 
 def test_default_view_is_the_whole_app_and_unknown_views_are_refused(small):
-    from playground.apps.digits import digits_app
+    from playground.apps.digits.app import digits_app
     layout = digits_app(data=small, model_kind="softmax")
     figs = bokeh_figures(layout)
     app = layout.app
@@ -165,7 +165,7 @@ def test_default_view_is_the_whole_app_and_unknown_views_are_refused(small):
 # --------------------------------------------------------------------------- GAN: grid
 
 def test_gan_grid_view_trains_and_the_grid_changes(small):
-    from playground.apps.gan import gan_app
+    from playground.apps.gan.app import gan_app
     layout = gan_app(data=small, view="grid")
     c = layout.controls
     assert "trainer2d" not in c and "hist" not in c          # no 2-D tab, no judge
@@ -183,7 +183,7 @@ def test_gan_grid_view_trains_and_the_grid_changes(small):
 
 
 def test_gan_default_is_the_whole_studio(small):
-    from playground.apps.gan import gan_app
+    from playground.apps.gan.app import gan_app
     c = gan_app(data=small, classifier=None).controls
     assert "trainer2d" in c and "hist" in c
 
@@ -219,7 +219,7 @@ def test_built_embeds_carry_the_view_argument(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits_server(mnist, shipped_classifier):
-    with panel_serve("playground/apps/digits.py", probe="/digits") as base:
+    with panel_serve("playground/apps/digits", probe="/digits") as base:
         yield base + "/digits"
 
 

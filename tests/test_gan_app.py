@@ -4,8 +4,8 @@ import pytest
 
 pytest.importorskip("panel")
 from engine.data import load_mnist  # noqa: E402
-from playground.apps.gan import Gan2D, MnistGAN, gan_app, judge, tile  # noqa: E402
-from playground.train_assets import load_classifier, train_classifier  # noqa: E402
+from playground.apps.gan.app import Gan2D, MnistGAN, gan_app, judge, tile  # noqa: E402
+from playground.training.assets import load_classifier, train_classifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def classifier(data):
-    """The shipped judge when built (python -m playground.train_assets), else a quick one."""
+    """The shipped judge when built (python -m playground.training.assets), else a quick one."""
     clf = load_classifier()
     if clf is None:
         clf, _, _ = train_classifier(epochs=1, data=data, log=lambda *a: None)

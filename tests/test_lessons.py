@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from playground import exercises as E
-from playground import lessons as L
-from playground.lesson_widgets import WIDGETS
+from playground.lessons.exercises import kinds as E
+from playground.lessons import page as L
+from playground.lessons.widgets import WIDGETS
 
 SLUGS = L.lesson_slugs()
 LESSONS = {s: L.load_lesson(s) for s in SLUGS}
@@ -251,7 +251,7 @@ def test_every_lesson_builds_its_widgets(slug):
 
 
 def test_line_fit_diverges_with_a_big_learning_rate():
-    from playground.lesson_widgets import LineFit
+    from playground.lessons.widgets import LineFit
     good, bad = LineFit(lr=0.1), LineFit(lr=1.05)
     for _ in range(40):
         good.step(), bad.step()

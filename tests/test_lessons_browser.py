@@ -1,4 +1,4 @@
-"""Lessons in a real browser: `panel serve playground/lesson_app.py` + Debian Chromium.
+"""Lessons in a real browser: `panel serve playground/lessons/lesson_app.py` + Debian Chromium.
 
 Every lesson renders (one server, one browser, a fresh context each): its title, each widget
 directive's widget (a concrete DOM marker per widget kind: the drawing pad's canvas, the Bokeh
@@ -17,8 +17,8 @@ import pytest
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 from conftest import SCREENSHOTS, panel_serve, wait_until  # noqa: E402
-from playground import exercises as EX  # noqa: E402
-from playground.lessons import lesson_index, lesson_slugs, load_lesson  # noqa: E402
+from playground.lessons.exercises import kinds as EX  # noqa: E402
+from playground.lessons.page import lesson_index, lesson_slugs, load_lesson  # noqa: E402
 SHOTS = SCREENSHOTS
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -45,7 +45,7 @@ TIMEOUT = {"01-digits-in-60-seconds": 120, "05-digits-deeper": 120, "07-gans": 1
 
 @pytest.fixture(scope="module")
 def lesson_server():
-    with panel_serve("playground/lesson_app.py", probe="/lesson_app") as base:
+    with panel_serve("playground/lessons/lesson_app.py", probe="/lesson_app") as base:
         yield base + "/lesson_app"
 
 
@@ -188,7 +188,7 @@ def test_lesson_renders_solve_marks_progress_and_survives_reload(context, lesson
 
 
 def test_index_script_shows_progress(context, lesson_server):
-    from playground.lessons import index_progress_script, lesson_index
+    from playground.lessons.page import index_progress_script, lesson_index
     idx = lesson_index()
     page = context.new_page()
     page.errors = []

@@ -8,8 +8,8 @@ from engine.data import DEFAULT_NAMES_PATH  # noqa: E402
 if not DEFAULT_NAMES_PATH.is_file():
     pytest.skip("names data missing (make engine/_data/names.txt.gz)", allow_module_level=True)
 
-from playground import makemore as M  # noqa: E402
-from playground.apps.names import NamesLab, names_app  # noqa: E402
+from playground.apps.names import model as M  # noqa: E402
+from playground.apps.names.app import NamesLab, names_app  # noqa: E402
 
 
 def test_bigram_counts_reach_the_table_and_its_val_loss():

@@ -47,7 +47,7 @@ def test_packages_left_for_after_boot_arrive_and_replace_the_stand_in(pages):
 
 
 def test_digits_builds_inside_the_model_once_the_page_shows_the_app(pages, ctx):
-    # the weights image and the histograms are not part of the first document (playground/page.py)
+    # the weights image and the histograms are not part of the first document (playground/ui/page.py)
     # but arrive by patches right after it was drawn, filled with the untrained model's values
     pg = pages["digits.html"]
     get = ("const t = []; for (const m of doc.all_models) if (typeof m.text === 'string' && "

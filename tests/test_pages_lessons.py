@@ -22,8 +22,8 @@ import pytest
 import booted
 from booted import Watch, boot_all, boot_state, bokeh, timings, wait
 from conftest import SCREENSHOTS, wait_until
-from playground import exercises as EX
-from playground.lessons import lesson_slugs, load_lesson
+from playground.lessons.exercises import kinds as EX
+from playground.lessons.page import lesson_slugs, load_lesson
 from test_lessons_browser import MARKERS, _widget_problems
 
 pytestmark = pytest.mark.browser
@@ -258,14 +258,14 @@ def _copy_with_broken_wheel(src, dst):
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
     (whl,) = (dst / "wheels").glob("descent-*.whl")
-    app = "playground/apps/autograd.py"
+    app = "playground/apps/autograd/app.py"
     source = (booted.ROOT / app).read_bytes().replace(
         b"from __future__ import annotations\n",
         b"from __future__ import annotations\nimport descent_missing_module\n", 1)  # after __future__
     assert b"descent_missing_module" in source
     with zipfile.ZipFile(whl) as z:
         entries = [(i, z.read(i)) for i in z.infolist()
-                   if not re.fullmatch(r"playground/apps/(__pycache__/)?autograd(\.[\w-]+)?\.pyc", i.filename)
+                   if not re.fullmatch(r"playground/apps/autograd/(__pycache__/)?app(\.[\w-]+)?\.pyc", i.filename)
                    and i.filename != app]
     whl.unlink()  # a new file: the hard-linked original stays as it is
     with zipfile.ZipFile(whl, "w", zipfile.ZIP_DEFLATED) as z:
@@ -289,7 +289,7 @@ def test_failed_boot_names_the_python_exception(chromium_launcher, site, tmp_pat
         print(f"autograd.html with a broken wheel: {state!r}")
         expected = "The app failed to start: ModuleNotFoundError: No module named 'descent_missing_module'"
         assert state and state.startswith("failed: " + expected), state
-        assert "playground/apps/autograd.py" in state  # where it was raised
+        assert "playground/apps/autograd/app.py" in state  # where it was raised
         assert pg.locator(".descent-loader-title").inner_text() == "Descent could not start"
         assert booted.stages(pg)["app"]["state"] == "failed"
         pg.wait_for_timeout(500)

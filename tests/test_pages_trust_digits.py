@@ -16,7 +16,7 @@ PAGES = ["digits.html", "embed/digits-draw.html", "embed/digits-train.html"]
 PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 DIVERGED = re.compile(r"^Stopped: .*Training diverged — try a lower learning rate.* "
                       r"Restored the last good weights \(step \d+\)")
-APP = ("import gc\nfrom playground.apps.digits import DigitsApp\n"
+APP = ("import gc\nfrom playground.apps.digits.app import DigitsApp\n"
        "app = [o for o in gc.get_objects() if isinstance(o, DigitsApp) and hasattr(o, 'runs_pane')][0]\n")
 
 
@@ -49,7 +49,7 @@ def _set(pg, title, label, **expect):
 
 
 def _set_lr(pg, lr):
-    from playground.apps.digits import LR_OPTIONS
+    from playground.apps.digits.app import LR_OPTIONS
     i, n = LR_OPTIONS.index(lr), len(LR_OPTIONS) - 1
     # the learning rate is a DiscreteSlider: a slider over the options' indices
     assert bokeh(pg, f"""for (const m of doc.all_models) if (m.type && m.type.endsWith('Slider') &&
@@ -223,7 +223,7 @@ def test_a_change_that_needs_a_new_model_applies_in_one_click_or_by_train(pages,
 def good_model(tmp_path_factory):
     """A softmax regression trained for a moment in CPython, saved as the page saves models."""
     from engine import io as eio
-    from playground.apps.digits import DigitsApp
+    from playground.apps.digits.app import DigitsApp
     from engine import data as edata
     (xtr, ytr), (xte, yte) = edata.load_mnist()
     app = DigitsApp(data=((xtr[:2000], ytr[:2000]), (xte, yte)), model_kind="softmax", augment=False)

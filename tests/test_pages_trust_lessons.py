@@ -17,8 +17,8 @@ import pytest
 import booted
 from booted import Watch, boot_all, bokeh
 from conftest import SCREENSHOTS, wait_until
-from playground import exercises as EX
-from playground.apps.autograd import Graph, build
+from playground.lessons.exercises import kinds as EX
+from playground.apps.autograd.app import Graph, build
 
 pytestmark = pytest.mark.browser
 L04 = "lessons/04-a-net-by-hand.html"

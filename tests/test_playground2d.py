@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("panel")
 from panel.io.location import Location  # noqa: E402
 
-from playground.apps.playground2d import (CSVError, Playground, Setup, export_code,  # noqa: E402
+from playground.apps.playground2d.app import (CSVError, Playground, Setup, export_code,  # noqa: E402
                                           parse_csv, playground2d_app)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -289,7 +289,7 @@ def test_the_boundary_is_fine_and_one_pass_draws_every_map():
 
 
 def test_upsample_is_bilinear_on_the_same_square():
-    from playground.apps.pg2d.run import grid, upsample
+    from playground.apps.playground2d.run import grid, upsample
     plane = lambda p: 0.3 * p[:, 0] - 0.7 * p[:, 1] + 0.1  # noqa: E731  (exact under bilinear)
     a = plane(grid(50)).reshape(50, 50)
     assert np.allclose(upsample(a, 100), plane(grid(100)).reshape(100, 100), atol=1e-5)

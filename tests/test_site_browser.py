@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from playground import sitebuild as sb
-from playground.lessons import PROGRESS_KEY, lesson_index
+from playground.lessons.page import PROGRESS_KEY, lesson_index
 from booted import TYPES, serve as _serve, wait as _wait
 from test_site_build import build_once
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from playground import sitebuild as sb
-from playground.lessons import index_progress_script, lesson_index
+from playground.lessons.page import index_progress_script, lesson_index
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "node_modules" / "pyodide"
@@ -245,7 +245,7 @@ def test_lesson_stub_survives_dollar_signs_and_backticks():
     stub = sb._lesson_stub("01-t", text, [], "Descent · T")
     assert "$" not in stub
     ns = {}
-    exec(stub.split("from playground.lessons")[0] + stub.split("\n\n", 1)[1].split("lesson_page(")[0], ns)
+    exec(stub.split("from playground.lessons.page")[0] + stub.split("\n\n", 1)[1].split("lesson_page(")[0], ns)
     assert ns["_TEXT"] == text
 
 

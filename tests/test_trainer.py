@@ -1,4 +1,4 @@
-"""playground.trainer: chunked asyncio training, pause/step/reset, queued changes, and the
+"""playground.training.trainer: chunked asyncio training, pause/step/reset, queued changes, and the
 non-finite-loss stop that restores the last good weights."""
 import asyncio
 import math
@@ -8,8 +8,8 @@ import pytest
 
 import engine
 from engine import nn, optim
-from playground.trainer import Trainer
-from playground.trainer_view import backend_badge, progress_text, trainer_controls
+from playground.training.trainer import Trainer
+from playground.ui.trainer_controls import backend_badge, progress_text, trainer_controls
 
 
 class Counter:

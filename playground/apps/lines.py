@@ -84,10 +84,10 @@ def lines_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, LinearColorMapper, Range1d
 
-    from playground.curves import Capped, add_marks, column, legend_above, pane, wrap
-    from playground.plots import figure
-    from playground.trainer import Trainer
-    from playground.trainer_view import trainer_controls
+    from playground.ui.curves import Capped, add_marks, column, legend_above, pane, wrap
+    from playground.ui.plots import figure
+    from playground.training.trainer import Trainer
+    from playground.ui.trainer_controls import trainer_controls
 
     pn.extension()
     max_lines = pn.widgets.IntSlider(label="Up to this many lines", start=2, end=8, value=5,

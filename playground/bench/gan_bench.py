@@ -6,7 +6,7 @@ budget on one BLAS thread, then let the digits classifier judge 1,000 samples.
 Target (issue 4): mean max-probability >= 0.9 and all ten classes present after 2 minutes.
 The budget is CPU time of this process (time.process_time), so a busy machine does not
 shorten the training; wall time is printed too. The judge is
-``playground/assets/digits_classifier.npz`` (built by ``python -m playground.train_assets``,
+``playground/assets/digits_classifier.npz`` (built by ``python -m playground.training.assets``,
 built here first if missing); its figure on real held-out digits is printed as the yardstick.
 """
 import os
@@ -27,8 +27,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from engine.data import load_mnist
-    from playground.apps.gan import MnistGAN, judge
-    from playground.train_assets import evaluate, load_classifier, main as build_assets
+    from playground.apps.gan.app import MnistGAN, judge
+    from playground.training.assets import evaluate, load_classifier, main as build_assets
 
     clf = load_classifier()
     if clf is None:

@@ -4,7 +4,7 @@
 
 On the names data (engine.data.load_names, val split), one BLAS thread and one torch
 thread, each model is trained twice from the same initial weights on the same batches:
-with Descent's engine and with PyTorch (playground.makemore.torch_twin). Prints val loss
+with Descent's engine and with PyTorch (playground.apps.names.model.torch_twin). Prints val loss
 (nats per character, the end included), samples/s (characters predicted per second) and
 the ratio. Targets (issue 11): bigram ~2.45, MLP <= 2.20, transformer <= 2.10, MLP
 samples/s >= 1.0x PyTorch. Printed, never asserted: timings on a shared machine vary.
@@ -24,7 +24,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine.data import load_names  # noqa: E402
-from playground import makemore as M  # noqa: E402
+from playground.apps.names import model as M  # noqa: E402
 
 
 def _schedule(step, steps, lr):

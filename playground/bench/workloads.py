@@ -101,7 +101,7 @@ def bench_recipe(kind, data, seconds, max_steps=None):
 def digits_step(data, seed=0):
     """The digits app's default recipe, one step per call (as ``DigitsApp._step``)."""
     from engine import data as edata
-    from playground.recipes import RECIPES, build_model, make_optimizer
+    from playground.training.recipes import RECIPES, build_model, make_optimizer
     r = RECIPES["mlp"]
     (xtr, ytr), _ = data
     engine.manual_seed(seed)
@@ -141,7 +141,7 @@ def digits_default(data, seconds, max_steps=None):
 
 def gan_step(data, seed=0):
     """The GAN studio's default recipe (MnistGAN's defaults), one D + G step per call."""
-    from playground.apps.gan import MnistGAN
+    from playground.apps.gan.app import MnistGAN
     gan = MnistGAN(seed=seed, data=data)
 
     def step():
@@ -151,8 +151,8 @@ def gan_step(data, seed=0):
 
 
 def gan_default(data, seconds, max_steps=None, judge_samples=500):
-    from playground.apps.gan import judge
-    from playground.train_assets import load_classifier
+    from playground.apps.gan.app import judge
+    from playground.training.assets import load_classifier
     step, gan = gan_step(data)
     out = timed(step, seconds, max_steps)
     clf = load_classifier()
@@ -180,7 +180,7 @@ def recipe_race(kind, data, budget=None, every=None, clock=time.perf_counter):
     budget = target["budget"] if budget is None else budget
     every = every or (10.0 if kind == "digits" else 20.0)
     if kind == "digits":
-        from playground.recipes import RECIPES
+        from playground.training.recipes import RECIPES
         step, model = digits_step(data)
         total = RECIPES["mlp"]["epochs"] * len(data[0][1])  # the app stops there
 
@@ -191,7 +191,7 @@ def recipe_race(kind, data, budget=None, every=None, clock=time.perf_counter):
             return m["accuracy"] >= target["accuracy"]
     elif kind == "names":  # makemore's MLP as the names app trains it; val loss in nats/char
         from engine.data import load_names
-        from playground.makemore import NamesModel
+        from playground.apps.names.model import NamesModel
         train, val, _ = load_names()
         lab = NamesModel("mlp", train, val, seed=0)
         step, total, n_train = lab.step, None, len(lab.xtr)
@@ -202,8 +202,8 @@ def recipe_race(kind, data, budget=None, every=None, clock=time.perf_counter):
         def met(m):
             return m["val_loss"] <= target["val_loss"]
     else:
-        from playground.apps.gan import judge
-        from playground.train_assets import load_classifier
+        from playground.apps.gan.app import judge
+        from playground.training.assets import load_classifier
         (step, gan), clf = gan_step(data), load_classifier()
         if clf is None:
             raise RuntimeError("no digits classifier (playground/assets/digits_classifier.npz)")

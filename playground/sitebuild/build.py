@@ -81,7 +81,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         jobs.append((f"lesson-{slug}", _lesson_stub(slug, text, index, f"Descent · {d['title']}"),
                      f"Descent lesson {slug}"))
         targets.append((f"lesson-{slug}", slug, "lesson",
-                        App(slug, "playground.lessons", "lesson_page", d["title"], d["summary"],
+                        App(slug, "playground.lessons.page", "lesson_page", d["title"], d["summary"],
                             data=_lesson_needs_data(text))))
 
     with tempfile.TemporaryDirectory() as tmp, cf.ThreadPoolExecutor(2) as pool:

@@ -36,7 +36,7 @@ def index_page(apps, lessons, embeds, version):
         f'<p>{html.escape(a.blurb)}</p><span class="go">Open →</span></a>' for a, _, _ in apps)
     progress = ""
     if lessons:  # lesson_index() entries; the script marks each title link with the learner's progress
-        from playground.lessons import index_progress_script
+        from playground.lessons.page import index_progress_script
         lesson_html = '<ol class="lessons">' + "".join(
             f'<li class="lesson-card"><h3><a href="lessons/{d["slug"]}.html">{html.escape(d["title"])}</a></h3>'
             f'<p>{html.escape(d["summary"])}</p>'

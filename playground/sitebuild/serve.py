@@ -49,7 +49,7 @@ def serve_local(port=5006, show=False):
     """Every lesson (/NN-slug) and app (/NAME) on CPython with Panel's server (BLAS numpy, no
     browser Python): playground.lessons.serve_lessons, whose links between lessons and apps
     point at these routes."""
-    from playground import lessons as _lessons_mod
+    from playground.lessons import page as _lessons_mod
     apps, notes = available_apps()
     for n in notes:
         log(f"  note: {n}")

@@ -333,7 +333,7 @@ from panel.io.pyodide import _convert_json_patch, _link_docs_worker
 
 def _descent_rendered(_=None):
     _link_docs_worker(_pn_state.curdoc, sendPatch, setter="js")
-    for fn in _pn_state.cache.pop("descent_after_render", []):  # playground/page.py
+    for fn in _pn_state.cache.pop("descent_after_render", []):  # playground/ui/page.py
         fn()
 
 def _descent_patch(patch):

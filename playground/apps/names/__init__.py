@@ -1,0 +1,1 @@
+"""Names (makemore): the model ladder and its app."""

@@ -1,0 +1,1 @@
+"""The lessons runtime: the format, progress, the page, the widgets, the exercises."""

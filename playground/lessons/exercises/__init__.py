@@ -1,0 +1,1 @@
+"""Exercises: the kinds, the sandbox that runs a learner's code, the bank of the lessons' exercises."""

@@ -1,0 +1,1 @@
+"""The training loop, the recipes (models and optimisers by name) and the shipped weights."""

@@ -1,0 +1,1 @@
+"""What every app's page is made of: controls, plots, palettes, the Bokeh document lock."""
