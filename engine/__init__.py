@@ -7,3 +7,7 @@ from .tensor import (Tensor, NonFiniteLossError, cat, stack, where, matmul, no_g
 
 __version__ = "0.1.0"
 from . import losses, nn, optim, io  # noqa: E402  (after tensor: they build on it)
+
+__all__ = ["Tensor", "NonFiniteLossError", "cat", "stack", "where", "matmul", "no_grad",
+           "is_grad_enabled", "manual_seed", "tensor", "zeros", "ones", "randn", "rand",
+           "backend", "losses", "nn", "optim", "io"]

@@ -5,7 +5,7 @@ no exp overflow. Names and arguments follow torch.nn.functional.
 """
 import numpy as np
 
-from .tensor import Tensor, as_tensor as _t
+from .tensor import Tensor, as_tensor as _t, node
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -114,7 +114,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
                 p *= keep[:, None]
         g = g[:, None] if reduction == "none" else g
         return (p * (g * scale),)
-    return x._child(out.astype(x.dtype, copy=False), (x,), backward, "cross_entropy")
+    return node(out.astype(x.dtype, copy=False), (x,), backward, "cross_entropy")
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
@@ -132,7 +132,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
         sig = np.where(xd >= 0, 1 / (1 + e), e / (1 + e))
         g = g * scale
         return (sig - td) * g, -xd * g
-    return x._child(out.astype(xd.dtype, copy=False), (x, t), backward, "bce_with_logits")
+    return node(out.astype(xd.dtype, copy=False), (x, t), backward, "bce_with_logits")
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -146,4 +146,4 @@ def mse_loss(input, target, reduction="mean"):
     def backward(g):
         gx = 2 * d * (g * scale)
         return gx, -gx
-    return x._child(out.astype(d.dtype, copy=False), (x, t), backward, "mse_loss")
+    return node(out.astype(d.dtype, copy=False), (x, t), backward, "mse_loss")

@@ -59,29 +59,32 @@ def _as_array(x, dtype=None):
     return np.asarray(x, dtype=dtype or np.float32)
 
 
+def node(data, parents, backward, op):
+    """The output of an op: a Tensor of `data` that, if a parent needs gradients, remembers
+    its `parents` and `backward` (as .grad_fn: output gradient -> one gradient per parent)."""
+    out = Tensor(np.asarray(data))  # asarray: a numpy float64 scalar must not become float32
+    if _grad_enabled and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out.parents = parents
+        out.grad_fn = backward
+        out.op = op
+    return out
+
+
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "op")
+    """data (a numpy array), grad, and for an op's output: parents, grad_fn and op's name."""
+    __slots__ = ("data", "grad", "requires_grad", "parents", "grad_fn", "op")
     __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad = None
         self.requires_grad = requires_grad
-        self._parents = ()
-        self._backward = None
+        self.parents = ()
+        self.grad_fn = None
         self.op = ""
 
-    # -- graph plumbing -------------------------------------------------------------
-    def _child(self, data, parents, backward, op):
-        """A new tensor made from `parents`; records the graph only if a parent needs grads."""
-        out = Tensor(np.asarray(data))  # asarray: a numpy float64 scalar must not become float32
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-            out.op = op
-        return out
-
+    # -- the backward pass ----------------------------------------------------------
     def backward(self, grad=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad."""
         if not self.requires_grad:
@@ -107,19 +110,19 @@ class Tensor:
             elif id(t) not in seen:
                 seen.add(id(t))
                 stack.append((t, True))
-                stack.extend((p, False) for p in t._parents if p.requires_grad)
+                stack.extend((p, False) for p in t.parents if p.requires_grad)
         grads = {id(self): grad}
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if not t._parents:  # a leaf: .grad is its own writable array in the leaf's dtype
+            if not t.parents:  # a leaf: .grad is its own writable array in the leaf's dtype
                 if t.grad is None:
                     t.grad = np.array(g, dtype=t.data.dtype)
                 else:
                     t.grad += g  # accumulates in place, as PyTorch does
                 continue
-            for p, pg in zip(t._parents, t._backward(g)):
+            for p, pg in zip(t.parents, t.grad_fn(g)):
                 if pg is None or not p.requires_grad:
                     continue
                 grads[id(p)] = pg if id(p) not in grads else grads[id(p)] + pg
@@ -168,19 +171,19 @@ class Tensor:
     def __add__(self, other):
         out, other = self._binary(other, np.add, "add")
         a, b = self.shape, other.shape
-        return self._child(out, (self, other),
-                           lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "+")
+        return node(out, (self, other),
+                    lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "+")
 
     def __mul__(self, other):
         out, other = self._binary(other, np.multiply, "mul")
         x, y = self.data, other.data
-        return self._child(out, (self, other),
-                           lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)), "*")
+        return node(out, (self, other),
+                    lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)), "*")
 
     def __truediv__(self, other):
         out, other = self._binary(other, np.divide, "div")
         x, y = self.data, other.data
-        return self._child(out, (self, other), lambda g: (
+        return node(out, (self, other), lambda g: (
             _unbroadcast(g / y, x.shape), _unbroadcast(-g * x / (y * y), y.shape)), "/")
 
     def __pow__(self, p):
@@ -188,17 +191,17 @@ class Tensor:
         if isinstance(p, (Tensor, np.ndarray)):  # d/dy x**y = x**y log x
             out, p = self._binary(p, np.power, "pow")
             y = p.data
-            return self._child(out, (self, p), lambda g: (
+            return node(out, (self, p), lambda g: (
                 _unbroadcast(g * y * x ** (y - 1), x.shape),
                 _unbroadcast(g * out * np.log(x), y.shape) if p.requires_grad else None), "**")
-        return self._child(x ** p, (self,), lambda g: (
+        return node(x ** p, (self,), lambda g: (
             g * p * x ** (p - 1) if p != 0 else np.zeros_like(g),), f"**{p}")
 
     def __rpow__(self, base):
         return self._lift(base) ** self
 
     def __neg__(self):
-        return self._child(-self.data, (self,), lambda g: (-g,), "neg")
+        return node(-self.data, (self,), lambda g: (-g,), "neg")
 
     def __sub__(self, other):
         return self + (-self._lift(other))
@@ -224,46 +227,46 @@ class Tensor:
     # -- elementwise functions -----------------------------------------------------
     def exp(self):
         y = np.exp(self.data)
-        return self._child(y, (self,), lambda g: (g * y,), "exp")
+        return node(y, (self,), lambda g: (g * y,), "exp")
 
     def log(self):
         x = self.data
-        return self._child(np.log(x), (self,), lambda g: (g / x,), "log")
+        return node(np.log(x), (self,), lambda g: (g / x,), "log")
 
     def sqrt(self):
         y = np.sqrt(self.data)
-        return self._child(y, (self,), lambda g: (g / (2 * y),), "sqrt")
+        return node(y, (self,), lambda g: (g / (2 * y),), "sqrt")
 
     def abs(self):
         x = self.data
-        return self._child(np.abs(x), (self,), lambda g: (g * np.sign(x),), "abs")
+        return node(np.abs(x), (self,), lambda g: (g * np.sign(x),), "abs")
 
     def clip(self, lo=None, hi=None):
         x = self.data
         keep = np.ones(x.shape, bool) if lo is None else x >= lo
         keep = keep if hi is None else keep & (x <= hi)
-        return self._child(np.clip(x, lo, hi), (self,), lambda g: (g * keep,), "clip")
+        return node(np.clip(x, lo, hi), (self,), lambda g: (g * keep,), "clip")
 
     def relu(self):
         x = self.data
-        return self._child(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),), "relu")
+        return node(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),), "relu")
 
     def leaky_relu(self, slope=0.01):
         x = self.data
         pos = x > 0
-        return self._child(np.where(pos, x, x * slope), (self,),
-                           lambda g: (np.where(pos, g, g * slope),), "leaky_relu")
+        return node(np.where(pos, x, x * slope), (self,),
+                    lambda g: (np.where(pos, g, g * slope),), "leaky_relu")
 
     def tanh(self):
         y = np.tanh(self.data)
-        return self._child(y, (self,), lambda g: (g * (1 - y * y),), "tanh")
+        return node(y, (self,), lambda g: (g * (1 - y * y),), "tanh")
 
     def sigmoid(self):
         x = self.data
         # exp of a non-positive number only: no overflow warning for large |x|
         e = np.exp(-np.abs(x))
         y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        return self._child(y, (self,), lambda g: (g * y * (1 - y),), "sigmoid")
+        return node(y, (self,), lambda g: (g * y * (1 - y),), "sigmoid")
 
     def gelu(self):
         """GELU, tanh approximation (PyTorch: nn.GELU(approximate='tanh'))."""
@@ -272,19 +275,19 @@ class Tensor:
         u = c * (x + 0.044715 * x ** 3)
         t = np.tanh(u)
         y = 0.5 * x * (1 + t)
-        return self._child(y, (self,), lambda g: (
+        return node(y, (self,), lambda g: (
             g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),), "gelu")
 
     def softmax(self, axis=-1):
         y = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
         y /= y.sum(axis=axis, keepdims=True)
-        return self._child(y, (self,),
-                           lambda g: (y * (g - (g * y).sum(axis=axis, keepdims=True)),), "softmax")
+        return node(y, (self,),
+                    lambda g: (y * (g - (g * y).sum(axis=axis, keepdims=True)),), "softmax")
 
     def log_softmax(self, axis=-1):
         z = self.data - self.data.max(axis=axis, keepdims=True)
         y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-        return self._child(y, (self,), lambda g: (
+        return node(y, (self,), lambda g: (
             g - np.exp(y) * g.sum(axis=axis, keepdims=True),), "log_softmax")
 
     # -- reductions ----------------------------------------------------------------
@@ -295,7 +298,7 @@ class Tensor:
             if axis is not None and not keepdims:
                 g = np.expand_dims(g, axis)
             return (np.broadcast_to(g, shape),)
-        return self._child(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward, "sum")
+        return node(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward, "sum")
 
     def _count(self, axis):
         if axis is None:
@@ -321,7 +324,7 @@ class Tensor:
                 g = np.expand_dims(g, axis)
             return (g * share,)
         out = m if keepdims else (m.reshape(()) if axis is None else np.squeeze(m, axis))
-        return self._child(out, (self,), backward, "max")
+        return node(out, (self,), backward, "max")
 
     def min(self, axis=None, keepdims=False):
         return -((-self).max(axis=axis, keepdims=keepdims))
@@ -337,7 +340,7 @@ class Tensor:
             out = self.data.reshape(shape)
         except ValueError as e:
             raise ValueError(f"reshape: cannot view shape {old} ({self.size} values) as {shape}") from e
-        return self._child(out, (self,), lambda g: (g.reshape(old),), "reshape")
+        return node(out, (self,), lambda g: (g.reshape(old),), "reshape")
 
     view = reshape
 
@@ -356,7 +359,7 @@ class Tensor:
             axes = perm
         axes = tuple(a % self.ndim for a in axes) or tuple(reversed(range(self.ndim)))
         inv = tuple(np.argsort(axes))
-        return self._child(self.data.transpose(axes), (self,), lambda g: (g.transpose(inv),), "T")
+        return node(self.data.transpose(axes), (self,), lambda g: (g.transpose(inv),), "T")
 
     permute = transpose
 
@@ -373,7 +376,7 @@ class Tensor:
             else:
                 full[idx] = g
             return (full,)
-        return self._child(self.data[idx], (self,), backward, "index")
+        return node(self.data[idx], (self,), backward, "index")
 
 
 # -- ops over several tensors ---------------------------------------------------------
@@ -406,7 +409,7 @@ def matmul(a, b):
         else:
             gy = backend.matmul(x, g, ta=True)
         return _unbroadcast(gx, x.shape), _unbroadcast(gy, y.shape)
-    return a._child(out, (a, b), backward, "@")
+    return node(out, (a, b), backward, "@")
 
 
 def cat(tensors, axis=0):
@@ -417,7 +420,7 @@ def cat(tensors, axis=0):
     except ValueError as e:
         raise ValueError(f"cat along axis {axis}: shapes {[t.shape for t in tensors]} "
                          f"must match except on that axis") from e
-    return tensors[0]._child(out, tuple(tensors), lambda g: tuple(np.split(g, ends, axis=axis)), "cat")
+    return node(out, tuple(tensors), lambda g: tuple(np.split(g, ends, axis=axis)), "cat")
 
 
 def stack(tensors, axis=0):
@@ -426,14 +429,14 @@ def stack(tensors, axis=0):
         out = np.stack([t.data for t in tensors], axis=axis)
     except ValueError as e:
         raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]}") from e
-    return tensors[0]._child(out, tuple(tensors), lambda g: tuple(
+    return node(out, tuple(tensors), lambda g: tuple(
         np.squeeze(s, axis) for s in np.split(g, len(tensors), axis=axis)), "stack")
 
 
 def where(cond, a, b):
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     a, b = as_tensor(a), as_tensor(b)
-    return a._child(np.where(cond, a.data, b.data), (a, b), lambda g: (
+    return node(np.where(cond, a.data, b.data), (a, b), lambda g: (
         _unbroadcast(np.where(cond, g, 0), a.shape), _unbroadcast(np.where(cond, 0, g), b.shape)),
         "where")
 

@@ -180,9 +180,9 @@ def mnist_ready():
 @pytest.fixture(scope="module")
 def twins_one_thread():
     """One BLAS thread for numpy and torch while engine-vs-PyTorch tests run
-    (see playground.bench.twins.one_thread: much faster on a busy box)."""
-    from playground.bench import twins
-    with twins.one_thread():
+    (see playground.bench.threads.one_thread: much faster on a busy box)."""
+    from playground.bench import threads
+    with threads.one_thread():
         yield
 
 

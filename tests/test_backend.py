@@ -245,3 +245,13 @@ def test_a_failing_backend_under_another_is_dropped_alone():
     assert s["reason"].startswith("wasm failed, using gpu for the rest of the session")
     backend.matmul(r(20, 20), r(20, 20))
     assert len(big.calls) == 1
+
+
+def test_observe_sees_each_product_inside_its_block_only():
+    seen = []
+    a, b = np.ones((3, 4), np.float32), np.ones((5, 4), np.float32)
+    with backend.observe(lambda a, b, ta, tb, out, dt: seen.append((a.shape, b.shape, tb, out.shape, dt >= 0))):
+        backend.matmul(a, b, tb=True)
+        backend.matmul(a, b.T)
+    backend.matmul(a, b, tb=True)  # after the block: not seen
+    assert seen == [((3, 4), (5, 4), True, (3, 5), True), ((3, 4), (4, 5), False, (3, 5), True)]

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from playground.bench import browser_bench, workloads
+from playground.bench import browser_bench, browser_report, step_profile, workloads
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def test_every_field(report):
     assert set(res["page"]) >= {"boot", "backends", "runs", "profiles", "js", "blocked", "console_errors"}
     assert set(res["page"]["boot"]["stages"]) == {"runtime", "numpy", "wheel", "import", "data"}
     assert set(res["summary"]) == {"table", "versus_js", "targets"}
-    assert set(res["summary"]["targets"]) == set(browser_bench.TARGETS)
+    assert set(res["summary"]["targets"]) == set(browser_report.TARGETS)
     for wl in ("mlp", "cnn", "digits", "gan"):
         for where in (res["page"]["runs"]["numpy"], res["cpython"]["runs"]):
             assert {"samples_per_s", "steps_per_s", "steps", "loss_first", "loss_last", "matmul"} <= set(where[wl])
@@ -93,7 +93,7 @@ def test_profile_accounts_for_the_step(report):
         for kind in ("mlp", "cnn"):
             p = profs[kind]
             cats = {c["category"]: c for c in p["categories"]}
-            assert set(cats) <= set(workloads.CATEGORIES)
+            assert set(cats) <= set(step_profile.CATEGORIES)
             assert abs(sum(c["share"] for c in cats.values()) - 1) < 1e-6
             assert cats["matmul"]["ms_per_step"] > 0 and cats["optimizer (Adam)"]["ms_per_step"] > 0
             total = sum(c["ms_per_step"] for c in cats.values())

@@ -86,25 +86,25 @@ def test_draw_view_reads_a_stroke_with_the_shipped_classifier(small, shipped_cla
     from playground.ui.components import DrawingCanvas
     layout = digits_app(view="draw", data=small)
     app = layout.app
-    assert app.shipped and app.model_note == "shipped classifier"
-    assert app.test_accuracy > 0.9                      # it reads digits before any training
+    assert app.shipped and app.run.model_note == "shipped classifier"
+    assert app.run.test_accuracy > 0.9                      # it reads digits before any training
     assert app.trainer.step == 0
     figs = bokeh_figures(layout)
-    assert app.prob_fig in figs and app.seen_fig in figs
-    assert app.loss_fig not in figs and app.conf_fig not in figs
-    assert app.canvas in list(layout.select(DrawingCanvas))
+    assert app.plots.prob_fig in figs and app.plots.seen_fig in figs
+    assert app.plots.loss_fig not in figs and app.plots.conf_fig not in figs
+    assert app.views.canvas in list(layout.select(DrawingCanvas))
     assert not any(b.name == "Train" or getattr(b, "label", "") == "Train"
                    for b in layout.select(pn.widgets.Button))  # nothing to train: just draw
     assert "2,000" in " ".join(str(m.object) for m in layout.select(pn.pane.Markdown))
     fits_narrow_columns(layout)
 
-    app.canvas.image = DrawingCanvas.encode(vertical_stroke())
-    p = np.array(app.prob_src.data["p"])
+    app.views.canvas.image = DrawingCanvas.encode(vertical_stroke())
+    p = np.array(app.plots.prob_src.data["p"])
     assert p.sum() == pytest.approx(1, abs=1e-5)
     assert int(p.argmax()) == 1, f"a vertical stroke read as {p.argmax()} ({np.round(p, 2)})"
-    seen = np.flipud(app.seen_src.data["image"][0])
+    seen = np.flipud(app.plots.seen_src.data["image"][0])
     assert seen.shape == (28, 28) and seen.max() > 0.5     # the 28x28 the model sees
-    assert "guess: 1" in app.prob_fig.title.text
+    assert "guess: 1" in app.plots.prob_fig.title.text
 
 
 def test_draw_view_without_the_classifier_says_so_and_offers_train(small, monkeypatch, tmp_path):
@@ -118,10 +118,10 @@ def test_draw_view_without_the_classifier_says_so_and_offers_train(small, monkey
     alerts = [a.object for a in layout.select(pn.pane.Alert) if "No trained model" in a.object]
     assert alerts and "not here" in alerts[0] and "python -m playground.training.assets" in alerts[0]
     assert "Train" in alerts[0]
-    assert app.controls in layout.objects and app.controls.train_button.label == "Train"
-    acc0 = app.test_accuracy
+    assert app.views.controls in layout.objects and app.views.controls.train_button.label == "Train"
+    acc0 = app.run.test_accuracy
     app.trainer.run_steps(60)                               # the Train button's work
-    assert app.test_accuracy > acc0 + 0.3
+    assert app.run.test_accuracy > acc0 + 0.3
 
 
 def test_draw_view_refuses_a_model_that_is_not_a_digits_classifier(small):
@@ -140,15 +140,15 @@ def test_train_view_trains_and_the_curves_get_points(small):
                         augment=False, epochs=1)
     app = layout.app
     figs = bokeh_figures(layout)
-    assert app.loss_fig in figs and app.acc_fig in figs and app.conf_fig in figs
-    assert app.prob_fig not in figs and app.w_fig not in figs    # no drawing pad, no internals
-    assert app.controls in list(layout.select(pn.Column))
+    assert app.plots.loss_fig in figs and app.plots.acc_fig in figs and app.plots.conf_fig in figs
+    assert app.plots.prob_fig not in figs and app.plots.w_fig not in figs    # no drawing pad, no internals
+    assert app.views.controls in list(layout.select(pn.Column))
     fits_narrow_columns(layout)
-    assert len(app.train_src.data["loss"]) == 0
+    assert len(app.plots.train_src.data["loss"]) == 0
     app.trainer.run_steps(40)                               # > 1 epoch of 2,000: an evaluation too
-    assert len(app.train_src.data["loss"]) > 0 and len(app.test_src.data["acc"]) >= 2
-    assert int(np.sum(app.conf_src.data["count"])) == 500
-    assert app.test_src.data["acc"][-1] > 0.5
+    assert len(app.plots.train_src.data["loss"]) > 0 and len(app.plots.test_src.data["acc"]) >= 2
+    assert int(np.sum(app.plots.conf_src.data["count"])) == 500
+    assert app.plots.test_src.data["acc"][-1] > 0.5
 
 
 def test_default_view_is_the_whole_app_and_unknown_views_are_refused(small):
@@ -156,7 +156,7 @@ def test_default_view_is_the_whole_app_and_unknown_views_are_refused(small):
     layout = digits_app(data=small, model_kind="softmax")
     figs = bokeh_figures(layout)
     app = layout.app
-    assert {app.loss_fig, app.prob_fig, app.conf_fig, app.w_fig} <= set(figs)
+    assert {app.plots.loss_fig, app.plots.prob_fig, app.plots.conf_fig, app.plots.w_fig} <= set(figs)
     assert not getattr(app, "shipped", False)               # the whole app starts untrained
     with pytest.raises(ValueError, match="unknown view"):
         digits_app(view="nope", data=small)
@@ -192,15 +192,16 @@ def test_gan_default_is_the_whole_studio(small):
 
 def test_site_builder_passes_the_views(tmp_path):
     from playground import sitebuild as sb
+    from playground.apps.registry import EMBEDS
     apps, _ = sb.available_apps()
     by_slug = {a.slug: (a, f, acc) for a, f, acc in apps}
     want = {"digits-draw": "view='draw'", "digits-train": "view='train'", "gan-grid": "view='grid'"}
-    for e in sb.EMBEDS:
+    for e in EMBEDS:
         if e.widget not in want:
             continue
         a, func, accepts = by_slug[e.app]
         assert "view" in accepts, f"{func} takes no view"
-        stub = sb._stub(a, func, {k: v for k, v in e.kwargs.items() if k in accepts}, e.widget)
+        stub = sb.app_stub(a, func, {k: v for k, v in e.kwargs.items() if k in accepts}, e.widget)
         assert want[e.widget] in stub
 
 

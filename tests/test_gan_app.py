@@ -4,7 +4,9 @@ import pytest
 
 pytest.importorskip("panel")
 from engine.data import load_mnist  # noqa: E402
-from playground.apps.gan.app import Gan2D, MnistGAN, gan_app, judge, tile  # noqa: E402
+from playground.apps.gan.anatomy import Gan2D  # noqa: E402
+from playground.apps.gan.app import gan_app  # noqa: E402
+from playground.apps.gan.run import MnistGAN, judge, tile  # noqa: E402
 from playground.training.assets import load_classifier, train_classifier  # noqa: E402
 
 

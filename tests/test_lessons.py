@@ -5,8 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from playground.lessons.exercises import kinds as E
-from playground.lessons import page as L
+from playground.lessons import format as L
+from playground.lessons.exercises import registry as E
+from playground.lessons.page import lesson_page
+from playground.lessons.progress import PROGRESS_KEY, index_progress_script
 from playground.lessons.widgets import WIDGETS
 
 SLUGS = L.lesson_slugs()
@@ -171,7 +173,8 @@ def test_errors_report_the_line_and_endless_loops_time_out(monkeypatch):
     assert "SyntaxError" in res.message and "line 1" in res.message
     res = ex.check("def stepp(w, grad, lr):\n    return w\n")
     assert res.diagnosis == "missing" and "`step`" in res.message
-    monkeypatch.setattr(E, "TIME_LIMIT", 0.3)
+    from playground.lessons.exercises import kinds
+    monkeypatch.setattr(kinds, "TIME_LIMIT", 0.3)  # the limit a checked call runs under
     res = ex.check("def step(w, grad, lr):\n    while True:\n        w = w + 1\n")
     assert res.diagnosis == "timeout" and "line" in res.message
     res = ex.check("print('hello')\ndef step(w, grad, lr):\n    return w - lr * grad\n")
@@ -195,7 +198,7 @@ def test_fresh_cases_each_check():
 # ------------------------------------------------------------------ the rendered page
 
 def test_lesson_page_renders_and_solving_marks_progress():
-    page = L.lesson_page("03-backprop-is-the-chain-rule")
+    page = lesson_page("03-backprop-is-the-chain-rule")
     assert "autograd" in page.widgets and set(page.exercises) == {"mul-backward", "tanh-backward",
                                                                   "finite-difference"}
     store = page.progress.store
@@ -219,7 +222,7 @@ def test_lesson_page_renders_and_solving_marks_progress():
 
 
 def test_choice_exercise_on_the_page_and_next_link():
-    page = L.lesson_page("02-gradient-descent", links="site")
+    page = lesson_page("02-gradient-descent", links="site")
     ex, c = E.get("lr-too-big"), page.exercises["lr-too-big"].controls
     assert c["answer"].value is None  # nothing chosen at the start, in Python and in the browser
     assert c["answer"].get_root().active is None
@@ -240,13 +243,13 @@ def test_lesson_page_from_text_without_files(monkeypatch, tmp_path):
     """The browser build passes the Markdown in; no lessons/ folder is needed."""
     text = (L.lessons_dir() / "02-gradient-descent.md").read_text()
     monkeypatch.setenv("DESCENT_LESSONS", str(tmp_path))
-    page = L.lesson_page("02-gradient-descent", text=text, links="site", index=[])
+    page = lesson_page("02-gradient-descent", text=text, links="site", index=[])
     assert page.lesson.title.startswith("Gradient descent")
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_every_lesson_builds_its_widgets(slug):
-    page = L.lesson_page(slug)
+    page = lesson_page(slug)
     assert set(page.widgets) == {n for n, _ in LESSONS[slug].widgets}
 
 
@@ -259,7 +262,41 @@ def test_line_fit_diverges_with_a_big_learning_rate():
 
 
 def test_index_progress_script_lists_every_lesson():
-    js = L.index_progress_script()
+    js = index_progress_script()
     for s in SLUGS:
         assert f'"{s}"' in js
-    assert L.PROGRESS_KEY in js
+    assert PROGRESS_KEY in js
+
+
+def test_index_progress_script_ships_in_the_wheel():
+    """The script is a .js file read at run time: pyproject's package-data must carry it."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    from playground.lessons import progress
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    rel = progress.SCRIPT.relative_to(root)
+    assert any(fnmatch.fnmatch(str(rel), str(Path(*pkg.split("."), pat)))
+               for pkg, pats in data.items() for pat in pats), rel
+
+
+def test_exercise_registry_rejects_a_duplicate_id():
+    first = E.get("mul-backward")
+    twin = E.get("sgd-step")
+    assert E.by_id({"a": [first], "b": [twin]}) == {"mul-backward": first, "sgd-step": twin}
+    with pytest.raises(ValueError, match=r"'mul-backward' is used twice: in a and in b"):
+        E.by_id({"a": [first], "b": [twin, first]})
+
+
+def test_exercise_registry_holds_every_bank_module_in_order():
+    ids = [ex.id for m in E.BANK for ex in m.EXERCISES]
+    assert list(E.EXERCISES) == ids and len(set(ids)) == len(ids)
+
+
+def test_every_app_of_the_registry_is_a_widget_and_a_route():
+    from playground.apps.registry import APPS
+    from playground.lessons.widgets import AT_STATE
+    slugs = {a.slug for a in APPS}
+    assert slugs <= set(WIDGETS) and set(AT_STATE) <= slugs

@@ -17,8 +17,8 @@ import pytest
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 from conftest import SCREENSHOTS, panel_serve, wait_until  # noqa: E402
-from playground.lessons.exercises import kinds as EX  # noqa: E402
-from playground.lessons.page import lesson_index, lesson_slugs, load_lesson  # noqa: E402
+from playground.lessons.exercises import registry as EX  # noqa: E402
+from playground.lessons.format import lesson_index, lesson_slugs, load_lesson  # noqa: E402
 SHOTS = SCREENSHOTS
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -188,7 +188,7 @@ def test_lesson_renders_solve_marks_progress_and_survives_reload(context, lesson
 
 
 def test_index_script_shows_progress(context, lesson_server):
-    from playground.lessons.page import index_progress_script, lesson_index
+    from playground.lessons.progress import index_progress_script
     idx = lesson_index()
     page = context.new_page()
     page.errors = []

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("panel")
-from playground.apps.lines import LinesLab, lines_app  # noqa: E402
+from playground.apps.lines.app import lines_app  # noqa: E402
+from playground.apps.lines.lab import LinesLab  # noqa: E402
 
 
 def test_lines_training_raises_accuracy_and_fills_the_charts():
@@ -50,7 +51,7 @@ def test_lines_lab_per_count_accuracy_is_consistent():
 
 
 def test_a_data_change_after_training_asks_for_reset():
-    from playground.apps.lines import lines_app
+    from playground.apps.lines.app import lines_app
     app = lines_app()
     c = app.controls
     c["trainer"].run_steps(5)

@@ -34,7 +34,7 @@ def test_heldout_accuracy_matches_torch(kind, twins_mnist):
     (x, y), (xt, yt) = twins_mnist
     assert (len(x), len(xt)) == (8000, 2000)
     net = twins.engine_model(kind, seed=0)
-    twin = twins.torch_twin(net, kind)
+    twin = twins.torch_twin(net)
     twins.train_engine(net, x, y, epochs=twins.EPOCHS[kind])
     twins.train_torch(twin, x, y, epochs=twins.EPOCHS[kind])
     acc_eng, acc_ref = twins.accuracy_engine(net, xt, yt), twins.accuracy_torch(twin, xt, yt)

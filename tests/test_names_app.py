@@ -9,7 +9,8 @@ if not DEFAULT_NAMES_PATH.is_file():
     pytest.skip("names data missing (make engine/_data/names.txt.gz)", allow_module_level=True)
 
 from playground.apps.names import model as M  # noqa: E402
-from playground.apps.names.app import NamesLab, names_app  # noqa: E402
+from playground.apps.names.app import names_app  # noqa: E402
+from playground.apps.names.lab import NamesLab  # noqa: E402
 
 
 def test_bigram_counts_reach_the_table_and_its_val_loss():

@@ -341,7 +341,7 @@ def test_custom_module_registered_for_spec():
     class Scaled(nn.Module):
         def __init__(self, n, k=2.0):
             super().__init__()
-            self._args = {"n": n, "k": k}
+            nn.record_args(self, n=n, k=k)
             self.fc, self.k = nn.Linear(n, n), k
 
         def forward(self, x):

@@ -17,7 +17,7 @@ PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 DIVERGED = re.compile(r"^Stopped: .*Training diverged — try a lower learning rate.* "
                       r"Restored the last good weights \(step \d+\)")
 APP = ("import gc\nfrom playground.apps.digits.app import DigitsApp\n"
-       "app = [o for o in gc.get_objects() if isinstance(o, DigitsApp) and hasattr(o, 'runs_pane')][0]\n")
+       "app = [o for o in gc.get_objects() if isinstance(o, DigitsApp) and hasattr(o, 'views')][0]\n")
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +45,17 @@ def _set(pg, title, label, **expect):
         if (!hit) return 'no option'; m.value = hit[0]; return hit[0]; }} return 'no widget';""")
     assert got not in ("no option", "no widget"), (title, label, got)
     for name, value in expect.items():
-        assert wait(lambda: py(pg, APP + f"str(app.{name})") == str(value), 20), f"{name} is not {value}"
+        assert wait(lambda: py(pg, APP + f"str(app.run.{name})") == str(value), 20), f"{name} is not {value}"
 
 
 def _set_lr(pg, lr):
-    from playground.apps.digits.app import LR_OPTIONS
+    from playground.apps.digits.run import LR_OPTIONS
     i, n = LR_OPTIONS.index(lr), len(LR_OPTIONS) - 1
     # the learning rate is a DiscreteSlider: a slider over the options' indices
     assert bokeh(pg, f"""for (const m of doc.all_models) if (m.type && m.type.endsWith('Slider') &&
         m.start === 0 && m.end === {n} && m.step === 1) {{ m.value = {i}; m.value_throttled = {i};
         return true; }} return false;"""), "no learning-rate slider"
-    assert wait(lambda: py(pg, APP + "str(app.lr)") == str(lr), 20), "the learning rate did not arrive"
+    assert wait(lambda: py(pg, APP + "str(app.run.lr)") == str(lr), 20), "the learning rate did not arrive"
 
 
 def _log_status(pg):
@@ -178,7 +178,7 @@ def _tick_overlaps(pg):
 
 def test_histogram_tick_labels_do_not_overlap(pages, ctx):
     pg = pages["digits.html"]
-    time.sleep(2.5)  # the histograms follow at most every 2 s (digits_plots.VIEW_EVERY_S)
+    time.sleep(2.5)  # the histograms follow at most every 2 s (digits/app.py: VIEW_EVERY_S)
     _button(pg, "Step").click()
     got = wait(lambda: (lambda v: v if v not in ("no figure", "no view", "no ticks") else None)(
         _tick_overlaps(pg)), 30)
@@ -200,20 +200,20 @@ def test_a_change_that_needs_a_new_model_applies_in_one_click_or_by_train(pages,
     apply.click()
     assert wait(lambda: _step(pg) == 0, 20), "Apply did not start a new model"
     assert wait(lambda: not apply.is_visible(), 10), "the Apply button stays after applying"
-    assert py(pg, APP + "app.model_info.object").startswith("**784-"), "not a new MLP"
+    assert py(pg, APP + "app.views.model_info.object").startswith("**784-"), "not a new MLP"
     _button(pg, "Step").click()
     assert wait(lambda: _step(pg) == 1, 20)
     _button(pg, "CNN").click()  # then Train: applies the change and trains the new model
     apply.wait_for(timeout=20_000)
     _button(pg, "Train").click()
-    assert wait(lambda: "conv" in py(pg, APP + "app.model_info.object"), 30), "Train did not apply the change"
+    assert wait(lambda: "conv" in py(pg, APP + "app.views.model_info.object"), 30), "Train did not apply the change"
     assert wait(lambda: _step(pg) > 0, 60), "the new model did not train"
     _button(pg, "Pause").click()
     _idle(pg)
     assert not apply.is_visible()
     _button(pg, "MLP").click()
     _button(pg, "Apply (new model)").click()
-    assert wait(lambda: py(pg, APP + "app.model_info.object").startswith("**784-512"), 30)
+    assert wait(lambda: py(pg, APP + "app.views.model_info.object").startswith("**784-512"), 30)
     assert ctx.watch.problems() == {}
 
 
@@ -229,8 +229,8 @@ def good_model(tmp_path_factory):
     app = DigitsApp(data=((xtr[:2000], ytr[:2000]), (xte, yte)), model_kind="softmax", augment=False)
     app.trainer.run_steps(60)
     path = tmp_path_factory.mktemp("models") / "good.npz"
-    path.write_bytes(eio.dumps(app.model))
-    return path, app._evaluate()
+    path.write_bytes(eio.dumps(app.run.model))
+    return path, app.evaluate()
 
 
 def _upload(pg, path):
@@ -239,7 +239,7 @@ def _upload(pg, path):
 
 def _file_msg(pg, pattern, timeout=30):
     rx = re.compile(pattern)
-    return wait(lambda: (lambda t: t if rx.search(t) else None)(py(pg, APP + "app.file_msg.object")), timeout)
+    return wait(lambda: (lambda t: t if rx.search(t) else None)(py(pg, APP + "app.views.file_msg.object")), timeout)
 
 
 def test_each_upload_is_judged_on_its_own_bytes_and_name(pages, ctx, tmp_path, good_model):
@@ -249,22 +249,22 @@ def test_each_upload_is_judged_on_its_own_bytes_and_name(pages, ctx, tmp_path, g
     empty.write_bytes(b"")
     junk.write_bytes(b"this is not a model, only some words")
     good, acc = good_model
-    before = py(pg, APP + "app.model_info.object")
+    before = py(pg, APP + "app.views.model_info.object")
     _upload(pg, empty)  # an empty file first: it gets an answer too
-    assert _file_msg(pg, r"^Could not load empty\.npz: the file is empty"), py(pg, APP + "app.file_msg.object")
-    assert py(pg, APP + "app.model_info.object") == before
+    assert _file_msg(pg, r"^Could not load empty\.npz: the file is empty"), py(pg, APP + "app.views.file_msg.object")
+    assert py(pg, APP + "app.views.model_info.object") == before
     _upload(pg, junk)
-    assert _file_msg(pg, r"^Could not load junk\.npz: "), py(pg, APP + "app.file_msg.object")
+    assert _file_msg(pg, r"^Could not load junk\.npz: "), py(pg, APP + "app.views.file_msg.object")
     _upload(pg, empty)
     msg = _file_msg(pg, r"^Could not load empty\.npz: the file is empty")
-    assert msg and "junk" not in msg and "words" not in msg, py(pg, APP + "app.file_msg.object")
+    assert msg and "junk" not in msg and "words" not in msg, py(pg, APP + "app.views.file_msg.object")
     _upload(pg, good)
     msg = _file_msg(pg, r"^Loaded good\.npz \(784-10\): held-out accuracy")
-    assert msg and f"{acc:.2%}" in msg, py(pg, APP + "app.file_msg.object")
+    assert msg and f"{acc:.2%}" in msg, py(pg, APP + "app.views.file_msg.object")
     _upload(pg, empty)
     msg = _file_msg(pg, r"^Could not load empty\.npz: the file is empty — the current model is unchanged")
-    assert msg, py(pg, APP + "app.file_msg.object")
-    assert "784-10" in py(pg, APP + "app.model_info.object")
+    assert msg, py(pg, APP + "app.views.file_msg.object")
+    assert "784-10" in py(pg, APP + "app.views.model_info.object")
     # the same file twice: loaded twice (a Step in between, which the second load undoes)
     _upload(pg, good)
     assert _file_msg(pg, r"^Loaded good\.npz")
@@ -305,7 +305,7 @@ def test_a_diverging_run_stops_restores_and_stops_the_same_way_again(pages, ctx)
     for m in msgs:
         assert m and DIVERGED.search(m), msgs
     assert msgs[1] == msgs[0] and msgs[2] == msgs[0], msgs  # exactly like the first
-    finite = APP + "import numpy as np\nstr(all(np.isfinite(v).all() for v in app.model.state_dict().values()))"
+    finite = APP + "import numpy as np\nstr(all(np.isfinite(v).all() for v in app.run.model.state_dict().values()))"
     assert py(pg, finite) == "True"
     # Adam at the same rate keeps a finite loss that sits far above where it started
     _set(pg, "Optimiser", "Adam", optimizer="adam")

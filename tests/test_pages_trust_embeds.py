@@ -13,10 +13,11 @@ import pytest
 from booted import DIST, Watch, boot_all, py, serve, wait
 from conftest import SCREENSHOTS
 from playground import sitebuild as sb
+from playground.apps.registry import EMBEDS
 from test_site_build import build_once
 
 pytestmark = pytest.mark.browser
-WIDGETS = [e.widget for e in sb.EMBEDS]
+WIDGETS = [e.widget for e in EMBEDS]
 BLANK_OK = 40  # px of blank below the content that still counts as "sized to it"
 
 # What the frame shows, measured without trusting the page's own report: the lowest bottom of

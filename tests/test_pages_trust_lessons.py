@@ -17,7 +17,7 @@ import pytest
 import booted
 from booted import Watch, boot_all, bokeh
 from conftest import SCREENSHOTS, wait_until
-from playground.lessons.exercises import kinds as EX
+from playground.lessons.exercises import registry as EX
 from playground.apps.autograd.app import Graph, build
 
 pytestmark = pytest.mark.browser

@@ -11,8 +11,10 @@ import pytest
 pytest.importorskip("panel")
 from panel.io.location import Location  # noqa: E402
 
-from playground.apps.playground2d.app import (CSVError, Playground, Setup, export_code,  # noqa: E402
-                                          parse_csv, playground2d_app)
+from playground.apps.playground2d.app import playground2d_app  # noqa: E402
+from playground.apps.playground2d.data import CSVError, parse_csv  # noqa: E402
+from playground.apps.playground2d.export import export_code  # noqa: E402
+from playground.apps.playground2d.run import Playground, Setup  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from playground import sitebuild as sb
-from playground.lessons.page import PROGRESS_KEY, lesson_index
+from playground.lessons.format import lesson_index
+from playground.lessons.progress import PROGRESS_KEY
 from booted import TYPES, serve as _serve, wait as _wait
 from test_site_build import build_once
 

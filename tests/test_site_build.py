@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from playground import sitebuild as sb
-from playground.lessons.page import index_progress_script, lesson_index
+from playground.apps.registry import EMBEDS
+from playground.lessons.format import lesson_index
+from playground.lessons.progress import index_progress_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "node_modules" / "pyodide"
@@ -203,7 +205,38 @@ def test_embed_js_knows_the_embeds_the_build_made(site, built):
     # a misspelt data-descent name is answered with these names (js/embed.js), one list: EMBEDS
     m = re.search(r"const NAMES = (\[.*?\]);", (site / "js" / "embed.js").read_text())
     assert m, "embed.js without the list of embeds"
-    assert json.loads(m.group(1)) == built[1]["embeds"] == [e.widget for e in sb.EMBEDS]
+    assert json.loads(m.group(1)) == built[1]["embeds"] == [e.widget for e in EMBEDS]
+
+
+def test_every_page_loads_the_loader_in_order_with_the_one_list_of_stages(site):
+    pages = [*site.glob("*.html"), *(site / "embed").glob("*.html"), *(site / "lessons").glob("*.html")]
+    assert len(pages) > 3
+    for page in pages:
+        text = page.read_text()
+        assert tuple(re.findall(r'<script src="(?:\.\./)?js/loader/(\w+)\.js"', text)) == sb.SCRIPTS, page.name
+        m = re.search(r'data-stages="([^"]*)"', text)
+        assert m and json.loads(html.unescape(m.group(1))) == [list(s) for s in sb.STAGES], page.name
+
+
+def test_loader_scripts_are_the_files_of_site_js_loader():
+    assert sorted(sb.SCRIPTS) == sorted(p.stem for p in (ROOT / "site" / "js" / "loader").glob("*.js"))
+
+
+def test_the_worker_begins_the_stages_the_loader_shows_in_their_order():
+    template = (ROOT / "site" / "templates" / "worker.js").read_text()
+    assert sb.check_stages(template) == template
+    with pytest.raises(sb.BuildError, match="stages"):
+        sb.check_stages(template.replace('begin("wheel"', 'begin("our-wheel"'))
+
+
+def test_the_worker_holds_no_python_program_and_calls_functions_of_playground_worker():
+    template = (ROOT / "site" / "templates" / "worker.js").read_text()
+    assert not re.search(r"^\s*((async )?def \w+\(.*\):|import [\w.]+|from [\w.]+ import .+)\s*$", template, re.M)
+    calls = re.findall(r'workerPython\("(\w+)", "(\w+)"\)', template)
+    assert {m for m, _ in calls} == {"later", "backends", "bridge"}
+    for mod, fn in calls:
+        tree = ast.parse((ROOT / "playground" / "worker" / f"{mod}.py").read_text())
+        assert fn in {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}, (mod, fn)
 
 
 def _app_code(worker_text):
@@ -242,7 +275,7 @@ def test_every_lesson_is_a_pyodide_page_with_its_own_worker_and_text(site, built
 
 def test_lesson_stub_survives_dollar_signs_and_backticks():
     text = "---\ntitle: T\nsummary: s\norder: 1\nnext:\n---\n# T\n\nCost `${x}` in $$ and \\ \u2713\n"
-    stub = sb._lesson_stub("01-t", text, [], "Descent · T")
+    stub = sb.lesson_stub("01-t", text, [], "Descent · T")
     assert "$" not in stub
     ns = {}
     exec(stub.split("from playground.lessons.page")[0] + stub.split("\n\n", 1)[1].split("lesson_page(")[0], ns)
@@ -483,9 +516,9 @@ def test_lessons_are_listed_with_summaries(tmp_path):
         "---\ntitle: Gradient descent\nsummary: Step <downhill>.\norder: 1\nnext:\n---\n# Gradient descent\n\n"
         "{{ exercise: mse }}\n")
     (tmp_path / "lessons" / "README.md").write_text("not a lesson")
-    lessons = sb._lessons(tmp_path)
+    lessons = sb.read_lessons(tmp_path)
     assert [slug for slug, _ in lessons] == ["01-gradient-descent"]
-    index = sb._lesson_index(lessons)
+    index = sb.index_lessons(lessons)
     assert index[0]["summary"] == "Step <downhill>." and index[0]["exercises"] == ["mse"]
     page = sb.index_page([], index, [], "0.1.0")
     assert '<a href="lessons/01-gradient-descent.html">Gradient descent</a>' in page

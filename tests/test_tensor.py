@@ -6,6 +6,7 @@ import pytest
 
 import engine as E
 from engine import NonFiniteLossError, Tensor
+from engine.tensor import node
 from gradcheck import gradcheck
 
 torch = pytest.importorskip("torch")
@@ -208,7 +209,7 @@ def test_parity_with_torch_float32(name, ours, theirs, inputs):
 def test_gradcheck_catches_a_wrong_gradient():
     """The checker itself must fail on a wrong backward (so passing means something)."""
     def bad_square(a):
-        return a._child(a.data ** 2, (a,), lambda g: (g * a.data,), "bad")  # missing factor 2
+        return node(a.data ** 2, (a,), lambda g: (g * a.data,), "bad")  # missing factor 2
     with pytest.raises(AssertionError, match="gradcheck"):
         gradcheck(bad_square, rn(3))
 
@@ -322,7 +323,7 @@ def test_no_grad_builds_no_graph():
         assert not E.is_grad_enabled()
         y = (x * 2).exp().sum()
     assert E.is_grad_enabled()
-    assert not y.requires_grad and y._parents == () and y._backward is None
+    assert not y.requires_grad and y.parents == () and y.grad_fn is None
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
     with pytest.raises(KeyError):
@@ -330,19 +331,19 @@ def test_no_grad_builds_no_graph():
             raise KeyError("boom")
     assert E.is_grad_enabled()  # restored after an exception
     z = x * 2
-    assert z.requires_grad and z._parents
+    assert z.requires_grad and z.parents
 
 
 def test_no_graph_when_no_input_requires_grad():
     y = Tensor(rn(3)) * 2 + 1
-    assert not y.requires_grad and y._parents == ()
+    assert not y.requires_grad and y.parents == ()
 
 
 def test_detach_stops_gradient_and_shares_values():
     a = rn(4)
     x = Tensor(a, requires_grad=True)
     d = x.detach()
-    assert not d.requires_grad and d._parents == ()
+    assert not d.requires_grad and d.parents == ()
     np.testing.assert_array_equal(d.data, x.data)
     (d * x).sum().backward()
     np.testing.assert_allclose(x.grad, a)  # not 2a: d is a constant

@@ -324,7 +324,7 @@ def test_a_loss_that_stays_near_where_it_started_is_not_a_divergence():
     t.run_steps(60)
     assert t.step == 60 and not t.error
     t = Trainer(lambda: {"loss": 5.0}, chunk=7, chunk_seconds=None, explode=None)
-    t._first_loss = 0.1                  # off: never checked
+    t.guard.first_loss = 0.1             # off: never checked
     t.run_steps(20)
     assert not t.error
 

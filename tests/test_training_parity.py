@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("twins_one_thread")  # one BLAS thread for 
 def _run_both(kind, mnist):
     (x, y), _ = mnist
     net = twins.engine_model(kind, seed=0)
-    twin = twins.torch_twin(net, kind)
+    twin = twins.torch_twin(net)
     w0 = twins.engine_weights(net)
     assert set(w0) == set(twins.torch_weights(twin)), "state_dict names differ from torch's"
     eng_losses, _ = twins.train_engine(net, x, y, epochs=1, max_steps=STEPS)

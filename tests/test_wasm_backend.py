@@ -15,7 +15,7 @@ import pytest
 import engine
 from engine import backend as seam
 from engine import optim
-from engine.backend import wasm
+from engine.backend import calibration, wasm
 from playground.sitebuild import kernels
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -114,7 +114,6 @@ def test_address_is_the_first_elements_address_for_any_array():
 def restore_seam():
     yield
     seam.use("numpy")
-    optim.fused_adam = None
     wasm.backend = None
 
 
@@ -126,7 +125,7 @@ def test_not_in_pyodide_numpy_stays_with_the_reason(restore_seam):
     ok, why = install()
     assert not ok and why == "numpy: WebAssembly kernels unavailable: not running in Pyodide (no `js` module): numpy only"
     assert seam.status() == {**seam.status(), "backend": "numpy", "reason": why}
-    assert optim.fused_adam is None
+    assert seam.fused_adam() is None
 
 
 def test_routing_by_threshold_and_results(restore_seam):
@@ -221,7 +220,7 @@ def test_calibration_picks_the_crossover(restore_seam, monkeypatch):
                                         clock=lambda: now[0])
     assert threshold == 32 ** 3
     assert [s for s, *_ in timings] == [16, 32, 64]  # stopped at the first size where wasm lost
-    assert wasm.pick_threshold([(64, 1.0, 2.0)]) == float("inf")
+    assert calibration.pick_threshold([(64, 1.0, 2.0)]) == float("inf")
 
 
 def test_calibration_measures_a_loss_again_before_ruling_wasm_out(restore_seam, monkeypatch):

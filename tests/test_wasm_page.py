@@ -113,7 +113,7 @@ t = time.perf_counter()
 ok, why = await wasm.install(module_url=MODULE_URL)
 seconds = time.perf_counter() - t
 _ = {'ok': ok, 'why': why, 'seconds': seconds, 'backend': seam.status()['backend'],
-     'fused': optim.fused_adam is not None}""")
+     'fused': seam.fused_adam() is not None}""")
     print(f"\ninstall() in {res['seconds']:.2f} s: {res['why']}")
     assert res["ok"] and res["backend"] == "wasm" and res["fused"], res
     assert res["seconds"] < 1.5

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import engine.backend as seam
-from engine.backend import webgpu
+from engine.backend import calibration, webgpu
 
 
 class FakePromise:
@@ -165,10 +165,10 @@ def test_device_loss_falls_back_to_numpy_for_the_session_and_says_why():
 
 def test_pick_threshold_takes_the_crossover():
     t = [(64, 1.0, 2.0), (128, 1.0, 1.5), (256, 2.0, 1.0), (512, 8.0, 2.0)]
-    assert webgpu.pick_threshold(t) == 256 ** 3
-    assert webgpu.pick_threshold([(64, 1, 2), (128, 1, 3)]) == float("inf")
+    assert calibration.pick_threshold(t) == 256 ** 3
+    assert calibration.pick_threshold([(64, 1, 2), (128, 1, 3)]) == float("inf")
     # a GPU win at one small size followed by a loss does not count
-    assert webgpu.pick_threshold([(64, 2, 1), (128, 1, 2), (256, 3, 1)]) == 256 ** 3
+    assert calibration.pick_threshold([(64, 2, 1), (128, 1, 2), (256, 3, 1)]) == 256 ** 3
 
 
 def test_calibration_sets_threshold_and_override():
@@ -205,6 +205,6 @@ def test_calibration_stops_where_the_gpu_first_loses():
     be = webgpu.WebGPUBackend(asyncio.run(webgpu.GPU(fake_layer(api)).start()))
     ticks = iter(range(10 ** 6))
     # fake clock: every timed call lasts 1 tick, so numpy and GPU tie -> the GPU "loses" at once
-    threshold, timings = asyncio.run(webgpu.calibrate(be, sizes=(8, 16, 32), clock=lambda: next(ticks)))
+    threshold, timings = asyncio.run(calibration.calibrate_gpu(be, sizes=(8, 16, 32), clock=lambda: next(ticks)))
     assert threshold == float("inf") and [t[0] for t in timings] == [32]
     assert len(api.calls) == 3  # warm-up + 2 repeats at the largest size only

@@ -30,6 +30,8 @@ def test_wheel_is_pure_and_holds_both_packages(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "engine/tensor.py" in names and "engine/backend/__init__.py" in names
     assert any(n.startswith("playground/") for n in names)
+    # the Python the page's worker runs around the app (site/templates/worker.js imports it)
+    assert {"playground/worker/later.py", "playground/worker/backends.py", "playground/worker/bridge.py"} <= set(names)
     assert not [n for n in names if n.endswith((".so", ".pyd", ".dll", ".pyc"))]
     # the MNIST data travels beside the wheel on the site, not inside it
     assert not [n for n in names if n.endswith(".npz") and "mnist" in n]

@@ -5,10 +5,17 @@ Every matmul in `engine` (Linear, im2col convolutions, their backward passes) ca
 (WebGPU takes only large ones); what it declines goes to the backend it replaced (in the
 page: WebAssembly under WebGPU), then to numpy. A backend that fails is dropped for the
 rest of the session and `status()` says why.
+
+What a backend provides is written down in contract.py: matmul (required), image kernels
+and a fused Adam step (optional, found here by `kernels()` and `fused_adam()`). One file
+per backend: numpy_backend.py, wasm.py, webgpu.py; how a backend finds the size from which
+it wins is calibration.py.
 """
 import time
+from contextlib import contextmanager
 
 from . import numpy_backend
+from .contract import BackendError
 
 _numpy = numpy_backend.NumpyBackend()
 _backends = {"numpy": _numpy}
@@ -16,15 +23,22 @@ _active = _numpy
 _under = _numpy  # takes what _active declines: the backend _active replaced
 _reason = "default: numpy (no other backend selected)"
 _stats = {}
-
-
-class BackendError(RuntimeError):
-    """Raised by a backend that cannot compute a product; the seam falls back to numpy."""
+_observers = []  # observe(): a profiler's hooks, called after every product
 
 
 def register(backend):
-    """Make a backend (an object with .name, .accepts(m, k, n), .matmul(a, b, ta, tb)) selectable."""
+    """Make a backend (contract.Backend: .name, .accepts(m, k, n), .matmul(a, b, ta, tb)) selectable."""
     _backends[backend.name] = backend
+
+
+def registered():
+    """The names use() accepts."""
+    return sorted(_backends)
+
+
+def active():
+    """The backend in charge now (its matmul is tried first)."""
+    return _active
 
 
 def use(name, reason=None):
@@ -99,17 +113,41 @@ def matmul(a, b, ta=False, tb=False):
         _drop(be, e)
         be, t = _numpy, time.perf_counter()
         out = be.matmul(a, b, ta, tb)
-    _record(be.name, time.perf_counter() - t)
+    dt = time.perf_counter() - t
+    _record(be.name, dt)
+    for fn in _observers:
+        fn(a, b, ta, tb, out, dt)
     return out
+
+
+@contextmanager
+def observe(fn):
+    """Inside the block, fn(a, b, ta, tb, out, seconds) is called after every product (how a
+    profiler sees the products without replacing `matmul`)."""
+    _observers.append(fn)
+    try:
+        yield
+    finally:
+        _observers.remove(fn)
 
 
 def kernels():
     """The backend (active, else the one under it) with channels-last image kernels
-    (`has_images`: im2col, col2im, max_pool2d, max_pool2d_backward), or None: conv2d and
-    max_pool2d in engine.nn.functional use them in place of their numpy loops."""
+    (contract.ImageKernels), or None: conv2d and max_pool2d in engine.nn.functional use
+    them in place of their numpy loops."""
     for be in (_active, _under):
         if getattr(be, "has_images", False):
             return be
+    return None
+
+
+def fused_adam():
+    """The `adam_step` of the backend (active, else the one under it) that has one
+    (contract.FusedAdam), or None: engine.optim's Adam then updates with numpy."""
+    for be in (_active, _under):
+        step = getattr(be, "adam_step", None)
+        if step is not None:
+            return step
     return None
 
 

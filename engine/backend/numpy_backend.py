@@ -1,3 +1,4 @@
+"""The backend that is always there: numpy's matmul (contract.Backend, no extras)."""
 import numpy as np
 
 

@@ -1,48 +1,25 @@
-"""WebAssembly SIMD matmul backend: products (and Adam's update) run in site/wasm/kernels.wasm,
-on numpy's own buffers in Pyodide's heap, called synchronously from Python. Browsers
-recent enough for Pyodide have WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+);
-where it is missing, install() says so and numpy stays.
+"""WebAssembly SIMD backend (contract.Backend, with image kernels and a fused Adam step):
+the kernels of site/wasm/kernels.c run on numpy's own buffers in Pyodide's heap, called
+synchronously from Python. Every browser recent enough for Pyodide has SIMD (Chrome 91+,
+Firefox 89+, Safari 16.4+); where it is missing, install() says so and numpy stays.
 
-Wiring it into a page worker (after Pyodide, numpy and the descent wheel are loaded; no JS
-needs to run first: install() imports kernels.js itself and finds Pyodide's memory):
+The page worker calls `await install(module_url=<url of site/wasm/kernels.js>)` after numpy
+and the wheel are loaded (install imports kernels.js itself and finds Pyodide's memory),
+then WebGPU's install: the GPU takes the large products and leaves the rest to wasm.
 
-    self.pyodide.globals.set("descent_wasm_module", abs("wasm/kernels.js"));
-    const wasmWhy = await self.pyodide.runPythonAsync(`
-    try:
-        from engine.backend import wasm as _wasm
-        _ok, _why = await _wasm.install(module_url=descent_wasm_module)
-    except Exception as _e:  # the app must run even when the kernels break
-        _why = f"numpy: WebAssembly kernels failed: {_e}"
-    _why`);
-
-(kernels.wasm is fetched from next to kernels.js unless `wasm_url=` says otherwise; the site
-build compiles it with playground.sitebuild.kernels.build(out_dir / "wasm" / "kernels.wasm") and
-copies kernels.js beside it.) Checked in a classic Web Worker booting Pyodide 0.29.3 with
-importScripts, the way the page worker does. The seam has one active backend, and each
-install() selects numpy on failure: run this after WebGPU's install (today's worker.js step)
-so that it is the one in charge. With WebGPU active the GPU takes only products above its
-threshold and leaves the rest to numpy, not to wasm; at batch-64 sizes wasm is the better
-choice (chaining the two would be a change to the seam).
-
-Layers:
-- `JsLayer`: the JavaScript side (descentWasm's gemm/adam exports, scratch size), fakeable:
-  tests on CPython pass a fake that computes on the same pointers with numpy.
-- `WasmBackend`: the numpy wrapper the seam calls (float32 only, anything else -> numpy),
-  plus `adam_step`, which engine.optim's Adam uses while this backend is active, and the
-  channels-last image kernels (`im2col`, `col2im`, `max_pool2d`, `max_pool2d_backward`) that
-  engine.nn.functional's conv2d and max_pool2d use through `engine.backend.kernels()`.
-`await install()` sets it all up; when anything is missing numpy stays active and
-`engine.backend.status()["reason"]` says exactly why. Importable on CPython: `js`,
-`pyodide` and `pyodide_js` are imported only when installing.
+- `JsLayer`: the JavaScript side (descentWasm's exports), fakeable: tests on CPython pass a
+  fake that computes with numpy on the same pointers.
+- `WasmBackend`: what the seam calls: float32 products (anything else -> numpy), the
+  channels-last image kernels, and `adam_step`.
+Importable on CPython: `js`, `pyodide` and `pyodide_js` are imported only when installing.
 """
 import ctypes
-import time
 
 import numpy as np
 
-from . import BackendError
-from .. import backend as _seam  # the seam: adam_step checks which backend is active
-from .webgpu import pick_threshold
+from . import calibration
+from .contract import BackendError
+from .webgpu import js_message
 
 # Until calibrated: Python -> JS -> wasm costs a few microseconds a call, so tiny products
 # stay on numpy.
@@ -53,13 +30,6 @@ IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # kernels
 
 class WasmError(RuntimeError):
     """The kernels cannot be used; the message is the reason."""
-
-
-def _message(exc):
-    """First line of an exception's text, without JavaScript's "Error: " prefix."""
-    text = str(exc).strip()
-    text = text.splitlines()[0] if text else type(exc).__name__
-    return text[len("Error: "):] if text.startswith("Error: ") else text
 
 
 def address(x):
@@ -100,7 +70,7 @@ class JsLayer:
             try:
                 await pyodide.code.run_js(f"import({module_url!r})")
             except Exception as e:
-                raise WasmError(f"could not load {module_url}: {_message(e)}") from None
+                raise WasmError(f"could not load {module_url}: {js_message(e)}") from None
         api = getattr(js, "descentWasm", None)
         if api is None:
             raise WasmError("the kernels module (site/wasm/kernels.js) is not loaded "
@@ -110,11 +80,11 @@ class JsLayer:
         try:
             memory = api.pyodideMemory(pyodide_js._module)
         except Exception as e:
-            raise WasmError(f"cannot share Pyodide's memory with the kernels: {_message(e)}") from None
+            raise WasmError(f"cannot share Pyodide's memory with the kernels: {js_message(e)}") from None
         try:
             await api.init(memory, wasm_url)
         except Exception as e:
-            raise WasmError(f"kernels.wasm failed to load: {_message(e)}") from None
+            raise WasmError(f"kernels.wasm failed to load: {js_message(e)}") from None
         images = {name: getattr(api, name) for name in IMAGE_KERNELS
                   if getattr(api.exports, name, None) is not None}
         return cls(api.gemm, api.adam, int(api.scratchBytes),
@@ -170,14 +140,12 @@ class WasmBackend:
             self.layer.gemm(address(xa), address(xb), address(out), batch, m, k, n, int(ta),
                             int(tb), stride_a, stride_b, self._scratch_at)
         except Exception as e:
-            raise BackendError(f"wasm gemm failed: {_message(e)}") from e
+            raise BackendError(f"wasm gemm failed: {js_message(e)}") from e
         return out
 
     def adam_step(self, p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step):
-        """engine.optim's fused-Adam hook: one step in place; False (nothing done) when this
-        backend is not the active one or an array is not contiguous float32."""
-        if self not in (_seam._active, _seam._under):  # dropped after a failure, or never chosen
-            return False
+        """contract.FusedAdam: one step in place (engine.optim's Adam asks the seam for it
+        while this backend runs); False (nothing done) unless all are contiguous float32."""
         for x in (p, g, M, V):
             if x.dtype != np.float32 or not x.flags.c_contiguous:
                 return False
@@ -187,10 +155,8 @@ class WasmBackend:
                         shrink, l2, eps_c, neg_step)
         return True
 
-
-    # -- channels-last image kernels: x (N, H, W, C) C-contiguous float32; windows kh x kw at
-    # stride (sh, sw), padding (ph, pw), ho x wo of them. engine.nn.functional calls these
-    # (through engine.backend.kernels()) in place of its numpy loops; same contract.
+    # -- contract.ImageKernels: x (N, H, W, C) C-contiguous float32; windows kh x kw at
+    # stride (sh, sw), padding (ph, pw), ho x wo of them.
     def im2col(self, x, kh, kw, sh, sw, ph, pw, ho, wo):
         """(N*ho*wo, kh*kw*C): each window's kh x kw x C values as a row, zeros for padding."""
         n, h, w, c = x.shape
@@ -226,51 +192,9 @@ class WasmBackend:
         return gx
 
 
-def _per_call(fn, clock, rounds=3, min_seconds=1e-3):
-    """Seconds per call of fn(): the best of `rounds` rounds, each of enough calls to last
-    min_seconds (a browser's clock is coarse, and other tabs and threads share the CPU)."""
-    best = float("inf")
-    for _ in range(rounds):
-        calls, t0 = 0, clock()
-        while True:
-            fn()
-            calls += 1
-            elapsed = clock() - t0
-            if elapsed >= min_seconds:
-                break
-        best = min(best, elapsed / calls)
-    return best
-
-
-def calibrate(backend, sizes=CALIBRATION_SIZES, clock=time.perf_counter, warmup=0.02, confirm=3):
-    """Time numpy and the kernels on size³ products, largest first, stopping where wasm
-    first loses (smaller sizes cannot move the crossover); returns (threshold, timings).
-    A size where wasm loses is timed again, up to `confirm` times in all, keeping the best
-    of each: while other pages boot on the same cores, one burst of load landing on the
-    kernels' rounds once ruled wasm out at 128³, where it is several times faster.
-    The kernels run for `warmup` seconds first: the browser compiles hot wasm twice
-    (a quick baseline, then optimised code), and the first calls would mislead."""
-    rng = np.random.default_rng(0)
-    s = max(sizes)
-    a = rng.standard_normal((s, s), dtype=np.float32)
-    t0 = clock()
-    while clock() - t0 < warmup:
-        backend.matmul(a, a)
-    timings = []
-    for s in sorted(sizes, reverse=True):
-        a = rng.standard_normal((s, s), dtype=np.float32)
-        b = rng.standard_normal((s, s), dtype=np.float32)
-        t_np = t_wasm = float("inf")
-        for _ in range(confirm):  # a loss is measured again: one burst must not decide it
-            for _ in range(3):  # interleaved: a burst of load elsewhere hits both, not one
-                t_np = min(t_np, _per_call(lambda: np.matmul(a, b), clock, rounds=1))
-                t_wasm = min(t_wasm, _per_call(lambda: backend.matmul(a, b), clock, rounds=1))
-            if t_wasm < t_np:
-                break
-        timings.append((s, t_np, t_wasm))
-        if t_wasm >= t_np:
-            break
-    return pick_threshold(timings), sorted(timings)
+def calibrate(backend, sizes=CALIBRATION_SIZES, **kw):
+    """calibration.calibrate over wasm's sizes: (threshold, timings)."""
+    return calibration.calibrate(backend, sizes, **kw)
 
 
 backend = None  # the installed WasmBackend, if any
@@ -282,11 +206,10 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
     module_url: where site/wasm/kernels.js is (absolute URL); wasm_url: kernels.wasm (default:
     next to kernels.js). threshold: multiply-adds (m*k*n) from which products go to wasm;
     None calibrates it here (well under a second). Adam/AdamW steps use the fused kernel
-    while this backend is active. On any failure numpy stays active (matmul and Adam) and
+    while this backend runs. On any failure numpy stays active (matmul and Adam) and
     engine.backend.status() reports the reason."""
     global backend
     from . import adopt, unavailable
-    from .. import optim
     try:
         layer = layer or await JsLayer.connect(module_url, wasm_url)
         be = WasmBackend(layer)
@@ -301,7 +224,6 @@ async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
         unavailable(reason)
         return False, reason
     backend = be
-    optim.fused_adam = be.adam_step  # does nothing unless wasm is the active backend
     slower = threshold == float("inf") and f"numpy: {layer.where} was slower than numpy at every size ({how})"
     return adopt(be, f"wasm ({layer.where}): products of >= {threshold:.0f} multiply-adds ({how})", slower)
 

@@ -1,16 +1,16 @@
-"""WebGPU matmul backend: large products run on site/webgpu/matmul.js, called
-synchronously from Python through JSPI (`pyodide.ffi.run_sync`).
+"""WebGPU matmul backend (contract.Backend, no extras): large products run on
+site/webgpu/matmul.js, called synchronously from Python through JSPI (`pyodide.ffi.run_sync`).
 
 Two layers, so the bare Pyodide core (which has no numpy) can test the bridge:
 - `GPU`: buffer level. float32 Python buffers in, a float32 memoryview out; no numpy and
-  no package-relative imports, so this file also loads on its own.
-- `WebGPUBackend`: the numpy wrapper that engine.backend's seam calls.
-`await install()` tries to set it all up; when anything is missing it leaves numpy
-active and `engine.backend.status()["reason"]` says exactly why. Importable on CPython:
+  no package-relative imports at the top, so this file also loads on its own.
+- `WebGPUBackend`: what engine.backend's seam calls; the products it declines (below its
+  calibrated threshold) go to the backend it replaced (in the page: the wasm kernels).
+`await install()` tries to set it all up; when anything is missing it leaves what ran
+before and `engine.backend.status()["reason"]` says exactly why. Importable on CPython:
 `pyodide` and `js` are imported only when installing.
 """
 import array
-import time
 
 # A few hundred microseconds per dispatch + read-back: below ~128³ numpy always wins.
 DEFAULT_THRESHOLD = 128 ** 3
@@ -21,7 +21,7 @@ class GPUError(RuntimeError):
     """The GPU cannot compute a product; the message is the reason."""
 
 
-def _message(exc):
+def js_message(exc):
     """First line of an exception's text, without JavaScript's "Error: " prefix."""
     text = str(exc).strip()
     text = text.splitlines()[0] if text else type(exc).__name__
@@ -53,7 +53,7 @@ class JsLayer:
             try:
                 await pyodide.code.run_js(f"import({module_url!r})")
             except Exception as e:
-                raise GPUError(f"could not load {module_url}: {_message(e)}") from None
+                raise GPUError(f"could not load {module_url}: {js_message(e)}") from None
         api = getattr(js, "descentGPU", None)
         if api is None:
             raise GPUError("the WebGPU matmul module (site/webgpu/matmul.js) is not loaded")
@@ -91,7 +91,7 @@ class GPU:
             self.adapter = str(info.name)
             self.max_bytes = int(self.layer.api.status().maxBytes)
         except Exception as e:
-            self._fail(_message(e))
+            self._fail(js_message(e))
         self.ok, self.reason = True, f"WebGPU ready on {self.adapter}"
         return self
 
@@ -120,7 +120,7 @@ class GPU:
         try:
             res = self.layer.run_sync(p)
         except Exception as e:
-            self._fail(_message(e))
+            self._fail(js_message(e))
         return self.layer.from_js(res, out)
 
     async def matmul_async(self, a, b, m, k, n, ta=False, tb=False, batch=1,
@@ -129,7 +129,7 @@ class GPU:
         try:
             res = await p
         except Exception as e:
-            self._fail(_message(e))
+            self._fail(js_message(e))
         return self.layer.from_js(res, out)
 
 
@@ -157,18 +157,6 @@ def matmul_buffers(gpu, a, b, m, k, n, **kw):
     return matmul_python(a, b, m, k, n, **kw), "python", why
 
 
-def pick_threshold(timings):
-    """timings: [(size, numpy_seconds, gpu_seconds)] for size³ products, sizes ascending.
-    Returns the multiply-add count from which the GPU wins at every larger size measured
-    (float('inf') when it never does)."""
-    threshold = float("inf")
-    for size, t_np, t_gpu in reversed(sorted(timings)):
-        if t_gpu >= t_np:
-            break
-        threshold = size ** 3
-    return threshold
-
-
 class WebGPUBackend:
     """The numpy wrapper: products with m*k*n >= threshold go to the GPU."""
     name = "webgpu"
@@ -193,7 +181,7 @@ class WebGPUBackend:
 
     def matmul(self, a, b, ta=False, tb=False):
         import numpy as np
-        from . import BackendError
+        from .contract import BackendError
         m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
         n = b.shape[-2] if tb else b.shape[-1]
         sa, sb = a.shape[:-2], b.shape[:-2]
@@ -218,32 +206,6 @@ class WebGPUBackend:
         return out if dtype == np.float32 else out.astype(dtype)
 
 
-async def calibrate(backend, sizes=CALIBRATION_SIZES, repeats=2, clock=time.perf_counter, cpu=None):
-    """Time the CPU (`cpu(a, b)`: numpy's matmul, or the backend the GPU would take over from)
-    and the GPU on size³ products, largest first, stopping where the GPU first loses
-    (smaller sizes cannot move the crossover); returns (threshold, timings)."""
-    import numpy as np
-    cpu = cpu or np.matmul
-    rng = np.random.default_rng(0)
-    timings = []
-    for s in sorted(sizes, reverse=True):
-        a = rng.standard_normal((s, s), dtype=np.float32)
-        b = rng.standard_normal((s, s), dtype=np.float32)
-        t_np = t_gpu = float("inf")
-        await backend.gpu.matmul_async(a, b, s, s, s)  # warm-up: buffers for this size
-        for _ in range(repeats):
-            t = clock()
-            cpu(a, b)
-            t_np = min(t_np, clock() - t)
-            t = clock()
-            await backend.gpu.matmul_async(a, b, s, s, s)
-            t_gpu = min(t_gpu, clock() - t)
-        timings.append((s, t_np, t_gpu))
-        if t_gpu >= t_np:
-            break
-    return pick_threshold(timings), sorted(timings)
-
-
 backend = None  # the installed WebGPUBackend, if any
 
 
@@ -254,15 +216,17 @@ async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=
     it here (time both, take the crossover). On any failure numpy stays active and
     engine.backend.status() reports the reason."""
     global backend
-    from . import _active, adopt, unavailable
+    from . import active, adopt, unavailable
+    from .calibration import calibrate_gpu
+    now = active()  # what the GPU would take over from: numpy, or the WebAssembly kernels
     try:
         layer = layer or await JsLayer.connect(module_url)
         gpu = await GPU(layer).start()
         be = WebGPUBackend(gpu)
         how = "set by caller"
-        if threshold is None:  # against what runs now (numpy, or the WebAssembly kernels)
-            threshold, timings = await calibrate(be, calibrate_sizes, cpu=lambda a, b: _active.matmul(a, b))
-            how = "calibrated: " + ", ".join(f"{s}³ {_active.name} {1e3 * tn:.1f} ms / gpu {1e3 * tg:.1f} ms"
+        if threshold is None:
+            threshold, timings = await calibrate_gpu(be, calibrate_sizes, cpu=now.matmul)
+            how = "calibrated: " + ", ".join(f"{s}³ {now.name} {1e3 * tn:.1f} ms / gpu {1e3 * tg:.1f} ms"
                                              for s, tn, tg in timings)
         be.threshold = threshold
     except GPUError as e:
@@ -271,7 +235,7 @@ async def install(threshold=None, calibrate_sizes=CALIBRATION_SIZES, module_url=
         return False, reason
     backend = be
     slower = threshold == float("inf") and (
-        f"{_active.name}: WebGPU on {gpu.adapter} was slower than {_active.name} at every size ({how})")
+        f"{now.name}: WebGPU on {gpu.adapter} was slower than {now.name} at every size ({how})")
     return adopt(be, f"webgpu on {gpu.adapter}: products of >= {threshold:.0f} multiply-adds ({how})", slower)
 
 

@@ -7,9 +7,10 @@ batch_first=True, norm_first=True)` called with `is_causal=True`.
 """
 import numpy as np
 
-from . import Dropout, Linear, Module, Parameter, _args, init, register
-from . import functional as F, seqops
+from . import functional as F, init
 from ..tensor import Tensor, as_tensor as _t
+from .layers import Dropout, Linear
+from .module import Module, Parameter, record_args, recorded_args, register
 
 
 @register
@@ -19,14 +20,14 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        _args(self, normalized_shape=list(shape), eps=eps, elementwise_affine=elementwise_affine,
-              bias=bias)
+        record_args(self, normalized_shape=list(shape), eps=eps,
+                    elementwise_affine=elementwise_affine, bias=bias)
         self.normalized_shape, self.eps = shape, eps
         self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine and bias else None
 
     def forward(self, x):
-        return seqops.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
@@ -50,8 +51,8 @@ class MultiheadAttention(Module):
                              f"num_heads {num_heads}")
         if dropout:
             raise NotImplementedError("MultiheadAttention: attention dropout is not supported")
-        _args(self, embed_dim=embed_dim, num_heads=num_heads, dropout=dropout, bias=bias,
-              batch_first=batch_first)
+        record_args(self, embed_dim=embed_dim, num_heads=num_heads, dropout=dropout, bias=bias,
+                    batch_first=batch_first)
         self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
         self.head_dim = embed_dim // num_heads
         self.in_proj_weight = init.xavier_uniform_(Parameter(np.empty((3 * embed_dim, embed_dim),
@@ -84,7 +85,7 @@ class MultiheadAttention(Module):
         if attn_mask is not None:
             am = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
             keep = ~am if am.dtype == bool else am  # torch's MHA: True = masked out
-        out, weights = seqops.attention(self._heads(q), self._heads(k), self._heads(v), keep,
+        out, weights = F.attention(self._heads(q), self._heads(k), self._heads(v), keep,
                                         is_causal)
         self.__dict__["last_weights"] = weights.data
         b, _, t, _ = out.shape
@@ -100,7 +101,7 @@ class MultiheadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
 
 
-_ACTIVATIONS = {"relu": lambda x: _t(x).relu(), "gelu": seqops.gelu}
+_ACTIVATIONS = {"relu": lambda x: _t(x).relu(), "gelu": F.gelu}
 
 
 @register
@@ -117,9 +118,9 @@ class TransformerEncoderLayer(Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"TransformerEncoderLayer: activation must be one of "
                              f"{sorted(_ACTIVATIONS)}, got {activation!r}")
-        _args(self, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
-              activation=activation, layer_norm_eps=layer_norm_eps, batch_first=batch_first,
-              norm_first=norm_first, bias=bias)
+        record_args(self, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward,
+                    dropout=dropout, activation=activation, layer_norm_eps=layer_norm_eps,
+                    batch_first=batch_first, norm_first=norm_first, bias=bias)
         self.batch_first, self.norm_first = batch_first, norm_first
         self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, batch_first=True)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
@@ -153,6 +154,6 @@ class TransformerEncoderLayer(Module):
         return x if self.batch_first else x.transpose(1, 0, 2)
 
     def extra_repr(self):
-        a = self._args
+        a = recorded_args(self)
         return (f"d_model={a['d_model']}, nhead={a['nhead']}, dim_feedforward="
                 f"{a['dim_feedforward']}, norm_first={a['norm_first']}")

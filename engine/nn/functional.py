@@ -2,17 +2,21 @@
 
 Fusing a layer into one node (instead of a chain of small Tensor ops) keeps Python
 overhead low, which is most of the cost at playground batch sizes. Layouts follow
-PyTorch: weight (out, in), images NCHW.
+PyTorch: weight (out, in), images NCHW. The sequence-model ops (exact GELU, layer_norm,
+attention) are written in seqops.py and offered here too, as torch.nn.functional has them.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import backend
 from ..losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss  # noqa: F401
-from ..tensor import Tensor, as_tensor as _t, rng
+from ..tensor import Tensor, as_tensor as _t, node, rng
+from .seqops import (attention, causal_mask, gelu, layer_norm, masked_softmax,  # noqa: F401
+                     scaled_dot_product_attention)
 
 
-def _pair(v):
+def pair(v):
+    """(v, v) for a number, else v's two values: kernel sizes, strides, paddings."""
     return (int(v), int(v)) if np.isscalar(v) else tuple(int(a) for a in v)
 
 
@@ -40,7 +44,7 @@ def linear(x, weight, bias=None):
                 _grad(weight, lambda: backend.matmul(g, x2, ta=True)),
                 _grad(bias, lambda: g.sum(axis=0)))
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return x._child(y.reshape(xd.shape[:-1] + (w.shape[0],)), parents, backward, "linear")
+    return node(y.reshape(xd.shape[:-1] + (w.shape[0],)), parents, backward, "linear")
 
 
 # -- convolution and pooling ------------------------------------------------------------
@@ -67,7 +71,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     With a backend that has image kernels (WebAssembly), im2col and col2im are one pass each
     in the kernel (the same contract as the numpy below)."""
     x = _t(x)
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: input {x.shape} must be (N, C, H, W) with C matching "
                          f"weight {weight.shape} (out_channels, in_channels, kh, kw)")
@@ -113,7 +117,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         return (gx, gw) if bias is None else (gx, gw, gb)
     parents = (x, weight) if bias is None else (x, weight, bias)
     out = y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
-    return x._child(out, parents, backward, "conv2d")
+    return node(out, parents, backward, "conv2d")
 
 
 def _column_sums(a):
@@ -135,8 +139,8 @@ def _pool(x, kernel_size, stride, padding, name, pad_value):
     x = _t(x)
     if x.ndim != 4:
         raise ValueError(f"{name}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
-    (sh, sw) = _pair(stride if stride is not None else kernel_size)
+    (kh, kw), (ph, pw) = pair(kernel_size), pair(padding)
+    (sh, sw) = pair(stride if stride is not None else kernel_size)
     ho = _out_size(x.shape[2], kh, sh, ph, name, x.shape)
     wo = _out_size(x.shape[3], kw, sw, pw, name, x.shape)
     last = x.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory
@@ -161,7 +165,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     kern = backend.kernels() if x.dtype == np.float32 else None
     if kern is not None:
         return _max_pool_kernel(kern, x, kernel_size, stride, padding)
-    apart = all(s >= k for s, k in zip(_pair(stride or kernel_size), _pair(kernel_size)))
+    apart = all(s >= k for s, k in zip(pair(stride or kernel_size), pair(kernel_size)))
     y = xv[wins[0]].copy()
     for win in wins[1:]:
         np.maximum(y, xv[win], out=y)
@@ -179,7 +183,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
                 gx[win] += g * hit
             free ^= hit
         return (gx[unpad].transpose(inv),)
-    return x._child(y.transpose(inv), (x,), backward, "max_pool2d")
+    return node(y.transpose(inv), (x,), backward, "max_pool2d")
 
 
 def _max_pool_kernel(kern, x, kernel_size, stride, padding):
@@ -187,8 +191,8 @@ def _max_pool_kernel(kern, x, kernel_size, stride, padding):
     output, the index of its window's first maximum, and the backward sends g there. The
     kernels take channels-last images: NHWC memory as it is, NCHW memory as N*C images of
     one channel (no copy either way)."""
-    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    (kh, kw), (ph, pw) = pair(kernel_size), pair(padding)
+    sh, sw = pair(stride if stride is not None else kernel_size)
     n, c, h, w = x.shape
     ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if x.data.transpose(0, 2, 3, 1).flags.c_contiguous:
@@ -211,7 +215,7 @@ def _max_pool_kernel(kern, x, kernel_size, stride, padding):
 
     def backward(g):
         return (from_img(kern.max_pool2d_backward(to_img(g), arg, img.shape)),)
-    return x._child(from_img(y), (x,), backward, "max_pool2d")
+    return node(from_img(y), (x,), backward, "max_pool2d")
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -228,7 +232,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         for win in wins:
             gx[win] += g
         return (gx[unpad].transpose(inv),)
-    return x._child(y.transpose(inv), (x,), backward, "avg_pool2d")
+    return node(y.transpose(inv), (x,), backward, "avg_pool2d")
 
 
 # -- normalisation, dropout, embedding ----------------------------------------------------
@@ -280,7 +284,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                 gx = gh * inv
         return tuple(gr for gr, p in zip((gx, gw, gb), (x, weight, bias)) if p is not None)
     parents = tuple(p for p in (x, weight, bias) if p is not None)
-    return x._child(y, parents, backward, "batch_norm")
+    return node(y, parents, backward, "batch_norm")
 
 
 def dropout(x, p=0.5, training=True):
@@ -292,7 +296,7 @@ def dropout(x, p=0.5, training=True):
         return x
     keep = rng().random(x.shape, dtype=np.float32) >= p
     mask = keep * x.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(x.shape, x.dtype)
-    return x._child(x.data * mask, (x,), lambda g: (g * mask,), "dropout")
+    return node(x.data * mask, (x,), lambda g: (g * mask,), "dropout")
 
 
 def embedding(idx, weight):
@@ -308,7 +312,7 @@ def embedding(idx, weight):
         gw = np.zeros(weight.shape, g.dtype)
         np.add.at(gw, i.reshape(-1), g.reshape(-1, weight.shape[1]))  # repeats add up
         return (gw,)
-    return weight._child(weight.data[i], (weight,), backward, "embedding")
+    return node(weight.data[i], (weight,), backward, "embedding")
 
 
 # -- activations (thin wrappers over Tensor methods) ------------------------------------
@@ -326,14 +330,6 @@ def tanh(x):
 
 def sigmoid(x):
     return _t(x).sigmoid()
-
-
-def gelu(x, approximate="tanh"):
-    """GELU, tanh approximation only: numpy has no erf for the exact form."""
-    if approximate != "tanh":
-        raise NotImplementedError("gelu: only approximate='tanh' is available (numpy has no erf); "
-                                  "it differs from the exact GELU by < 1e-3")
-    return _t(x).gelu()
 
 
 def softmax(x, dim=-1):

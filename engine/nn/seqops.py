@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor as _t, matmul
+from ..tensor import Tensor, as_tensor as _t, matmul, node
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -52,7 +52,7 @@ def gelu(x, approximate="none"):
     else:
         cdf, e = 0.5 * (1.0 + erf(xd / _SQRT2)), np.exp(-0.5 * xd * xd)
     # d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
-    return x._child(xd * cdf, (x,), lambda g: (g * (cdf + xd * e * _INV_SQRT_2PI),), "gelu")
+    return node(xd * cdf, (x,), lambda g: (g * (cdf + xd * e * _INV_SQRT_2PI),), "gelu")
 
 
 _AS = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
@@ -113,7 +113,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                               - xhat * (gh * xhat).sum(axis=axes, keepdims=True))
         return tuple(gr for gr, p in zip((gx, gw, gb), (x, weight, bias)) if p is not None)
     parents = tuple(p for p in (x, weight, bias) if p is not None)
-    return x._child(y.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
+    return node(y.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
 
 
 def causal_mask(t, s=None):
@@ -135,8 +135,8 @@ def masked_softmax(x, mask=None, dim=-1):
     y /= np.where(s > 0, s, 1)
     y = y.astype(x.dtype, copy=False)
     # d softmax: y * (g - sum(g * y)); masked entries have y = 0, so they get no gradient
-    return x._child(y, (x,), lambda g: (y * (g - (g * y).sum(axis=dim, keepdims=True)),),
-                    "masked_softmax")
+    return node(y, (x,), lambda g: (y * (g - (g * y).sum(axis=dim, keepdims=True)),),
+                "masked_softmax")
 
 
 def _swap_last(t):

@@ -10,17 +10,11 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
-
-# A fused kernel may take over Adam's update: engine.backend.wasm installs one in the page.
-# fused_adam(p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step) does the step in place (the
-# float32 operations of Adam._update's numpy path, same order) and returns True, or returns
-# False to leave it to numpy. None (the default, and on CPython): numpy only.
-fused_adam = None
-
 
 class Optimizer:
     """Holds a list of parameters and updates them from their `.grad` on each `step()`.
@@ -230,6 +224,7 @@ class Adam(Optimizer):
         c = math.sqrt((1 - b2) / (1 - b2 ** t))
         step = self.lr * (1 - b1) / ((1 - b1 ** t) * c)
         M, V = state["M"], state["V"]
+        fused_adam = backend.fused_adam()  # the wasm kernel in the page; None on CPython
         if fused_adam is not None:  # the same float32 operations, in one kernel call
             wd = self.weight_decay
             shrink, l2 = (1 - self.lr * wd, 0.0) if self._decoupled else (1.0, wd)

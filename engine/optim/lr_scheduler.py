@@ -4,7 +4,13 @@ step 0), call `.step()` once per epoch (or per batch) after `optimizer.step()`;
 """
 import math
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "LinearWarmup"]
+__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "LinearWarmup", "cosine"]
+
+
+def cosine(t, base_lr, eta_min=0.0):
+    """The cosine annealing curve at ``t``, the fraction of the run done (0: base_lr, 1:
+    eta_min): CosineAnnealingLR's lr, for a caller that counts progress itself (in samples)."""
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t)) / 2
 
 
 class LRScheduler:
@@ -65,8 +71,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self):
-        cos = math.cos(math.pi * self.last_epoch / self.T_max)
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + cos) / 2
+        return cosine(self.last_epoch / self.T_max, self.base_lr, self.eta_min)
 
 
 class LinearLR(LRScheduler):

@@ -38,7 +38,7 @@ APPS = [
     App("autograd", "playground.apps.autograd.app", "autograd_app", "Autograd explorer",
         "Type an expression, see its computation graph and step through the backward pass.",
         embed="autograd"),
-    App("lines", "playground.apps.lines", "lines_app", "Count the lines",
+    App("lines", "playground.apps.lines.app", "lines_app", "Count the lines",
         "Train a small CNN to count lines in images and look at what it gets wrong.", embed="lines"),
     App("names", "playground.apps.names.app", "names_app", "Names (makemore)",
         "Made-up names one letter at a time: bigram counts, a neural bigram, an MLP, a tiny "

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from playground.bench.browser_bench import CHROMIUM_ARGS, _loadavg, pyodide_dist
+from playground.bench.browser_page import CHROMIUM_ARGS, loadavg, pyodide_dist
 
 STAGES = ("page", "runtime", "packages", "wheel", "data", "app", "draw")
 TARGETS = {1: 12.0, 2: 8.0}  # visit -> seconds to interactive (issue 10)
@@ -147,7 +147,7 @@ def main(argv=None):
 
     def say(line):
         print(line, flush=True)
-    load0 = _loadavg()
+    load0 = loadavg()
     with tempfile.TemporaryDirectory(prefix="descent-boot-") as tmp:
         if a.site:
             sites = [Path(x) for x in a.site]
@@ -160,7 +160,7 @@ def main(argv=None):
         if len(sites) > 1:
             say(f"\n{site}:")
         report(rows[site], a.visits, say)
-    say(f"(load average {load0} at the start, {_loadavg()} at the end, on {os.cpu_count()} CPUs; "
+    say(f"(load average {load0} at the start, {loadavg()} at the end, on {os.cpu_count()} CPUs; "
         f"headless chromium, {a.page} from 127.0.0.1)")
     return rows
 

@@ -21,14 +21,9 @@ of each model, to show where the time goes.
 import os
 import sys
 
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-if __name__ == "__main__":
-    # One BLAS thread for numpy and torch: must be set before either is imported.
-    if any(os.environ.get(v) != "1" for v in THREAD_VARS):
-        os.environ.update({v: "1" for v in THREAD_VARS})
-        if "numpy" in sys.modules or "torch" in sys.modules:  # too late here: start afresh
-            os.execv(sys.executable, sys.orig_argv)
+if __name__ == "__main__":  # one BLAS thread for numpy and torch, set before either loads
+    from playground.bench.threads import one_blas_thread
+    one_blas_thread()
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
@@ -43,6 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from playground.bench import twins  # noqa: E402
+from playground.bench.threads import THREAD_VARS, openblas_info  # noqa: E402
 
 TARGETS = {"mlp": 1.2, "cnn": 0.5}   # engine samples/s / torch samples/s (issue 2)
 OUT = twins.ROOT / "artifacts" / "bench-engine.json"
@@ -69,7 +65,7 @@ def machine_info():
     env = {v: os.environ.get(v) for v in THREAD_VARS + ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     return {
         "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "numpy_blas": numpy_blas, "openblas": twins.openblas_info(),
+        "numpy": np.__version__, "numpy_blas": numpy_blas, "openblas": openblas_info(),
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "torch_mkl": torch.backends.mkl.is_available(),
         "torch_mkldnn": torch.backends.mkldnn.is_available(), "env": env,
@@ -83,7 +79,7 @@ def run_once(which, kind, data, epochs):
     (x, y), (xt, yt) = data
     net = twins.engine_model(kind, seed=0)
     if which == "torch":
-        net = twins.torch_twin(net, kind)
+        net = twins.torch_twin(net)
         losses, secs = twins.train_torch(net, x, y, epochs)
         acc = twins.accuracy_torch(net, xt, yt)
     else:
@@ -156,7 +152,7 @@ def layer_times(kind, data, batch=twins.BATCH, reps=30):
     import engine
     (x, _), _ = data
     net = twins.engine_model(kind, seed=0)
-    twin = twins.torch_twin(net, kind)
+    twin = twins.torch_twin(net)
     rng = np.random.default_rng(0)
     act = x[:batch]            # the engine's activation, as its previous layer left it
     rows = []

@@ -27,7 +27,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from engine.data import load_mnist
-    from playground.apps.gan.app import MnistGAN, judge
+    from playground.apps.gan.run import MnistGAN, judge
     from playground.training.assets import evaluate, load_classifier, main as build_assets
 
     clf = load_classifier()

@@ -4,19 +4,14 @@
 
 On the names data (engine.data.load_names, val split), one BLAS thread and one torch
 thread, each model is trained twice from the same initial weights on the same batches:
-with Descent's engine and with PyTorch (playground.apps.names.model.torch_twin). Prints val loss
+with Descent's engine and with PyTorch (playground.bench.twins.torch_twin). Prints val loss
 (nats per character, the end included), samples/s (characters predicted per second) and
 the ratio. Targets (issue 11): bigram ~2.45, MLP <= 2.20, transformer <= 2.10, MLP
 samples/s >= 1.0x PyTorch. Printed, never asserted: timings on a shared machine vary.
 """
-import os
-import sys
-
 if __name__ == "__main__":  # one BLAS thread, set before numpy loads
-    _vars = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    if any(os.environ.get(v) != "1" for v in _vars):
-        os.environ.update({v: "1" for v in _vars})
-        os.execv(sys.executable, [sys.executable] + sys.orig_argv[1:])
+    from playground.bench.threads import one_blas_thread
+    one_blas_thread()
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -25,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from engine.data import load_names  # noqa: E402
 from playground.apps.names import model as M  # noqa: E402
+from playground.bench import twins  # noqa: E402
 
 
 def _schedule(step, steps, lr):
@@ -96,7 +92,7 @@ def main(argv=None):
     for kind, steps, label in (("mlp", a.mlp_steps, "MLP 3x10 -> 200 tanh"),
                                ("transformer", a.tf_steps, "transformer 2x(64, 4 heads)")):
         m = M.NamesModel(kind, tr, va)
-        twin = M.torch_twin(m.model, torch)  # the same initial weights
+        twin = twins.torch_twin(m.model)  # the same initial weights
         rate = train_engine(m, steps)
         trate, tval = train_torch(m, twin, torch, steps)
         rows.append((f"{label} ({steps} steps, batch {m.batch})", m.evaluate(), tval, rate, trate))

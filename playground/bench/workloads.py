@@ -8,27 +8,26 @@ come from one piece of code. Needs only numpy, ``engine`` and the panel-free par
 * ``bench_recipe("mlp"|"cnn")``: the ``make bench`` models and recipe (twins.SPECS, Adam 1e-3,
   batch 64, seeded shuffle), the loop of ``twins.train_engine``; samples/s.
 * ``digits_default``: the digits app's default recipe (784-512-256-10, dropout 0.1, Adam 1e-3
-  with the app's cosine schedule, batch 64, shift/rotate augmentation), the step of
-  ``DigitsApp._step`` (that module imports Panel, so its step is restated here); samples/s and
-  held-out accuracy after the budget.
+  with the app's cosine schedule, batch 64, shift/rotate
+  augmentation), the step of ``DigitsRun.step`` restated (that module needs param); samples/s
+  and held-out accuracy after the budget.
 * ``gan_default``: the GAN studio's default ``MnistGAN`` (conditional, aux classifier,
   smoothing 0.9, lr 5e-4); steps/s, and the shipped classifier's verdict on 500 samples.
-* ``profile_steps``: cProfile of N training steps, time grouped by where it goes.
+* ``profile_steps``: cProfile of N training steps, time grouped by where it goes
+  (``step_profile``).
 * ``recipe_race``: a default recipe against a wall-clock budget (issue 10's recipe targets:
   digits >= 97 % held-out within 2 minutes, GAN judge >= 0.85 with >= 8 classes within 5),
   checked every few seconds; when it crossed the target and where it got.
+
+``page_command`` is the page's one entry (site/bench/py_worker.js calls it).
 
 Each run has a time budget (``seconds``) and optionally a step cap; two warm-up steps are
 not timed. Losses of every step (warm-up included) are kept to tell that training worked.
 """
 from __future__ import annotations
 
-import ast
-import cProfile
 import inspect
 import json
-import math
-import pstats
 import time
 
 import numpy as np
@@ -36,8 +35,9 @@ import numpy as np
 import engine
 from engine import backend
 from engine.nn import functional as F
+from engine.optim.lr_scheduler import cosine
 from engine.tensor import Tensor
-from playground.bench import twins
+from playground.bench import step_profile, twins
 
 WARMUP = 2
 
@@ -99,9 +99,10 @@ def bench_recipe(kind, data, seconds, max_steps=None):
 
 
 def digits_step(data, seed=0):
-    """The digits app's default recipe, one step per call (as ``DigitsApp._step``)."""
+    """The digits app's default recipe, one step per call: ``DigitsRun.step`` restated, since
+    that module needs param, which the bench page (numpy + our wheel) does not load."""
     from engine import data as edata
-    from playground.training.recipes import RECIPES, build_model, make_optimizer
+    from playground.training.recipes import LR_FLOOR, RECIPES, build_model, make_optimizer
     r = RECIPES["mlp"]
     (xtr, ytr), _ = data
     engine.manual_seed(seed)
@@ -119,8 +120,7 @@ def digits_step(data, seed=0):
         xb, yb = xtr[idx], ytr[idx]
         if r["augment"]:
             xb = edata.augment(xb, rng, max_shift=2, max_rot_deg=10)
-        t = min(1.0, state["seen"] / total)  # the app's cosine schedule over its 20 epochs
-        opt.lr = r["lr"] * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+        opt.lr = cosine(min(1.0, state["seen"] / total), r["lr"], eta_min=LR_FLOOR * r["lr"])
         model.train()
         loss = F.cross_entropy(model(Tensor(xb)), yb)
         opt.zero_grad()
@@ -141,7 +141,7 @@ def digits_default(data, seconds, max_steps=None):
 
 def gan_step(data, seed=0):
     """The GAN studio's default recipe (MnistGAN's defaults), one D + G step per call."""
-    from playground.apps.gan.app import MnistGAN
+    from playground.apps.gan.run import MnistGAN
     gan = MnistGAN(seed=seed, data=data)
 
     def step():
@@ -151,7 +151,7 @@ def gan_step(data, seed=0):
 
 
 def gan_default(data, seconds, max_steps=None, judge_samples=500):
-    from playground.apps.gan.app import judge
+    from playground.apps.gan.run import judge
     from playground.training.assets import load_classifier
     step, gan = gan_step(data)
     out = timed(step, seconds, max_steps)
@@ -173,8 +173,9 @@ def recipe_race(kind, data, budget=None, every=None, clock=time.perf_counter):
     """Train the digits app's ("digits"), the GAN studio's ("gan") or the names app's MLP
     ("names") default recipe for ``budget`` seconds of training (default: the target's 2, 5
     or 2 minutes), measuring every ``every`` seconds: held-out accuracy (digits), the shipped
-    classifier's verdict on 500 samples (GAN) or the validation loss (names). Measuring is not counted in the training time (``wall`` counts all).
-    Digits stops where its recipe ends (20 epochs). Returns every check, the first that
+    classifier's verdict on 500 samples (GAN) or the validation loss (names). Measuring is not
+    counted in the training time (``wall`` counts all). Digits stops where its recipe ends
+    (20 epochs). Returns every check, the first that
     met the target (``crossed``), and the last."""
     target = RECIPE_TARGETS[kind]
     budget = target["budget"] if budget is None else budget
@@ -202,7 +203,7 @@ def recipe_race(kind, data, budget=None, every=None, clock=time.perf_counter):
         def met(m):
             return m["val_loss"] <= target["val_loss"]
     else:
-        from playground.apps.gan.app import judge
+        from playground.apps.gan.run import judge
         from playground.training.assets import load_classifier
         (step, gan), clf = gan_step(data), load_classifier()
         if clf is None:
@@ -247,177 +248,12 @@ WORKLOADS = {"mlp": lambda d, s, n: bench_recipe("mlp", d, s, n),
 
 # --------------------------------------------------------------------------- profile
 
-CATEGORIES = ("matmul", "elementwise ops", "optimizer (Adam)", "im2col / col2im", "pooling",
-              "loss", "graph overhead", "data / augmentation", "training loop", "other")
-_TENSOR_PLUMBING = {"__init__", "_child", "backward", "zero_grad", "detach", "_lift", "_as_array",
-                    "as_tensor", "no_grad", "is_grad_enabled", "requires_grad_", "item",
-                    "numpy", "shape", "ndim", "dtype", "size", "__len__", "_t", "_grad"}
-_FUNCTIONAL = {"conv2d": "im2col / col2im", "_offsets": "im2col / col2im",
-               "_out_size": "im2col / col2im", "_pair": "im2col / col2im",
-               "_pool": "pooling", "max_pool2d": "pooling", "avg_pool2d": "pooling",
-               "_max_pool_kernel": "pooling"}
-_BACKEND_KERNELS = {"im2col": "im2col / col2im", "col2im": "im2col / col2im",
-                    "max_pool2d": "pooling", "max_pool2d_backward": "pooling"}
-_owner_cache = {}
-
-
-def _owners(path):
-    """(start, end, name) of each module-level function and class-level method in a file."""
-    if path not in _owner_cache:
-        try:
-            with open(path) as f:
-                tree = ast.parse(f.read())
-        except (OSError, SyntaxError):
-            tree = ast.Module(body=[], type_ignores=[])
-        spans = []
-        for node in tree.body:
-            body = node.body if isinstance(node, ast.ClassDef) else [node]
-            spans += [(d.lineno, d.end_lineno, d.name) for d in body
-                      if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        _owner_cache[path] = spans
-    return _owner_cache[path]
-
-
-def _owner(path, line):
-    for start, end, name in _owners(path):
-        if start <= line <= end:
-            return name
-    return "?"
-
-
-def category(key):
-    """Where a cProfile entry's own time goes, or None when its callers decide (numpy's
-    Python wrappers, builtins)."""
-    path, line, name = key
-    f = path.replace("\\", "/")
-    if "/engine/backend/" in f:  # a backend's fused optimizer / image kernels are theirs
-        if name in _BACKEND_KERNELS:
-            return _BACKEND_KERNELS[name]
-        return "optimizer (Adam)" if "adam" in name.lower() else "matmul"
-    if "/engine/optim/" in f:
-        return "optimizer (Adam)"
-    if f.endswith("/engine/losses.py"):
-        return "loss"
-    if f.endswith("/engine/nn/functional.py"):
-        owner = _owner(path, line)
-        return _FUNCTIONAL.get(owner, "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops")
-    if f.endswith("/engine/tensor.py"):
-        owner = _owner(path, line)
-        if owner == "matmul":
-            return "matmul"
-        return "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops"
-    if "/engine/nn/" in f:
-        return "graph overhead"  # Module.__call__, Sequential.forward, parameters()
-    if f.endswith("/engine/data.py"):
-        return "data / augmentation"
-    if "/playground/" in f:
-        return "training loop"
-    return None
-
-
-def _shares(stats):
-    """Own time per category: entries outside engine/playground are split over their callers."""
-    memo = {}
-
-    def split(key, depth=0):
-        """{category: fraction} of key's own time."""
-        if key in memo:
-            return memo[key]
-        cat = category(key)
-        if cat is not None:
-            memo[key] = {cat: 1.0}
-            return memo[key]
-        callers = stats[key][4] if key in stats else {}
-        total = sum(c[2] for c in callers.values())
-        if depth > 20 or total <= 0:
-            memo[key] = {"other": 1.0}
-            return memo[key]
-        memo[key] = {"other": 1.0}  # cycle guard
-        out = {}
-        for ck, c in callers.items():
-            for cat, frac in split(ck, depth + 1).items():
-                out[cat] = out.get(cat, 0.0) + frac * c[2] / total
-        memo[key] = out
-        return out
-
-    per = {c: 0.0 for c in CATEGORIES}
-    for key, (_, _, tt, _, _) in stats.items():
-        for cat, frac in split(key).items():
-            per[cat] = per.get(cat, 0.0) + tt * frac
-    return per, split
-
-
-def _label(key):
-    path, line, name = key
-    if path == "~":
-        return name
-    short = "/".join(path.replace("\\", "/").split("/")[-2:])
-    return f"{short}:{line}({name})"
-
-
-def matmul_shapes(step, steps):
-    """Run ``steps`` steps with the seam's matmul timed per product shape: where matmul's time
-    goes, with the GFLOP/s each shape gets (2*m*k*n per product)."""
-    real, seen = backend.matmul, {}
-
-    def timed_matmul(a, b, ta=False, tb=False):
-        t = time.perf_counter()
-        out = real(a, b, ta, tb)
-        dt = time.perf_counter() - t
-        m, k = (a.shape[-1], a.shape[-2]) if ta else a.shape[-2:]
-        n = b.shape[-2] if tb else b.shape[-1]
-        batch = out.size // (m * n) if m * n else 1
-        key = (f"{batch} x " if batch > 1 else "") + f"({m}x{k}){'ᵀ' if ta else ''} @ " \
-              f"({k}x{n}){'ᵀ' if tb else ''}"
-        s = seen.setdefault(key, [0, 0.0, 2 * m * k * n * batch])
-        s[0] += 1
-        s[1] += dt
-        return out
-    backend.matmul = timed_matmul
-    try:
-        for _ in range(steps):
-            step()
-    finally:
-        backend.matmul = real
-    return [{"shape": k, "calls_per_step": c / steps, "ms_per_step": 1e3 * t / steps,
-             "gflops": c * f / t / 1e9 if t > 0 else None}
-            for k, (c, t, f) in sorted(seen.items(), key=lambda kv: -kv[1][1])]
-
-
-def profile_steps(kind, data, steps, top=15):
-    """Time ``steps`` steps plainly, then per matmul shape, then under cProfile; own time
-    grouped by category."""
+def profile_steps(kind, data, steps):
+    """Where a step of workload ``kind`` ("mlp", "cnn", "digits", "gan") spends its time
+    (``step_profile.profile``)."""
     make = {"mlp": lambda: bench_step("mlp", data)[0], "cnn": lambda: bench_step("cnn", data)[0],
             "digits": lambda: digits_step(data)[0], "gan": lambda: gan_step(data)[0]}[kind]
-    step = make()
-    for _ in range(WARMUP):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    plain = (time.perf_counter() - t0) / steps
-    shapes = matmul_shapes(step, steps)
-    prof = cProfile.Profile()
-    t0 = time.perf_counter()
-    prof.enable()
-    for _ in range(steps):
-        step()
-    prof.disable()
-    profiled = (time.perf_counter() - t0) / steps
-    stats = pstats.Stats(prof).stats
-    per, split = _shares(stats)
-    total = sum(per.values()) or 1.0
-    cats = [{"category": c, "ms_per_step": 1e3 * s / steps, "share": s / total}
-            for c, s in sorted(per.items(), key=lambda kv: -kv[1]) if s > 0]
-    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
-    entries = [{"function": _label(k),
-                "category": category(k) or max(split(k).items(), key=lambda kv: kv[1])[0],
-                "ms_per_step": 1e3 * v[2] / steps, "calls_per_step": v[1] / steps}
-               for k, v in rows]
-    return {"kind": kind, "steps": steps, "ms_per_step": 1e3 * plain,
-            "ms_per_step_profiled": 1e3 * profiled, "categories": cats, "top": entries,
-            "matmul_shapes": shapes,
-            "backend": backend.status()["backend"]}
+    return {"kind": kind, **step_profile.profile(make(), steps, WARMUP)}
 
 
 # --------------------------------------------------------------------------- in the page
@@ -436,7 +272,7 @@ async def _install(name, urls):
     except Exception as e:  # a bench reports, it does not stop
         return False, f"install raised {type(e).__name__}: {e}"
     ok, reason = res if isinstance(res, tuple) else (bool(res), str(res))
-    return bool(ok and name in backend._backends), reason
+    return bool(ok and name in backend.registered()), reason
 
 
 _DATA = {}

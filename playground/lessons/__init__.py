@@ -1,1 +1,2 @@
-"""The lessons runtime: the format, progress, the page, the widgets, the exercises."""
+"""The lessons runtime: format (reading a lesson), progress, page, exercise_view, widgets,
+serve, and exercises/ (kinds, sandbox, bank, registry)."""

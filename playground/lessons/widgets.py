@@ -1,19 +1,26 @@
 """Live widgets the lessons embed with ``{{ widget: NAME key=value ... }}``.
 
-:data:`WIDGETS` maps each name to a builder and the keyword arguments it accepts. Most wrap an
-app from ``playground/apps`` at a chosen state (without changing the app); three are small
-widgets of their own for lessons 2 and 8: ``line-fit``, ``backend`` and ``save-model``.
+:data:`WIDGETS` maps each name to a builder and the keyword arguments it accepts. Every app of
+``playground.apps.registry`` is one, built by the registry's function (a lesson may start five of
+them at a chosen state, :data:`AT_STATE`); ``digits-draw`` is the digits app cut down to Train
+and the drawing pad; three are small widgets of their own for lessons 2 and 8: ``line-fit``,
+``backend`` and ``save-model``.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
 
+from playground.apps.registry import APPS
+
 DIGITS_KEYS = {"model_kind", "layers", "width", "dropout", "activation", "optimizer", "lr",
                "batch_size", "epochs", "augment", "schedule", "seed"}
+PLAYGROUND2D_KEYS = {"problem", "dataset", "noise", "ratio", "features", "hidden", "activations",
+                     "dropout", "l1", "l2", "loss", "optimizer", "lr", "batch_size", "seed"}
 
 
 @dataclass
@@ -24,42 +31,27 @@ class Widget:
     blurb: str = ""
 
 
-class _NoLocation:
+class NoLocation:
     """Stands in for ``pn.state.location`` so an embedded playground doesn't rewrite the lesson's URL."""
 
     def sync(self, *args, **kwargs):
         return None
 
 
-# ---------------------------------------------------------------- wrappers around the apps
-
-def _digits_state(kw):
-    return {k: v for k, v in kw.items() if k in DIGITS_KEYS and k != "seed"}, kw.get("seed", 0)
-
-
-def digits(**kw):
-    from playground.apps.digits.app import DigitsApp
-    state, seed = _digits_state(kw)
-    return DigitsApp(seed=seed, **state).view()
+def app_builder(app):
+    """The registry's function that builds ``app`` (imported when first called)."""
+    return getattr(import_module(app.module), app.func)
 
 
-def digits_draw(**kw):
-    """The top-down version: Train, the accuracy curve, the drawing pad and the model's guess."""
-    import panel as pn
-    from playground.apps.digits.app import DigitsApp
-    state, seed = _digits_state(kw)
-    app = DigitsApp(seed=seed, **state)
-    bk = pn.pane.Bokeh
-    layout = pn.Column(app.controls, pn.Row(bk(app.loss_fig), bk(app.acc_fig)),
-                       pn.Row(app.canvas, bk(app.prob_fig), bk(app.seen_fig)),
-                       sizing_mode="stretch_width")
-    layout.app = app
-    return layout
+# ---------------------------------------------------------------- apps at a chosen state
+# each takes the app's builder (app_builder) first, then the lesson's key=value arguments
+
+def digits(build, **kw):
+    return build(**kw)  # digits_app takes its starting state as keywords
 
 
-def playground2d(**kw):
-    from playground.apps.playground2d.app import playground2d_app
-    layout = playground2d_app(location=_NoLocation())
+def playground2d(build, **kw):
+    layout = build(location=NoLocation())
     if kw:
         import param
         setup = layout.controls["setup"]
@@ -68,33 +60,49 @@ def playground2d(**kw):
     return layout
 
 
-def autograd(expr=None):
-    from playground.apps.autograd.app import autograd_app
-    layout = autograd_app()
+def autograd(build, expr=None):
+    layout = build()
     if expr:
         layout.controls["expr"].value = expr
     return layout
 
 
-def gan():
-    from playground.apps.gan.app import gan_app
-    return gan_app()
-
-
-def lines(max_lines=None):
-    from playground.apps.lines import lines_app
-    layout = lines_app()
+def lines(build, max_lines=None):
+    layout = build()
     if max_lines:
         layout.controls["max_lines"].value = int(max_lines)
     return layout
 
 
-def names(model=None):
-    from playground.apps.names.app import names_app
-    layout = names_app()
+def names(build, model=None):
+    layout = build()
     if model:
         layout.controls["kind"].value = model
         layout.controls["trainer"].reset()
+    return layout
+
+
+# slug -> (setter, the arguments a lesson may give); an app not here is embedded as it opens
+AT_STATE = {"digits": (digits, DIGITS_KEYS), "playground2d": (playground2d, PLAYGROUND2D_KEYS),
+            "autograd": (autograd, {"expr"}), "lines": (lines, {"max_lines"}), "names": (names, {"model"})}
+
+
+def app_widget(app):
+    setter, params = AT_STATE.get(app.slug, (lambda build: build(), set()))
+    return Widget(app.slug, lambda **kw: setter(app_builder(app), **kw), params, app.title)
+
+
+def digits_draw(**kw):
+    """The top-down version: Train, the accuracy curve, the drawing pad and the model's guess."""
+    import panel as pn
+    from playground.apps.digits.app import DigitsApp
+    app = DigitsApp(**kw)
+    bk = pn.pane.Bokeh
+    v, p = app.views, app.plots
+    layout = pn.Column(v.controls, pn.Row(bk(p.loss_fig), bk(p.acc_fig)),
+                       pn.Row(v.canvas, bk(p.prob_fig), bk(p.seen_fig)),
+                       sizing_mode="stretch_width")
+    layout.app = app
     return layout
 
 
@@ -228,7 +236,7 @@ def backend_widget():
 
 
 def save_model_widget():
-    import io as _io
+    from io import BytesIO
 
     import panel as pn
     from engine import io as eio
@@ -257,7 +265,7 @@ def save_model_widget():
         for _ in range(20):
             loaded(x)
         per = (time.perf_counter() - t) / 20
-        with np.load(_io.BytesIO(raw), allow_pickle=False) as z:
+        with np.load(BytesIO(raw), allow_pickle=False) as z:
             arrays = [(k, z[k].shape) for k in z.files if not k.startswith("__")]
         lines = "\n".join(f"| `{k}` | {tuple(s)} |" for k, s in arrays)
         out.object = (f"**File: {len(raw) / 1e3:.0f} kB** ({eio.FORMAT}: a zip of `.npy` arrays + the "
@@ -266,7 +274,7 @@ def save_model_widget():
         return raw
 
     save_b.on_click(run)
-    download = pn.widgets.FileDownload(callback=lambda: _io.BytesIO(file_bytes()), filename="digits-mlp.npz",
+    download = pn.widgets.FileDownload(callback=lambda: BytesIO(file_bytes()), filename="digits-mlp.npz",
                                        label="Download the file")
     layout = pn.Column(save_b, download, out)
     layout.controls = dict(run=run, out=out, model=model)
@@ -274,15 +282,8 @@ def save_model_widget():
 
 
 WIDGETS: dict[str, Widget] = {w.name: w for w in [
-    Widget("digits", digits, DIGITS_KEYS, "The full digits playground."),
+    *map(app_widget, APPS),
     Widget("digits-draw", digits_draw, DIGITS_KEYS, "Train, then draw a digit."),
-    Widget("playground2d", playground2d,
-           {"problem", "dataset", "noise", "ratio", "features", "hidden", "activations", "dropout",
-            "l1", "l2", "loss", "optimizer", "lr", "batch_size", "seed"}, "The 2-D playground."),
-    Widget("autograd", autograd, {"expr"}, "The autograd explorer."),
-    Widget("gan", gan, set(), "The GAN studio (MNIST and 2-D)."),
-    Widget("lines", lines, {"max_lines"}, "Count the lines."),
-    Widget("names", names, {"model"}, "makemore: bigram, MLP, transformer on names."),
     Widget("line-fit", line_fit, {"lr", "batch"}, "Gradient descent on a line, step by step."),
     Widget("backend", backend_widget, set(), "Which matmul backend runs, and a benchmark."),
     Widget("save-model", save_model_widget, set(), "Save, reload and time a model file."),

@@ -8,7 +8,7 @@ What a build writes (every address relative, so any static host at any path serv
     embed/<widget>.html, .js  the same without chrome, for iframes (see js/embed.js)
     lessons/<slug>.html, .js  one Pyodide page per lessons/NN-slug.md: lesson_page(slug, text=...,
                               links="site") converted and post-processed like an app
-    js/ css/                  loader, embed.js, styles (from site/js, site/css)
+    js/ css/                  the loader (js/loader/), embed.js, styles (from site/js, site/css)
     webgpu/matmul.js          the WebGPU matmul module (engine.backend.webgpu's hook)
     vendor/bokeh/, vendor/panel/<ver>/dist/   BokehJS + Panel JS/CSS from the installed packages
     wheels/                   descent (built here), bokeh + panel + their pure dependencies
@@ -30,14 +30,23 @@ sw.js; its CDN addresses for BokehJS/Panel become local files.
 The stages, one module each: `convert` (the scripts panel convert turns into pages),
 `wheels` (what the browser installs, compiled to bytecode by `pycompile.mjs`), `kernels`
 (the WebAssembly SIMD kernels, compiled by clang), `postprocess` (our pages and workers
-around Panel's output), `vendor` (BokehJS, Panel, Ace served from the site), `pages`
-(index, manifest, service worker), `offline` (the bundle with Pyodide inside), `serve`, and
-`build`, which runs them in order. `common` holds what they share.
+around Panel's output), `loader` (the page's loader scripts and the one list of boot stages),
+`vendor` (BokehJS, Panel, Ace served from the site), `pages` (index, manifest, service
+worker), `offline` (the bundle with Pyodide inside), `serve`, and `build`, which runs them in
+order. `common` holds what they share; the apps and embeds come from playground.apps.registry.
+The `descent` command line (playground/cli.py) calls build_site, serve_site and serve_local.
 """
-from .build import COMMANDS, add_subcommands, build_site, run_command  # noqa: F401
-from .common import (APPS, EMBEDS, NOT_CACHED, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES,  # noqa: F401
-                     TEXT_SUFFIXES, App, BuildError, Embed)  # noqa: F401
-from .convert import _lesson_index, _lesson_stub, _lessons, _stub, available_apps  # noqa: F401
+from .build import build_site  # noqa: F401
+from .common import (  # noqa: F401
+                     NOT_CACHED,
+                     PYODIDE_CDN,
+                     PYODIDE_VERSION,
+                     RUNTIME_FILES,
+                     TEXT_SUFFIXES,
+                     BuildError,
+)
+from .convert import app_stub, available_apps, index_lessons, lesson_stub, read_lessons  # noqa: F401
+from .loader import SCRIPTS, STAGES, check_stages, loader_tags  # noqa: F401
 from .offline import check_dist, make_offline_bundle, offline_cdn_refs  # noqa: F401
 from .pages import index_page, write_service_worker  # noqa: F401
 from .serve import serve_local, serve_site  # noqa: F401

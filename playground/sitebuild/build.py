@@ -1,24 +1,56 @@
-"""The build itself (`descent build-site`), in stages, and the `descent` subcommands."""
+"""The build itself (`descent build-site`): the stages of the other modules, run in order."""
 from __future__ import annotations
-
 
 import concurrent.futures as cf
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .common import App, BuildError, EMBEDS, PYODIDE_CDN, PYODIDE_VERSION, ROOT, RUNTIME_FILES, SITE_SRC, _files, _norm, _project_version, human, log
-from .convert import _lesson_index, _lesson_needs_data, _lesson_stub, _lessons, _stub, available_apps, convert
+from playground.apps.registry import EMBEDS, App
+
+from .common import (
+    PYODIDE_CDN,
+    PYODIDE_VERSION,
+    ROOT,
+    RUNTIME_FILES,
+    SITE_SRC,
+    BuildError,
+    canonical,
+    files_under,
+    human,
+    log,
+    project_version,
+)
+from .convert import (
+    app_stub,
+    available_apps,
+    convert,
+    index_lessons,
+    lesson_needs_data,
+    lesson_stub,
+    read_lessons,
+)
+from .loader import check_stages
 from .offline import check_dist, make_offline_bundle
 from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
-from .postprocess import _extract_worker_parts, make_worker, postprocess_page
-from .serve import serve_local, serve_site
-from .vendor import _copy_vendor
-from .wheels import boot_and_later, compile_stdlib, compile_wheels, _cache_dir, build_own_wheel, download_wheels, read_lock, resolve_packages, SLIM, slim_wheel
+from .postprocess import make_worker, panel_app_code, postprocess_page
+from .vendor import copy_vendor
+from .wheels import (
+    SLIM,
+    boot_and_later,
+    build_cache,
+    build_own_wheel,
+    compile_stdlib,
+    compile_wheels,
+    download_wheels,
+    read_lock,
+    resolve_packages,
+    slim_wheel,
+)
+
 
 def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     """Build the site into `out`; returns a summary dict."""
@@ -49,12 +81,12 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     lock = read_lock(lock_path)
     lock_pkgs, dep_wheels = resolve_packages(lock)
     dep_wheels.pop("descent", None)
-    cache_dir = _cache_dir(cache)
+    cache_dir = build_cache(cache)
     by_slug = {a.slug: (a, f, acc) for a, f, acc in apps}
 
     jobs, targets = [], []  # targets: (converted page, output name, True (embed) / False (app) / "lesson", App)
     for a, func, _ in apps:
-        jobs.append((a.slug, _stub(a, func, {}, f"Descent · {a.title}"), f"Descent {a.title}"))
+        jobs.append((a.slug, app_stub(a, func, {}, f"Descent · {a.title}"), f"Descent {a.title}"))
         targets.append((a.slug, a.slug, False, a))
     embed_notes = {}
     embeds = []
@@ -68,21 +100,21 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
                                      f"yet: the embed shows the whole app")
         embeds.append(e)
         if kwargs:
-            jobs.append((f"embed-{e.widget}", _stub(a, func, kwargs, f"Descent · {e.widget}"),
+            jobs.append((f"embed-{e.widget}", app_stub(a, func, kwargs, f"Descent · {e.widget}"),
                          f"Descent embed {e.widget}"))
             targets.append((f"embed-{e.widget}", e.widget, True, a))
         else:  # the same document as the app page: convert once
             targets.append((a.slug, e.widget, True, a))
-    lessons = _lessons()
-    index = _lesson_index(lessons)
+    lessons = read_lessons()
+    index = index_lessons(lessons)
     by_lesson = {d["slug"]: d for d in index}
     for slug, text in lessons:
         d = by_lesson[slug]
-        jobs.append((f"lesson-{slug}", _lesson_stub(slug, text, index, f"Descent · {d['title']}"),
+        jobs.append((f"lesson-{slug}", lesson_stub(slug, text, index, f"Descent · {d['title']}"),
                      f"Descent lesson {slug}"))
         targets.append((f"lesson-{slug}", slug, "lesson",
                         App(slug, "playground.lessons.page", "lesson_page", d["title"], d["summary"],
-                            data=_lesson_needs_data(text))))
+                            data=lesson_needs_data(text))))
 
     with tempfile.TemporaryDirectory() as tmp, cf.ThreadPoolExecutor(2) as pool:
         own = pool.submit(build_own_wheel, out / "wheels")
@@ -98,8 +130,8 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     site_wheels, jobs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for p in dep_paths:
-            if _norm(p.name.split("-")[0]) in SLIM:
-                slim_wheel(p, Path(tmp) / p.name, SLIM[_norm(p.name.split("-")[0])])
+            if canonical(p.name.split("-")[0]) in SLIM:
+                slim_wheel(p, Path(tmp) / p.name, SLIM[canonical(p.name.split("-")[0])])
                 p = Path(tmp) / p.name
             jobs.append((p, out / "wheels" / p.name, "sourceless"))
             site_wheels.append(f"wheels/{p.name}")
@@ -130,7 +162,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     known.update({Path(w).name: (out / w).stat().st_size for w in site_wheels})
     known[own_whl.name] = sizes["wheel"]
     known["mnist10k.npz"] = sizes["data"]
-    template = (SITE_SRC / "templates" / "worker.js").read_text()
+    template = check_stages((SITE_SRC / "templates" / "worker.js").read_text())
     boot_pkgs, later_pkgs = boot_and_later(lock_pkgs, lock)
 
     pages = []
@@ -139,7 +171,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         is_lesson = is_embed == "lesson"
         is_embed = is_embed is True
         prefix = "../" if is_embed or is_lesson else ""
-        code = _extract_worker_parts(worker_js)
+        code = panel_app_code(worker_js)
         config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
                   "stdlib": f"stdlib/{stdlib_zip.name}",
                   "title": app.title, "lockPackages": boot_pkgs, "laterPackages": later_pkgs,
@@ -156,8 +188,8 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         target.with_suffix(".js").write_text(make_worker(template, code=code, config=config))
         pages.append(html_text)
 
-    _copy_vendor(out, pages)
-    version = _project_version()
+    copy_vendor(out, pages)
+    version = project_version()
     (out / "index.html").write_text(index_page(apps, index, embeds, version))
     (out / "embed" / "index.html").write_text(embed_index_page(embeds))
     (out / "manifest.webmanifest").write_text(json.dumps(MANIFEST, indent=1))
@@ -166,50 +198,17 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
     summary = {"out": str(out), "pages": len(targets), "apps": [a.slug for a, _, _ in apps],
                "embeds": [e.widget for e in embeds], "lessons": [d["slug"] for d in index], "notes": notes,
                "embed_notes": embed_notes, "wheels": [own_whl.name] + [Path(w).name for w in site_wheels],
-               "lock_packages": lock_pkgs, "bytes": sum(p.stat().st_size for p in _files(out))}
+               "lock_packages": lock_pkgs, "bytes": sum(p.stat().st_size for p in files_under(out))}
     (out / "build.json").write_text(json.dumps(summary, indent=1))
     if not quiet:
         for n in notes + [f"embed {k}: {v}" for k, v in embed_notes.items()]:
             log(f"  note: {n}")
-        log(f"built {out}: {len(targets)} pages ({len(converted)} conversions), {len(_files(out))} files, {human(summary['bytes'])} "
+        log(f"built {out}: {len(targets)} pages ({len(converted)} conversions), {len(files_under(out))} files, {human(summary['bytes'])} "
             f"(Pyodide {PYODIDE_VERSION} + {len(lock_pkgs)} of its packages from {PYODIDE_CDN}) "
             f"in {time.perf_counter() - t0:.0f} s")
     if offline_dist:
         summary["offline"] = make_offline_bundle(out, Path(offline_dist), lock_pkgs, quiet=quiet)
     return summary
-
-
-# ------------------------------------------------------------------ `descent` subcommands
-
-COMMANDS = ("build-site", "serve-site", "serve-local")
-
-
-def add_subcommands(sub):
-    b = sub.add_parser("build-site", help="build the static site (Pyodide in the browser)")
-    b.add_argument("--out", default="_site", help="output folder (default _site)")
-    b.add_argument("--offline-dist", metavar="PATH",
-                   help="a full Pyodide 0.29.3 distribution: also write <out>-offline/ and its .zip")
-    b.add_argument("--cache", help="where downloaded wheels are kept (default ~/.cache/descent-site)")
-    s = sub.add_parser("serve-site", help="serve a built site on localhost")
-    s.add_argument("folder", nargs="?", default="_site")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--open", action="store_true", help="open a browser")
-    l = sub.add_parser("serve-local", help="serve every lesson and app with Panel on CPython")
-    l.add_argument("--port", type=int, default=5006)
-    l.add_argument("--show", action="store_true", help="open a browser")
-
-
-def run_command(a):
-    try:
-        if a.cmd == "build-site":
-            build_site(a.out, a.offline_dist, a.cache)
-        elif a.cmd == "serve-site":
-            serve_site(a.folder, a.host, a.port, a.open)
-        elif a.cmd == "serve-local":
-            return serve_local(a.port, a.show)
-    except BuildError as e:
-        sys.exit(f"descent {a.cmd}: {e}")
 
 
 def _write_embed_names(js: Path, embeds):

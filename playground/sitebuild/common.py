@@ -2,11 +2,8 @@
 The apps and embeds the site has are in playground.apps.registry."""
 from __future__ import annotations
 
-
 import re
 from pathlib import Path
-
-from playground.apps.registry import APPS, EMBEDS, App, Embed  # noqa: F401  (the build's names for them)
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_SRC = ROOT / "site"
@@ -39,17 +36,20 @@ def human(n):
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
-def _norm(name):
+def canonical(name):
+    """A package's name as Pyodide's lock and wheel file names compare it (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
-def _files(out: Path):
+
+def files_under(out: Path):
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def _rel(out, p):
+def relative(out, p):
     return p.relative_to(out).as_posix()
 
-def _project_version():
+
+def project_version():
     m = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     return m.group(1) if m else "0"
 

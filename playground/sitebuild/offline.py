@@ -2,7 +2,6 @@
 every CDN address rewritten to it, plus its zip."""
 from __future__ import annotations
 
-
 import hashlib
 import json
 import re
@@ -10,9 +9,22 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from .common import BuildError, CDN_PATTERNS, PYODIDE_CDN, PYODIDE_VERSION, RUNTIME_FILES, TEXT_SUFFIXES, _files, _norm, _project_version, _rel, human, log
+from .common import (
+    CDN_PATTERNS,
+    PYODIDE_CDN,
+    PYODIDE_VERSION,
+    RUNTIME_FILES,
+    TEXT_SUFFIXES,
+    BuildError,
+    canonical,
+    files_under,
+    human,
+    log,
+    project_version,
+    relative,
+)
 from .pages import write_service_worker
-from .wheels import _cache_dir, compile_wheels, read_lock
+from .wheels import build_cache, compile_wheels, read_lock
 
 # ------------------------------------------------------------------ offline bundle
 
@@ -57,7 +69,7 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
     for f in list(RUNTIME_FILES) + [lock[p]["file_name"] for p in lock_pkgs]:
         shutil.copy2(dist / f, pyo / f)
     _compile_packages(dist, pyo, lock_pkgs, lock)
-    for p in _files(dest):
+    for p in files_under(dest):
         if p.suffix in TEXT_SUFFIXES and not p.is_relative_to(pyo):
             t = p.read_text(errors="surrogateescape")
             n = t.replace(PYODIDE_CDN, "pyodide/")
@@ -77,15 +89,15 @@ def make_offline_bundle(site: Path, dist: Path, lock_pkgs, quiet=False):
         cfg["knownSizes"].update(pkg_bytes)
         w.write_text(t[:m.start(1)] + json.dumps(cfg, indent=1) + t[m.end(1):])
     # the service worker's cache key changes with the contents
-    write_service_worker(dest, _project_version() + "-offline", "pyodide/", lock_pkgs, lock)
+    write_service_worker(dest, project_version() + "-offline", "pyodide/", lock_pkgs, lock)
     left = offline_cdn_refs(dest)
     if left:
         raise BuildError(f"CDN addresses left in the offline bundle: {left[:5]}")
     zpath = dest.with_suffix(".zip")
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in _files(dest):
+        for p in files_under(dest):
             z.write(p, Path(dest.name) / p.relative_to(dest))
-    size = sum(p.stat().st_size for p in _files(dest))
+    size = sum(p.stat().st_size for p in files_under(dest))
     if not quiet:
         log(f"offline bundle: {dest} ({human(size)}), {zpath} ({human(zpath.stat().st_size)}); "
             f"serve it with: descent serve-site {dest}")
@@ -109,9 +121,9 @@ def _compile_packages(dist: Path, pyo: Path, lock_pkgs, lock):
     for p in todo:
         (pyo / lock[p]["file_name"]).unlink()  # the copy: it may be read-only like its source
     compile_wheels([(dist / lock[p]["file_name"], pyo / lock[p]["file_name"], "sourceless") for p in todo],
-                   _cache_dir())
+                   build_cache())
     data = json.loads((pyo / "pyodide-lock.json").read_text())
-    raw = {_norm(k): k for k in data["packages"]}
+    raw = {canonical(k): k for k in data["packages"]}
     for p in todo:
         data["packages"][raw[p]]["sha256"] = hashlib.sha256((pyo / lock[p]["file_name"]).read_bytes()).hexdigest()
     (pyo / "pyodide-lock.json").unlink()  # a copy of a read-only file may be read-only too
@@ -121,11 +133,11 @@ def _compile_packages(dist: Path, pyo: Path, lock_pkgs, lock):
 def offline_cdn_refs(folder: Path):
     """[(file, address)] for every CDN address in the text files (not Pyodide's own files)."""
     hits = []
-    for p in _files(folder):
+    for p in files_under(folder):
         if p.suffix not in TEXT_SUFFIXES or p.parts[len(folder.parts)] == "pyodide":
             continue
         t = p.read_text(errors="ignore")
         for pat in CDN_PATTERNS:
             if pat in t:
-                hits.append((_rel(folder, p), pat))
+                hits.append((relative(folder, p), pat))
     return hits

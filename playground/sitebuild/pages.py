@@ -2,13 +2,23 @@
 versioned service worker."""
 from __future__ import annotations
 
-
 import hashlib
 import html
 import json
 from pathlib import Path
 
-from .common import BOKEH_VERSION, NOT_CACHED, PANEL_VERSION, PYODIDE_VERSION, RUNTIME_FILES, SITE_SRC, _files, _rel
+from .common import (
+    BOKEH_VERSION,
+    NOT_CACHED,
+    PANEL_VERSION,
+    PYODIDE_VERSION,
+    RUNTIME_FILES,
+    SITE_SRC,
+    files_under,
+    relative,
+)
+from .loader import loader_tags
+
 
 def _page(title, body, prefix="", extra_head=""):
     return f"""<!doctype html>
@@ -21,8 +31,7 @@ def _page(title, body, prefix="", extra_head=""):
 <link rel="icon" href="{prefix}icons/favicon.ico">
 <meta name="theme-color" content="#23395d">
 <link rel="stylesheet" href="{prefix}css/descent.css">
-<script src="{prefix}js/loader.js" data-site-root="../"></script>
-{extra_head}</head>
+{loader_tags(prefix)}{extra_head}</head>
 <body class="descent-page">
 {body}
 </body>
@@ -36,7 +45,7 @@ def index_page(apps, lessons, embeds, version):
         f'<p>{html.escape(a.blurb)}</p><span class="go">Open →</span></a>' for a, _, _ in apps)
     progress = ""
     if lessons:  # lesson_index() entries; the script marks each title link with the learner's progress
-        from playground.lessons.page import index_progress_script
+        from playground.lessons.progress import index_progress_script
         lesson_html = '<ol class="lessons">' + "".join(
             f'<li class="lesson-card"><h3><a href="lessons/{d["slug"]}.html">{html.escape(d["title"])}</a></h3>'
             f'<p>{html.escape(d["summary"])}</p>'
@@ -118,7 +127,7 @@ def write_service_worker(out: Path, version: str, pyodide: str, lock_pkgs, lock)
     runtime files."""
     # not cached: build.json (a report), sw.js (the browser fetches it itself) and
     # version.json (what the loader asks the network to tell "offline" from "CDN blocked")
-    files = [f for f in (_rel(out, p) for p in _files(out)) if f not in NOT_CACHED]
+    files = [f for f in (relative(out, p) for p in files_under(out)) if f not in NOT_CACHED]
     lazy = [f for f in files if f.startswith(("wheels/", "data/", "stdlib/"))]
     precache = [f for f in files if f not in lazy]
     digest = hashlib.sha256()

@@ -2,12 +2,12 @@
 loader and chrome, our boot sequence (site/templates/worker.js) around Panel's app code."""
 from __future__ import annotations
 
-
 import html
 import json
 import re
 
 from .common import BuildError
+from .loader import loader_tags
 
 _PANEL_CDN = "https://cdn.holoviz.org/panel/"
 _BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
@@ -17,7 +17,7 @@ _BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
 PANEL_MESSAGES = ("rendered", "patch", "location")
 
 
-def _extract_worker_parts(worker_js: str):
+def panel_app_code(worker_js: str):
     """The app's Python (init_doc ... write_doc), and a check that Panel's worker handles the
     messages our worker.js replaces its handler for (a Panel upgrade that changes them stops
     the build instead of silently dropping a message)."""
@@ -58,7 +58,7 @@ def postprocess_page(page: str, *, name: str, converted_as: str, prefix: str, ti
             f'<link rel="icon" href="{prefix}icons/favicon.ico">\n'
             f'<meta name="theme-color" content="#23395d">\n'
             f'<link rel="stylesheet" href="{prefix}css/descent.css">\n'
-            f'<script src="{prefix}js/loader.js" data-site-root="../"></script>\n')
+            + loader_tags(prefix))
     page = page.replace("</head>", head + "</head>", 1)
     attrs = ' data-descent-app' + (' data-descent-embed' if is_embed else '') + (' data-descent-lesson' if is_lesson else '')
     page = page.replace('<html lang="en">', f'<html lang="en"{attrs}>', 1)

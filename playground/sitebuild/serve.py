@@ -1,7 +1,6 @@
 """Serving: a built site on localhost, or every app and lesson on CPython (panel serve)."""
 from __future__ import annotations
 
-
 from pathlib import Path
 
 from .common import BuildError, log
@@ -47,21 +46,22 @@ def serve_site(folder="_site", host="127.0.0.1", port=8000, open_browser=False):
 
 def serve_local(port=5006, show=False):
     """Every lesson (/NN-slug) and app (/NAME) on CPython with Panel's server (BLAS numpy, no
-    browser Python): playground.lessons.serve_lessons, whose links between lessons and apps
+    browser Python): playground.lessons.serve.serve_lessons, whose links between lessons and apps
     point at these routes."""
-    from playground.lessons import page as _lessons_mod
+    from playground.lessons.format import lesson_index
+    from playground.lessons.serve import serve_lessons
     apps, notes = available_apps()
     for n in notes:
         log(f"  note: {n}")
     try:
-        index = _lessons_mod.lesson_index()
+        index = lesson_index()
     except (OSError, ValueError) as e:
         raise BuildError(f"a lesson does not follow the format: {e}") from None
     log(f"Serving on CPython at http://localhost:{port}/ (Ctrl+C to stop)")
     log(f"  lessons: {', '.join('/' + d['slug'] for d in index) or 'none'}")
     log(f"  apps: {', '.join('/' + a.slug for a, _, _ in apps)}")
     try:
-        _lessons_mod.serve_lessons(port=port, show=show, apps=True)
+        serve_lessons(port=port, show=show, apps=True)
     except KeyboardInterrupt:
         pass
     return 0

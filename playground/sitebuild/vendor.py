@@ -1,19 +1,18 @@
 """Third-party browser assets the pages load from this site instead of CDNs."""
 from __future__ import annotations
 
-
 import re
 import shutil
 from pathlib import Path
 
-from .common import BOKEH_VERSION, BuildError, PANEL_VERSION, ROOT
+from .common import BOKEH_VERSION, PANEL_VERSION, ROOT, BuildError
 
 # Ace (Panel's CodeEditor) loads its language mode, theme and snippets on demand from the
 # folder of ace.js: the pages never name them, so they are listed here. Without them the
 # editor has no highlighting and no auto-indent (a typed function body is an IndentationError).
 ACE_DEFAULT_THEME = "github_light_default"  # panel.widgets.CodeEditor's default
 
-def _copy_vendor(out: Path, pages: list[str]):
+def copy_vendor(out: Path, pages: list[str]):
     import bokeh
     import panel
     bk_static = Path(bokeh.__file__).parent / "server" / "static" / "js"

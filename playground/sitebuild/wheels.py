@@ -2,7 +2,6 @@
 (bokeh, panel and their dependencies from PyPI, cached) and our own wheel."""
 from __future__ import annotations
 
-
 import hashlib
 import json
 import os
@@ -14,7 +13,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .common import BuildError, PYODIDE_ENV, PYODIDE_VERSION, ROOT, _norm, log
+from .common import PYODIDE_ENV, PYODIDE_VERSION, ROOT, BuildError, canonical, log
 
 # Requirements of bokeh/panel the pages never import, left out on purpose: each costs every
 # visitor its download and, for compiled ones, the linking of its WebAssembly libraries at boot.
@@ -41,11 +40,11 @@ def boot_and_later(lock_pkgs, lock):
         p = todo.pop()
         if p not in boot:
             boot.add(p)
-            todo.extend(_norm(d) for d in lock[p].get("depends", []))
+            todo.extend(canonical(d) for d in lock[p].get("depends", []))
     return sorted(boot), sorted(set(lock_pkgs) - boot)
 
 
-def _cache_dir(cache=None):
+def build_cache(cache=None):
     d = Path(cache or os.environ.get("DESCENT_SITE_CACHE") or
              Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "descent-site")
     d.mkdir(parents=True, exist_ok=True)
@@ -54,7 +53,7 @@ def _cache_dir(cache=None):
 
 def read_lock(path):
     lock = json.loads(Path(path).read_text())
-    return {_norm(k): v for k, v in lock["packages"].items()}
+    return {canonical(k): v for k, v in lock["packages"].items()}
 
 
 def resolve_packages(lock):
@@ -62,12 +61,13 @@ def resolve_packages(lock):
     of the Pyodide distribution (loadPackage) and pure wheels the site ships (name, version),
     from the metadata of the packages installed here, evaluated for Pyodide's markers."""
     from importlib.metadata import PackageNotFoundError, distribution
+
     from packaging.requirements import Requirement
 
     lock_pkgs, wheels, seen = set(), {}, set()
     todo = ["numpy", "bokeh", "panel", *BROWSER_ONLY]
     while todo:
-        name = _norm(todo.pop())
+        name = canonical(todo.pop())
         if name in seen or name in LEFT_OUT:
             continue
         seen.add(name)
@@ -93,7 +93,7 @@ def download_wheels(wheels: dict, cache: Path):
     out, need = [], []
     for name, ver in sorted(wheels.items()):
         hits = [p for p in cache.glob("*.whl")
-                if _norm(p.name.split("-")[0]) == name and p.name.split("-")[1] == ver]
+                if canonical(p.name.split("-")[0]) == name and p.name.split("-")[1] == ver]
         (out.append(hits[0]) if hits else need.append(f"{name}=={ver}"))
     if need:
         log(f"  downloading {len(need)} wheels from PyPI into {cache}: {' '.join(need)}")

@@ -7,7 +7,7 @@ The same code runs under ``panel serve`` (Tornado's asyncio loop), in Jupyter an
 
 Usage::
 
-    from playground.training.trainer import Trainer, trainer_controls
+    from playground.training.trainer import Trainer
 
     def step():                         # trains ONE batch, returns plain floats
         xb, yb = next(batches)
@@ -28,13 +28,13 @@ Usage::
     trainer.step_once()    # one step now (pauses a run first); on_chunk gets [metrics]
     trainer.reset(seed=3)  # stops, calls on_reset(3), zeroes the counters
     trainer.queue(lambda: setattr(opt, "lr", 0.01), "learning rate 0.01")  # at next chunk
-    trainer.needs_reset("model shape changed")   # say so instead of corrupting the run
-    trainer.rebuild("dataset → xor")             # reset now if untrained, else needs_reset
-    trainer.apply_pending()                      # "Apply (new model)": reset with the change
+    trainer.rebuild("dataset → xor")  # reset now if untrained, else keep it in pending_reset
     await trainer.run()    # or run the loop yourself (tests); trainer.run_steps(n) is sync
 
-    pn.Column(trainer_controls(trainer), ...)   # Train / Pause / Step / Reset / seed + progress
-                                                # (playground/ui/trainer_controls.py)
+The page's side is elsewhere: ``trainer_controls(trainer)`` (playground/ui/trainer_controls.py)
+makes Train / Pause / Step / Reset, the seed and the progress line, and hands the trainer a
+``session`` (playground/ui/session.py) that runs each chunk under `panel serve`'s document
+lock; the default ``session`` just runs it (tests, scripts, Pyodide).
 
 State (``param`` parameters, so Panel can watch them): ``running``, ``status`` (plain text
 for the learner), ``progress`` (dict: step, epoch, epoch_float, samples, samples_per_s,
@@ -43,12 +43,11 @@ elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed
 
 A diverging run stops, restores the last good snapshot and says so in ``status``, the same
 way every time: a non-finite loss (``engine.NonFiniteLossError`` from ``loss.backward()``, or
-a NaN/inf float in the metrics), or a finite ``"loss"`` whose median over the last ``window``
-steps sits ``explode`` times above the run's first loss (Adam at a huge learning rate keeps
-a finite loss of millions). No snapshot is taken while a loss of the window is above that
-line, nor again before the step that diverged; the failed chunk never reaches ``on_chunk``;
-``diverged`` says where it happened and which step the run went back to. Other exceptions from ``step_fn`` also stop
-the run with their message (the traceback is kept in ``trainer.exception``).
+a NaN/inf float in the metrics), or a finite loss that exploded (``guard.py`` says when, and
+which points are safe to come back to); the failed chunk never reaches ``on_chunk``;
+``diverged`` says where it happened and which step the run went back to. Other exceptions
+from ``step_fn`` also stop the run with their message (the traceback is kept in
+``trainer.exception``).
 
 A change that needs a new model while a run exists (``rebuild``) is kept in
 ``pending_reset``: ``apply_pending()`` (the "Apply (new model)" button) or ``start()``
@@ -57,43 +56,30 @@ A change that needs a new model while a run exists (``rebuild``) is kept in
 from __future__ import annotations
 
 import asyncio
-import math
-import statistics
 import time
 from typing import Any, Callable
 
 import param
 
-from playground.ui.session import document_safe, locked, server_doc
-
-try:
-    from engine import NonFiniteLossError
-except ImportError:  # pragma: no cover - the engine always ships with the playground
-    class NonFiniteLossError(FloatingPointError):
-        pass
+from engine import NonFiniteLossError
+from playground.training.guard import Guard, stop_message
+from playground.training.progress import progress, value
 
 APPLY_HINT = ("Apply (new model) or Train starts a new model with it (or press Reset); "
               "the current run is kept until then.")
 
 
-def _backend_status() -> dict:
-    try:
-        from engine import backend
-        return backend.status()
-    except Exception as e:  # pragma: no cover - defensive: the UI must still render
-        return {"backend": "numpy", "reason": f"backend status unavailable: {e}", "stats": {}}
+class Direct:
+    """A Trainer's ``session`` with no document to keep in step: code just runs."""
 
+    async def locked(self, fn, *args):
+        return fn(*args)
 
-def _value(x):
-    """An int, or a callable returning one (so epochs can change mid-run)."""
-    return x() if callable(x) else x
+    def call(self, fn, *args):
+        return fn(*args)
 
-
-def _non_finite(metrics: dict) -> str | None:
-    for k, v in metrics.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            return k
-    return None
+    def serving(self) -> bool:
+        return False
 
 
 class Trainer(param.Parameterized):
@@ -129,7 +115,8 @@ class Trainer(param.Parameterized):
         self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
         self.steps_per_epoch, self.max_steps = steps_per_epoch, max_steps
         self.exception: BaseException | None = None
-        self.explode, self.window = explode, max(1, int(window))
+        self.guard = Guard(explode, window)
+        self.session = Direct()  # ui.session.Document under `panel serve` (see the docstring)
         self.diverged: dict | None = None  # {"step": where it failed, "restored": step kept}
         self._task: asyncio.Task | None = None
         self._pause_requested = False
@@ -142,32 +129,23 @@ class Trainer(param.Parameterized):
         self.samples = 0
         self.train_seconds = 0.0
         self._rate = 0.0
-        self._last_good = None
-        self._last_good_step = 0
         self._epoch_hint = None
-        self._first_loss = None  # the run's first loss: what "exploded" is measured against
-        self._recent = []        # the last `window` losses
-        self._last_good_recent = []
-        self._last_good_samples = 0
-        self._hold_until = 0     # no snapshot before this step (the last divergence)
+        self.guard.reset()
         self.diverged = None
-        self._update_progress()
+        self.update_progress()
 
-    def _update_progress(self, epoch_hint=None):
-        spe = _value(self.steps_per_epoch)
-        epoch_float = (self.step / spe) if spe else (epoch_hint or 0.0)
-        st = _backend_status()
-        self.progress = {
-            "step": self.step, "epoch": int(epoch_float), "epoch_float": epoch_float,
-            "epoch_known": bool(spe) or epoch_hint is not None,  # a GAN has no epochs
-            "max_steps": _value(self.max_steps), "samples": self.samples,
-            "samples_per_s": self._rate, "elapsed_s": self.train_seconds,
-            "backend": st.get("backend", "numpy"), "backend_reason": st.get("reason", ""),
-        }
+    def _clear_stop(self):
+        """A new go: the last stop's error and divergence no longer apply."""
+        self.error, self.diverged = "", None
+
+    def update_progress(self):
+        """Refresh ``progress`` now (e.g. when the run's length changed)."""
+        self.progress = progress(self.step, self.samples, self._rate, self.train_seconds,
+                                 value(self.steps_per_epoch), value(self.max_steps), self._epoch_hint)
 
     @property
     def finished(self) -> bool:
-        limit = _value(self.max_steps)
+        limit = value(self.max_steps)
         return limit is not None and self.step >= limit
 
     # -- controls ----------------------------------------------------------------------
@@ -186,7 +164,7 @@ class Trainer(param.Parameterized):
             loop = asyncio.get_event_loop()
         self._pause_requested = False
         self.running = True
-        self.error, self.diverged = "", None
+        self._clear_stop()
         self.status = "Training…"
         self._task = loop.create_task(self.run())
         return self._task
@@ -199,27 +177,31 @@ class Trainer(param.Parameterized):
     def toggle(self):
         self.pause() if self.running else self.start()
 
-    @document_safe
     def step_once(self) -> dict | None:
         """Train exactly one step now (pausing a run first); returns its metrics."""
+        return self.session.call(self._step_once)
+
+    def _step_once(self):
         if self.running:
             self._stop_task()
             self._set_stopped("Paused.")
         if self.pending_reset:
             self.apply_pending()
         self._apply_queue()
-        self.error, self.diverged = "", None
-        if self._last_good is None:
+        self._clear_stop()
+        if self.guard.good is None:
             self._take_snapshot()
         out = self._run_chunk(1)
         if out is not None:
-            self._update_progress(self._epoch_hint)  # the progress line names the same step
+            self.update_progress()  # the progress line names the same step
             self.status = f"Stepped: step {self.step}."
         return out[-1] if out else None
 
-    @document_safe
     def reset(self, seed: int | None = None):
         """Stop, rebuild through ``on_reset(seed)`` and zero the counters."""
+        self.session.call(self._reset, seed)
+
+    def _reset(self, seed):
         if seed is not None:
             self.seed = int(seed)
         self._stop_task()
@@ -268,37 +250,30 @@ class Trainer(param.Parameterized):
         """The training loop (what ``start()`` schedules). Yields after every chunk."""
         self.running = True
         self._pause_requested = False
-        if self._last_good is None:
+        if self.guard.good is None:
             self._take_snapshot()
         chunks = 0
         try:
             while not self._pause_requested and not self.finished:
-                if await locked(self._chunk_with_queue) is None:
+                if await self.session.locked(self._chunk_with_queue) is None:
                     return
                 chunks += 1
                 if max_chunks is not None and chunks >= max_chunks:
                     break
                 await asyncio.sleep(self._gap())
-            await locked(self._end_of_run)
+            await self.session.locked(self._end_of_run)
         except asyncio.CancelledError:
             self.running = False
             raise
         except Exception as e:  # a failing callback (on_chunk, snapshot...): stop and say so
             self.exception = e
-            await locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
+            await self.session.locked(self._set_stopped, f"Stopped by an error at step {self.step}: "
                           f"{type(e).__name__}: {e}", True)
 
     def _gap(self) -> float:
-        """How long to leave the event loop to others between two chunks.
-
-        Under `panel serve` the browser talks back after every chunk: every plot whose
-        ``DataRange1d`` follows streamed data sends its new start/end, and clicks (Pause!)
-        queue behind those. Tornado reads one websocket message at a time, and each needs
-        the document lock and a few loop turns, so a bare ``sleep(0)`` lets about one
-        message through per chunk: the backlog grows without bound, text and Pause lag
-        ever further behind. A short idle gap drains it every time. (In Pyodide each
-        message is its own JavaScript task, so ``sleep(0)`` is enough there.)"""
-        return self.server_gap if server_doc() is not None else 0
+        """How long to leave the event loop to others between two chunks: ``server_gap``
+        under a server (``ui.session.Document.serving`` says why), else nothing."""
+        return self.server_gap if self.session.serving() else 0
 
     def _chunk_with_queue(self):
         if self._pause_requested:  # pressed while this chunk was waiting for its turn
@@ -318,8 +293,8 @@ class Trainer(param.Parameterized):
     def run_steps(self, n: int) -> list:
         """Synchronously train ``n`` steps in chunks (tests, scripts); returns all metrics."""
         self._apply_queue()
-        self.error, self.diverged = "", None
-        if self._last_good is None:
+        self._clear_stop()
+        if self.guard.good is None:
             self._take_snapshot()
         out = []
         while len(out) < n and not self.finished:
@@ -332,14 +307,14 @@ class Trainer(param.Parameterized):
     def _run_chunk(self, n: int) -> list | None:
         """Run up to ``n`` steps; stream, snapshot. None when the run had to stop."""
         metrics, t0 = [], time.perf_counter()
-        spe = _value(self.steps_per_epoch)
+        spe = value(self.steps_per_epoch)
         for _ in range(n):
             if self.finished or (self._pause_requested and metrics):
                 break
             try:
                 m = dict(self.step_fn() or {})
             except NonFiniteLossError as e:
-                self._diverged(str(e), metrics, t0)
+                self._diverged(str(e), False, metrics, t0)
                 return None
             except Exception as e:  # a bug or bad input: stop cleanly, keep the message
                 self.exception = e
@@ -347,13 +322,9 @@ class Trainer(param.Parameterized):
                 self._set_stopped(f"Stopped by an error at step {self.step + 1}: "
                                   f"{type(e).__name__}: {e}", error=True)
                 return None
-            bad = _non_finite(m)
-            if bad is not None:
-                self._diverged(f"{bad} became {m[bad]}", metrics, t0)
-                return None
-            why = self._exploded(m.get("loss"))
-            if why:
-                self._diverged(why, metrics, t0, finite=True)
+            bad = self.guard.check(m)
+            if bad:
+                self._diverged(*bad, metrics, t0)
                 return None
             self.step += 1
             self.samples += int(m.get("samples", 0))
@@ -364,7 +335,7 @@ class Trainer(param.Parameterized):
             if self.chunk_seconds and time.perf_counter() - t0 > self.chunk_seconds:
                 break
         self._flush(metrics, t0)
-        if self._settled():  # weights on their way up are no place to come back to
+        if self.guard.settled(self.step):  # weights on their way up are no place to come back to
             self._take_snapshot()
         return metrics
 
@@ -380,57 +351,29 @@ class Trainer(param.Parameterized):
             self._epoch_hint = metrics[-1].get("epoch")
         if now - self._progress_at >= self.progress_every or self.finished:
             self._progress_at = now
-            self._update_progress(self._epoch_hint)
+            self.update_progress()
         if metrics and self.on_chunk is not None:
             self.on_chunk(metrics)
 
-    def _exploded(self, loss) -> str | None:
-        """Why the run counts as diverged although its loss is finite, or None."""
-        if self.explode is None or not isinstance(loss, (int, float)):
-            return None
-        if self._first_loss is None:
-            self._first_loss = abs(float(loss))
-        self._recent = (self._recent + [float(loss)])[-self.window:]
-        typical = statistics.median(self._recent)
-        if len(self._recent) < self.window or typical <= self.explode * self._first_loss or not self._first_loss:
-            return None
-        return (f"its median over the last {self.window} steps is {typical:.3g}, "
-                f"{typical / self._first_loss:.3g}× the first loss {self._first_loss:.3g}")
-
-    def _settled(self) -> bool:
-        """May this point be the one a divergence goes back to? Not while a loss of the
-        window is above the `explode` line, nor before the step that last diverged: where
-        a chunk ends depends on the clock, and the next divergence must go back to the
-        same step as the last one."""
-        if self.step < self._hold_until:
-            return False
-        return not (self.explode and self._first_loss and
-                    max(self._recent, default=0) > self.explode * self._first_loss)
-
-    def _diverged(self, why, metrics, t0, finite=False):
+    def _diverged(self, why, finite, metrics, t0):
         """Stop, undo the steps since the last good snapshot, say why."""
-        failed_at = self.step + 1
+        failed_at, g = self.step + 1, self.guard
         restored = ""
-        if self._restore_fn is not None and self._last_good is not None:
+        if self._restore_fn is not None and g.good is not None:
             self.train_seconds += time.perf_counter() - t0
-            self.samples = self._last_good_samples
-            self._restore_fn(self._last_good)
-            self.step, self._recent = self._last_good_step, list(self._last_good_recent)
-            restored = f" Restored the last good weights (step {self._last_good_step})."
+            self.samples = g.good_samples
+            self._restore_fn(g.good)
+            self.step, g.recent = g.good_step, list(g.good_recent)
+            restored = f" Restored the last good weights (step {g.good_step})."
         else:  # nothing to go back to: the good steps of this chunk still count
             self._flush(metrics, t0)
         self.diverged = {"step": failed_at, "restored": self.step}
-        self._hold_until = max(self._hold_until, failed_at)
-        what = (f"the loss exploded at step {failed_at} ({why})" if finite else
-                f"the loss is not a finite number at step {failed_at} ({why.split(':')[0]})")
-        self._set_stopped(f"Stopped: {what}. Training diverged — try a lower learning rate "
-                          f"(e.g. 10× smaller) or gradient clipping.{restored}", error=True)
+        self.guard.hold(failed_at)
+        self._set_stopped(stop_message(why, failed_at, finite, restored), error=True)
 
     def _take_snapshot(self):
         if self._snapshot_fn is not None:
-            self._last_good = self._snapshot_fn()
-            self._last_good_step, self._last_good_recent = self.step, list(self._recent)
-            self._last_good_samples = self.samples
+            self.guard.keep(self._snapshot_fn(), self.step, self.samples)
 
     def _apply_queue(self):
         applied = []
@@ -458,7 +401,7 @@ class Trainer(param.Parameterized):
         self._pause_requested = False
 
     def _set_stopped(self, message: str, error: bool = False):
-        self._update_progress(self._epoch_hint)
+        self.update_progress()
         self.running = False
         self._pause_requested = False
         self.status = message

@@ -2,7 +2,7 @@
 
 In Pyodide the Python side lives in a Web Worker, which has no canvas events and no
 ``localStorage``; a ``pn.custom.JSComponent``'s ESM code runs on the main thread, and its
-parameters sync both ways. Two such components:
+parameters sync both ways. Three such components:
 
 * :class:`DrawingCanvas` — draw with mouse, pen or finger (pointer events), Clear and Undo;
   after every stroke (and every ~120 ms while drawing) it sends the ink as a base64 string
@@ -11,8 +11,6 @@ parameters sync both ways. Two such components:
   saved list arrives in ``items`` once rendered; setting ``items`` from Python writes it.
 * :class:`FilePicker` — a file input whose every choice arrives as one ``file`` value (name,
   bytes and a counter together), even an empty file or the same file again.
-
-And :func:`wrap_row`, the row whose items wrap in a narrow column.
 """
 from __future__ import annotations
 
@@ -201,12 +199,3 @@ class FilePicker(pn.custom.JSComponent):
         """What the browser does when a file is chosen (tests, scripts)."""
         n = (self.file or {}).get("n", 0) + 1
         self.file = {"name": name, "data": base64.b64encode(bytes(raw)).decode(), "n": n}
-
-
-def wrap_row(*objects, styles=None, **kw):
-    """A row whose items wrap onto more lines in a narrow column (a phone, a blog's embed).
-
-    Not ``pn.FlexBox``: a ReactiveHTML, whose first render needs ``nh3``, which the page loads
-    only after it is interactive. Bokeh gives a row the sum of its items' minimum widths as
-    its own, so it would never wrap: ``min-width: 0``."""
-    return pn.Row(*objects, styles={"flex-wrap": "wrap", "min-width": "0", **(styles or {})}, **kw)

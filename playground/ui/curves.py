@@ -1,6 +1,6 @@
 """Curves that stay readable (names, GAN and lines apps): legends beside the plot, not on
-it; plots that grow and shrink with their column; a run that blows up drawn at a cap with
-a red mark, so the curves before and after it keep their scale.
+it; a run that blows up drawn at a cap with a red mark, so the curves before and after it
+keep their scale (plots that narrow with their column: ``layout.pane``).
 
 Why a cap: a diverging loss climbs to 1e30 before it turns NaN, and an auto-ranged axis
 then squeezes every honest value onto zero (the trainer restores the weights, the plot
@@ -22,46 +22,6 @@ def legend_above(fig, size="9pt"):
         leg.location = "top_left"
         fig.add_layout(leg, "above")
     return fig
-
-
-def pane(fig, min_width=260):
-    """A Panel pane whose figure narrows with a narrow column (its height stays)."""
-    import panel as pn
-    # the height stays: "scale_width" came out square in the page (a 380x48 strip 380 tall)
-    fig.sizing_mode, fig.max_width, fig.min_width = "stretch_width", fig.width, min_width
-    return pn.pane.Bokeh(fig, sizing_mode="stretch_width", max_width=fig.width, min_width=min_width)
-
-
-def item(width):
-    """Stylesheets for an item of a ``wrap`` row (in a column, a basis would be a height): `width` px wide where the line has room, on
-    a line of its own (and narrower) where it has not. Without a basis, Bokeh's items all
-    squeeze onto one line down to their minimum width before any wraps (and Bokeh's own
-    inline sizes win over ``styles``: hence a stylesheet, !important)."""
-    return [f":host {{ flex: 0 1 {width}px !important; min-width: 0 !important; }}"]
-
-
-def wrap(*objects, **kw):
-    """A row that wraps its items onto more lines in a narrow column (an embed in a blog).
-
-    Not ``pn.FlexBox``: that is a ReactiveHTML, whose strings Panel sanitises with ``nh3``,
-    a package the page loads only after it is interactive. Bokeh gives a row the sum of its
-    items' minimum widths: ``min-width: 0`` lets it take the column's width and wrap."""
-    import panel as pn
-    for o in objects:  # a Bokeh pane's figure is itself the row's item (not the pane)
-        target = o.object if isinstance(o, pn.pane.Bokeh) else o
-        if target.max_width:
-            target.stylesheets = [*target.stylesheets, *item(target.max_width)]
-    kw.setdefault("sizing_mode", "stretch_width")
-    return pn.Row(*objects, stylesheets=[":host { flex-wrap: wrap !important; min-width: 0 !important; }"],
-                  **kw)
-
-
-def column(*objects, max_width=400, **kw):
-    """A column of controls, at most `max_width` wide, that narrows with its page (Bokeh
-    would keep it as wide as its widest wrapped row)."""
-    import panel as pn
-    return pn.Column(*objects, sizing_mode="stretch_width", max_width=max_width,
-                     stylesheets=[":host { min-width: 0 !important; }"], **kw)
 
 
 class Capped:

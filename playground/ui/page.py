@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import panel as pn
 
-AFTER_RENDER = "descent_after_render"  # the key site/templates/worker.js reads in pn.state.cache
+AFTER_RENDER = "descent_after_render"  # the key playground/worker/bridge.py reads in pn.state.cache
 
 
 def after_render(fn):

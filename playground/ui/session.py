@@ -2,13 +2,14 @@
 
 Under a Bokeh server, models may only change while the session's document lock is held; in
 Pyodide, Jupyter and tests there is no such lock (``server_doc()`` is None) and code just runs.
+:class:`Document` is what a Trainer runs its chunks through (``trainer_controls`` hands it over).
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 
-__all__ = ["server_doc", "locked", "document_safe"]
+__all__ = ["server_doc", "locked", "document_safe", "Document"]
 
 
 def server_doc():
@@ -65,3 +66,25 @@ def document_safe(fn):
         with unlocked():
             return fn(*args, **kwargs)
     return wrapper
+
+
+class Document:
+    """A Trainer's ``session`` in a page: each chunk holds the document lock (``locked``),
+    a control's call can change models from any callback (``call``), and ``serving`` says
+    whether a server sits between the Python and the browser."""
+
+    async def locked(self, fn, *args):
+        return await locked(fn, *args)
+
+    def call(self, fn, *args):
+        return document_safe(fn)(*args)
+
+    def serving(self) -> bool:
+        """Under `panel serve` the browser talks back after every chunk: every plot whose
+        ``DataRange1d`` follows streamed data sends its new start/end, and clicks (Pause!)
+        queue behind those. Tornado reads one websocket message at a time, and each needs
+        the document lock and a few loop turns, so a bare ``sleep(0)`` lets about one
+        message through per chunk: the backlog grows without bound, text and Pause lag
+        ever further behind. The Trainer leaves a short idle gap then, which drains it every
+        time. (In Pyodide each message is its own JavaScript task: ``sleep(0)`` is enough.)"""
+        return server_doc() is not None

@@ -7,12 +7,13 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from playground.ui.session import server_doc
+from playground.ui.session import Document, server_doc
 
 if TYPE_CHECKING:  # the name only, for the annotations
     from playground.training.trainer import Trainer
 
 __all__ = ["trainer_controls", "progress_text", "backend_badge"]
+
 
 def progress_text(p: dict) -> str:
     """One line for the learner: epoch, step and speed (the backend: ``backend_badge``)."""
@@ -40,8 +41,11 @@ def backend_badge(p: dict) -> tuple[str, str]:
 
 
 def trainer_controls(trainer: Trainer, *, seed: bool = True, width: int | None = None):
-    """Train/Pause, Step, Reset, seed, a progress bar and the status line, bound to ``trainer``."""
+    """Train/Pause, Step, Reset, seed, a progress bar and the status line, bound to ``trainer``
+    (which from now on runs its chunks under the page's document lock: ``session.Document``)."""
     import panel as pn
+
+    trainer.session = Document()
 
     train = pn.widgets.Button(label="Train", color="primary", width=90)
     step = pn.widgets.Button(label="Step", width=70)

@@ -10,7 +10,8 @@ const abs = (p) => new URL(p, SITE_ROOT).href;
 const INDEX_URL = abs(CONFIG.pyodide);
 // the standard library compiled to bytecode at build time (the core's zip holds sources only)
 const STDLIB_URL = abs(CONFIG.stdlib);
-const STAGES = ["runtime", "packages", "wheel", "data", "app"];
+// boot() begins its stages in the order of the one list the page's loader shows,
+// sitebuild.loader.STAGES; the build checks that it does.
 
 let stage = null;
 let loaded = 0;
@@ -144,7 +145,6 @@ async function boot() {
     throw await diagnose(`the Python runtime (Pyodide ${CONFIG.pyodideVersion})`,
                          ours ? INDEX_URL + "pyodide.asm.wasm" : STDLIB_URL, e);
   }
-  self.pyodide.globals.set("sendPatch", sendPatch);
   finish();
 
   // 2. packages: numpy & co. from the Pyodide distribution, bokeh + panel (+ their pure
@@ -194,13 +194,13 @@ async function boot() {
     self.postMessage({type: "descent:stage", stage: "data", state: "skipped", detail: "not needed"});
   }
 
-  // 5. app: Panel's resources from this site, the WebGPU matmul hook, then the app itself
+  // 5. app: Panel's resources from this site, the WebAssembly matmul kernels, then the app itself
   begin("app", 0, CONFIG.title);
   self.pyodide.globals.set("descent_panel_root", abs("vendor/panel/"));
   self.pyodide.globals.set("descent_gpu_module", abs(CONFIG.webgpu));  // for tests and the console
   self.pyodide.runPython(`import os; os.environ["PANEL_CDN_ROOT"] = descent_panel_root`);
-  self.pyodide.runPython(LATER_PY);
-  self.pyodide.runPython(BACKENDS_PY);
+  const hold = workerPython("later", "hold");
+  try { hold(); } finally { hold.destroy(); }
   await installBackend("wasm", CONFIG.wasm);
   let docs_json, render_items, root_ids;
   try {
@@ -208,7 +208,9 @@ async function boot() {
   } catch (e) {
     throw new StageError("python", `The app failed to start: ${pythonError(e)}`);
   }
-  self.pyodide.runPython(PANEL_PY);
+  // after the app, which has imported Panel's worker module the bridge uses
+  bridge = {rendered: workerPython("bridge", "rendered"), patch: workerPython("bridge", "patch"),
+            location: workerPython("bridge", "location")};
   finish();
   appReady();
   self.postMessage({type: "render", docs_json, render_items, root_ids});
@@ -216,26 +218,17 @@ async function boot() {
   installBackend("webgpu", CONFIG.webgpu);
 }
 
+// The worker's Python: a function of playground/worker/ (in our wheel), looked up by name.
+// (an attribute's proxy is borrowed from its module's and goes with it: hence the copy)
+function workerPython(module, name) {
+  const mod = self.pyodide.pyimport(`playground.worker.${module}`);
+  try { return mod[name].copy(); } finally { mod.destroy(); }
+}
+
 // The Pyodide packages no page imports while it boots (requests and its kin, which Panel's
 // worker code patches through pyodide-http; narwhals, nh3, xyzservices...) load once the app
-// is interactive: a second less before the first click, and everything there afterwards.
-// Until then Panel gets a pyodide_http whose patch_all() waits: the real one patches
-// requests/urllib when it has arrived. Without any pyodide_http, Panel would import pandas.
-const LATER_PY = `
-import sys, types
-_ph = types.ModuleType("pyodide_http")
-_ph.patch_all = lambda: None
-_ph.descent_placeholder = True
-sys.modules.setdefault("pyodide_http", _ph)
-del _ph
-
-def _descent_later_loaded():
-    if getattr(sys.modules.get("pyodide_http"), "descent_placeholder", False):
-        del sys.modules["pyodide_http"]
-    import pyodide_http
-    pyodide_http.patch_all()
-`;
-
+// is interactive: a second less before the first click, and everything there afterwards
+// (playground/worker/later.py holds pyodide_http's place until then).
 async function installLater() {
   if (!(CONFIG.laterPackages || []).length) return;
   const failed = [];
@@ -244,30 +237,18 @@ async function installLater() {
     console.warn(`[descent] packages loaded after start failed: ${failed.join("; ")}`);
     return;
   }
-  self.pyodide.runPython("_descent_later_loaded()");
+  const arrived = workerPython("later", "arrived");
+  try { arrived(); } finally { arrived.destroy(); }
   self.postMessage({type: "descent:later", packages: CONFIG.laterPackages});
 }
 
 // The matmul backends. The WebAssembly kernels first, before the app is built (they load and
 // calibrate in a fraction of a second and make its start faster); WebGPU after the app is
 // interactive (calibrating a GPU takes seconds; the app runs meanwhile). Whatever fails
-// leaves what ran before it, and the bar says which backend runs and why.
-const BACKENDS_PY = `
-import json
-from engine import backend as _be
-async def _descent_backend(name, url):
-    try:
-        mod = __import__(f"engine.backend.{name}", fromlist=["install"])
-        await mod.install(module_url=url)
-    except Exception as e:  # the app must run even when a backend breaks
-        _be.unavailable(f"numpy: the {name} backend failed to start: {e}")
-    st = _be.status()
-    under = f"; smaller products: {st['under']}" if st["under"] != "numpy" else ""
-    return st["reason"] + under
-`;
-
+// leaves what ran before it, and the bar says which backend runs and why
+// (playground/worker/backends.py).
 async function installBackend(name, url) {
-  const fn = self.pyodide.globals.get("_descent_backend");
+  const fn = workerPython("backends", "install");
   try {
     const why = await fn(name, abs(url));
     self.postMessage({type: "descent:backend", text: String(why)});
@@ -327,26 +308,8 @@ self.addEventListener("message", async (event) => {
 // patch overwrites the global before the first one ran, and a click (Pause!) is lost. Here
 // each message waits its turn and hands its data to Python as an argument, and "idle" goes
 // out only once the patch is applied (the page coalesces what arrives meanwhile).
-const PANEL_PY = `
-from panel.io.state import state as _pn_state
-from panel.io.pyodide import _convert_json_patch, _link_docs_worker
-
-def _descent_rendered(_=None):
-    _link_docs_worker(_pn_state.curdoc, sendPatch, setter="js")
-    for fn in _pn_state.cache.pop("descent_after_render", []):  # playground/ui/page.py
-        fn()
-
-def _descent_patch(patch):
-    _pn_state.curdoc.apply_json_patch(_convert_json_patch(patch), setter="js")
-
-def _descent_location(location):
-    import json
-    from panel.util import edit_readonly
-    if _pn_state.location:
-        loc = json.loads(location)
-        with edit_readonly(_pn_state.location):
-            _pn_state.location.param.update({k: v for k, v in loc.items() if k in _pn_state.location.param})
-`;
+// The Python side: playground/worker/bridge.py.
+let bridge = null;
 let appReady;
 const ready = new Promise((resolve) => { appReady = resolve; });
 const inbox = [];
@@ -364,14 +327,13 @@ async function drain() {
   await ready;
   while (inbox.length) {
     const m = inbox.shift();
-    const fn = self.pyodide.globals.get("_descent_" + m.type);
+    const fn = bridge[m.type];
+    const arg = m.type === "rendered" ? sendPatch : (m.patch ?? m.location);
     try {
       // callPromising: Python may wait on JavaScript (run_sync: the WebGPU hook) inside it
-      await (fn.callPromising ? fn.callPromising(m.patch ?? m.location) : fn(m.patch ?? m.location));
+      await (fn.callPromising ? fn.callPromising(arg) : fn(arg));
     } catch (e) {
       console.error(`[descent] applying a ${m.type} message failed: ${pythonError(e)}`);
-    } finally {
-      fn.destroy();
     }
     if (m.type === "patch") self.postMessage({type: "idle"});
   }

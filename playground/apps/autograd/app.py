@@ -1,7 +1,7 @@
 """Autograd explorer: type an expression over a few scalars, see the engine's computation
 graph, and step through the backward pass one node at a time (the chain rule, visible).
 
-The parser and the graph (no Panel) are in ``autograd_graph``; this module is the page.
+The parser and the graph (no Panel) are in ``graph.py``; this module is the page.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _plain(text: str) -> str:
 def autograd_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, Range1d
-    from playground.ui.components import wrap_row
+    from playground.ui.layout import wrap_row
     from playground.ui.plots import figure
 
     from playground.ui.session import document_safe

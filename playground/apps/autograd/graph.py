@@ -4,7 +4,7 @@ scalars, and the engine graph they build with its backward pass one node at a ti
 The expression is parsed with ``ast`` and only a whitelist of nodes and functions is
 accepted (numbers, the variables, + - * / **, unary minus and a few functions); nothing
 is ever passed to ``eval``. Evaluating the parsed tree builds a real ``engine`` graph;
-the backward steps call each engine node's own ``_backward`` so what you see is exactly
+the backward steps call each engine node's own ``grad_fn`` so what you see is exactly
 what ``loss.backward()`` does. The app is ``playground.apps.autograd.app``.
 """
 from __future__ import annotations
@@ -154,18 +154,18 @@ class Graph:
             elif id(t) not in index:
                 index[id(t)] = None
                 stack.append((t, True))
-                stack.extend((p, False) for p in reversed(t._parents))
+                stack.extend((p, False) for p in reversed(t.parents))
         for i, t in enumerate(order):
             index[id(t)] = i
         for i, t in enumerate(order):
-            if t._parents:
+            if t.parents:
                 kind, label = "op", t.op
             elif id(t) in names:
                 kind, label = "var", names[id(t)]
             else:
                 kind, label = "const", fmt(float(t.data))
             self.nodes.append({"tensor": t, "kind": kind, "label": label,
-                               "parents": [index[id(p)] for p in t._parents]})
+                               "parents": [index[id(p)] for p in t.parents]})
         depth = []
         for nd in self.nodes:
             depth.append(1 + max((depth[p] for p in nd["parents"]), default=-1))
@@ -202,7 +202,7 @@ class Graph:
             return self.last_message
         t = nd["tensor"]
         with np.errstate(all="ignore"):
-            parent_grads = t._backward(np.asarray(g, dtype=t.data.dtype))
+            parent_grads = t.grad_fn(np.asarray(g, dtype=t.data.dtype))
         lines = []
         for p, pg in zip(nd["parents"], parent_grads):
             if pg is None or not self.nodes[p]["tensor"].requires_grad:

@@ -7,273 +7,163 @@ show up as a spike at 0). Draw your own digit and watch the class probabilities 
 stroke. Runs are kept in the browser ("Your runs"); models save to and load from the
 engine's open ``.npz`` format.
 
-``digits_app(**state)`` returns the Panel object; ``DigitsApp`` is the object behind it
-(tests drive it directly; its figures are in digits_plots.py, its widgets and layouts in
-digits_views.py). ``panel serve
-playground/apps/digits/app.py`` serves it.
-``digits_app(view="draw")`` and ``digits_app(view="train")`` are the compact pages the site
-embeds in blog posts (``embed/digits-draw.html``, ``embed/digits-train.html``): the drawing
-pad with the shipped classifier, or the trainer with its curves.
+The app is a folder: ``run.py`` the state and steps (no Panel), ``plots.py`` the figures,
+``views.py`` the widgets, this file keeps them in step (``DigitsApp``) and lays them out:
+``digits_app(view=None)`` the whole app, ``digits_app(view="draw")`` and
+``digits_app(view="train")`` the compact pages the site embeds in blog posts
+(``embed/digits-draw.html``, ``embed/digits-train.html``): the drawing pad with the shipped
+classifier, or the trainer with its curves. ``panel serve playground/apps/digits`` serves it
+(main.py); ``python -m playground.apps.digits.check mlp cnn`` checks the recipes.
+
+Sizes: the whole app uses the window's width (a 320 px sidebar, the curves share the rest) and
+keeps the controls and the curves above the fold at 1,400×1,000; an embed lays out for the
+width its iframe gets (320–800 px): parts sit side by side where they fit and wrap below
+where they do not.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import io as _io
-import math
+import io
 import time
 
 import numpy as np
 import panel as pn
-import param
 
-import engine
-from engine import nn
-from engine import data as edata
-from engine.tensor import Tensor, rng as engine_rng
-from playground.apps.digits.plots import DigitsPlots, _layers
-from playground.apps.digits.views import LR_OPTIONS, MODEL_NAMES, OPTIMISERS, VIEWS, DigitsViews
-from playground.training.recipes import ACTIVATIONS, RECIPES, build_model, make_optimizer
-from playground.training.trainer import Trainer
+from playground.apps.digits.plots import PROBE, DigitsPlots
+from playground.apps.digits.run import (LIVE, STRUCTURAL, DigitsRun, describe, first_layer_tiles,
+                                        layer_names, layer_outputs, weight_layers)
+from playground.apps.digits.views import DigitsViews
+from playground.ui.layout import wrap_row
+from playground.ui.page import after_render
 
-__all__ = ["digits_app", "DigitsApp", "build_model", "RECIPES", "use_digits_data", "check_recipe"]
+__all__ = ["digits_app", "DigitsApp", "VIEWS"]
 
-
-EVAL_EVERY = 0.25      # held-out evaluation every quarter epoch
-EVAL_SLICE = 500       # ... spread over chunks, this many digits each
+VIEWS = (None, "draw", "train")  # digits_app(view=...): the whole app, or an embed's part
 STREAM_EVERY_S = 0.3   # train-curve points at most this often
+VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
+EMBED_MAX = 800        # an embed never grows wider than this
+SIDEBAR = 320
+# Bokeh gives a stretching Row the sum of its parts' widths as its min-width: no wrapping then
+SHRINK = {"min-width": "0px"}
+ITEM = {"flex": "1 1 290px", "min-width": "290px"}  # a part of a wrap(): wraps below 290 px
 
 
-# --------------------------------------------------------------------------- models
-
-def describe(model) -> str:
-    """'784-256-128-10' for MLPs, layer names otherwise."""
-    parts = []
-    for m in _layers(model):
-        if isinstance(m, nn.Linear):
-            if not parts:
-                parts.append(str(m.in_features))
-            parts.append(str(m.out_features))
-        elif isinstance(m, nn.Conv2d):
-            parts.append(f"conv{m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]}"
-                         f"({m.out_channels})")
-        elif isinstance(m, (nn.MaxPool2d,)):
-            parts.append("pool")
-    return "-".join(parts)
+def wrap(*objects, **kw):
+    """Side by side where the width allows, one below the other where it does not."""
+    return wrap_row(*objects, margin=0, sizing_mode="stretch_width", styles={"align-items": "flex-start"}, **kw)
 
 
-def _load_data():
-    return edata.load_mnist()
-
-
-_DATA_CACHE = {}
-
-
-def use_digits_data(data):
-    """Provide MNIST arrays ``((x_train, y_train), (x_test, y_test))`` yourself, e.g. in the
-    browser after fetching the .npz: ``use_digits_data(engine.data.load_mnist_bytes(b))``."""
-    _DATA_CACHE["d"] = data
-
-
-def digits_data():
-    """MNIST-10k, loaded once per process (the browser fetches the .npz once)."""
-    if "d" not in _DATA_CACHE:
-        _DATA_CACHE["d"] = _load_data()
-    return _DATA_CACHE["d"]
-
-
-# --------------------------------------------------------------------------- the app
-
-class DigitsApp(DigitsViews, DigitsPlots, param.Parameterized):
-    """The digits playground's state and widgets; ``view`` is the page."""
-
-    model_kind = param.Selector(default="mlp", objects=list(MODEL_NAMES), label="Model")
-    layers = param.Integer(default=2, bounds=(1, 4), label="Hidden layers")
-    width = param.Selector(default=512, objects=[16, 32, 64, 128, 256, 512], label="Width (halves per layer)")
-    dropout = param.Selector(default=0.1, objects=[0.0, 0.1, 0.25, 0.5], label="Dropout")
-    activation = param.Selector(default="relu", objects=list(ACTIVATIONS), label="Activation")
-    optimizer = param.Selector(default="adam", objects=list(OPTIMISERS), label="Optimiser")
-    lr = param.Selector(default=1e-3, objects=LR_OPTIONS, label="Learning rate")
-    batch_size = param.Selector(default=64, objects=[16, 32, 64, 128, 256], label="Batch size")
-    epochs = param.Integer(default=20, bounds=(1, 60), label="Epochs")
-    augment = param.Boolean(default=True, label="Augment (shift ±2 px, rotate ±10°)")
-    schedule = param.Selector(default="cosine", objects=["cosine", "constant"], label="LR schedule")
-
-    _structural = ("model_kind", "layers", "width", "activation", "dropout")
+class DigitsApp:
+    """A digits run (``run``), its ``trainer``, figures (``plots``) and widgets (``views``),
+    kept in step; ``view`` is the page."""
 
     def __init__(self, data=None, seed=0, recipe=True, **state):
-        kind = state.get("model_kind", "mlp")
-        if recipe:  # defaults of the chosen model's recipe, overridden by explicit state
-            state = {**RECIPES[kind], **state}
-        super().__init__(**state)
-        (self.xtr, self.ytr), (self.xte, self.yte) = data if data is not None else digits_data()
-        self.n_train = len(self.ytr)
-        self._loaded = None          # a model loaded from a file, used by the next build
-        self._last_view = 0.0
-        self._last_stream = 0.0
-        self._pending = []
-        self.model_note = ""
-        self._inside = False         # the "Inside the model" figures: built by show_inside()
-        self._make_sources()
-        self.trainer = Trainer(
-            self._step, chunk=20, chunk_seconds=0.2, seed=seed,
-            on_chunk=self._on_chunk, snapshot=self._snapshot, restore=self._restore,
-            on_reset=self._build, on_stop=self._on_stop,
-            max_steps=self._max_steps)
-        self._make_widgets()
-        self._build(seed)
-        self.param.watch(self._structural_change, list(self._structural))
-        self.param.watch(self._live_change, ["optimizer", "lr", "batch_size", "augment",
-                                             "schedule", "epochs"])
+        self.run = run = DigitsRun(data, seed, recipe, **state)
+        self.plots = DigitsPlots()
+        self.trainer = run.trainer(seed=seed, on_chunk=self._on_chunk, restore=self._restore,
+                                   on_reset=self._build, on_stop=self._on_stop)
+        self.views = v = DigitsViews(run, self.trainer, download=self._download)
+        v.canvas.param.watch(self.predict_drawing, "image")
+        v.upload.param.watch(self._on_upload, "file")
+        self.shipped, self.shipped_problem = False, ""  # use_shipped_classifier() sets them
+        self.drawing_probs = None
+        self._last_view = self._last_stream = 0.0
+        self._show_new_run()
+        run.param.watch(self._structural_change, list(STRUCTURAL))
+        run.param.watch(self._live_change, list(LIVE))
 
-    # ------------------------------------------------------------------ run state
+    # ------------------------------------------------------------------ the run, shown
     def _build(self, seed):
-        """A fresh run: model (or the loaded one), optimiser, data order; clears the plots."""
-        engine.manual_seed(seed)
-        if self._loaded is not None:
-            self.model, self._loaded = self._loaded, None
-        else:
-            self.model = build_model(self.model_kind, self.layers, self.width, self.activation,
-                                     self.dropout)
-            self.model_note = ""
-            if hasattr(self, "file_msg"):  # "Loaded x.npz …" no longer describes this model
-                self.file_msg.visible = False
-        self.opt = make_optimizer(self.optimizer, self.model.parameters(), self.lr)
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(self.n_train)
-        self.pos = 0
-        self.samples_seen = 0
-        self.next_eval = EVAL_EVERY
-        self._eval_parts = None  # held-out logits so far, while an evaluation is under way
-        self.run_id = f"{time.time():.3f}-{seed}"
-        self.run_started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        self.last_eval = None
+        """The trainer's Reset: a new run, its figures cleared."""
+        self.run.build(seed)
+        if not self.run.model_note:  # "Loaded x.npz …" no longer describes this model
+            self.views.file_msg.visible = False
+        self._show_new_run()
+
+    def _show_new_run(self):
         self._pending = []
-        self._clear_curves()
-        self._make_hist_figures()
-        self._evaluate()
-        self._refresh_views(force=True)
+        self.plots.clear_curves()
+        self.plots.make_hist_figures(layer_names(self.run.model))
+        self.evaluate()
+        self.refresh_views(force=True)
         self._refresh_model_info()
 
-    def _epoch_float(self):
-        return self.samples_seen / self.n_train
+    def _restore(self, snapshot):
+        self.run.restore(snapshot)
+        self.evaluate()
+        self.refresh_views(force=True)
 
-    def _max_steps(self):
-        remaining = self.epochs * self.n_train - getattr(self, "samples_seen", 0)
-        step = self.trainer.step if hasattr(self, "trainer") else 0
-        return step + max(0, math.ceil(remaining / self.batch_size))
-
-    def _current_lr(self):
-        if self.schedule == "cosine":
-            t = min(1.0, self._epoch_float() / self.epochs)
-            return self.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
-        return self.lr
-
-    def _next_batch(self, bs):
-        idx = self.order[self.pos:self.pos + bs]
-        self.pos += len(idx)
-        if self.pos >= self.n_train:  # epoch boundary: a fresh shuffle
-            self.order = self.rng.permutation(self.n_train)
-            self.pos = 0
-        return idx
-
-    def _step(self):
-        idx = self._next_batch(self.batch_size)
-        xb, yb = self.xtr[idx], self.ytr[idx]
-        if self.augment:
-            xb = edata.augment(xb, self.rng, max_shift=2, max_rot_deg=10)
-        self.opt.lr = self._current_lr()
-        self.model.train()
-        logits = self.model(Tensor(xb))
-        loss = nn.functional.cross_entropy(logits, yb)
-        self.opt.zero_grad()
-        loss.backward()   # raises NonFiniteLossError on NaN/inf: the trainer stops and restores
-        self.opt.step()
-        self.samples_seen += len(idx)
-        return {"loss": float(loss.item()), "acc": float((logits.data.argmax(1) == yb).mean()),
-                "samples": len(idx), "epoch": self._epoch_float()}
-
-    def _snapshot(self):
-        return {"model": self.model.state_dict(), "opt": _copy_state(self.opt.state),
-                "samples_seen": self.samples_seen, "pos": self.pos, "order": self.order,
-                "rng": self.rng.bit_generator.state, "engine_rng": engine_rng().bit_generator.state}
-
-    def _restore(self, s):
-        self.model.load_state_dict(s["model"])
-        self.opt.state = _copy_state(s["opt"])
-        self.opt.zero_grad()  # the failed step's gradients are not the restored model's
-        self.samples_seen, self.pos, self.order = s["samples_seen"], s["pos"], s["order"]
-        self.rng.bit_generator.state = s["rng"]
-        engine_rng().bit_generator.state = s["engine_rng"]  # dropout: the same masks again
-        self._evaluate()
-        self._refresh_views(force=True)
-
-    # ------------------------------------------------------------------ evaluation
-    def predict_logits(self, x, batch=500):
-        self.model.eval()
-        with engine.no_grad():
-            out = np.concatenate([self.model(Tensor(x[i:i + batch])).data
-                                  for i in range(0, len(x), batch)])
-        return out
-
-    def _evaluate(self, logits=None):
-        logits = self.predict_logits(self.xte) if logits is None else logits
-        z = logits - logits.max(1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-        pred = logits.argmax(1)
-        loss = float(-logp[np.arange(len(self.yte)), self.yte].mean())
-        acc = float((pred == self.yte).mean())
-        self.last_eval = {"loss": loss, "acc": acc, "pred": pred, "prob": np.exp(logp),
-                          "epoch": self._epoch_float()}
-        if math.isfinite(loss):
-            self._stream_point(self.test_src, self._epoch_float(), loss, acc, rollover=2000)
-        self._update_confusion()
-        self._update_mistakes()
-        self.acc_fig.title.text = f"Accuracy — held-out {acc:.2%}"
-        return acc
-
-    @property
-    def test_accuracy(self):
-        return self.last_eval["acc"] if self.last_eval else float("nan")
+    def evaluate(self, logits=None):
+        """Evaluate on the held-out digits and show it; returns the accuracy."""
+        ev = self.run.evaluate(logits)
+        self.plots.show_eval(ev, self.run.xte, self.run.yte)
+        return ev["acc"]
 
     def _on_chunk(self, metrics):
         self._pending.extend(metrics)
         now = time.perf_counter()
-        due_eval = self._epoch_float() >= self.next_eval or self.trainer.finished
-        if due_eval or now - self._last_stream >= STREAM_EVERY_S:
+        due = self.run.epoch >= self.run.next_eval or self.trainer.finished
+        if due or now - self._last_stream >= STREAM_EVERY_S:
             self._flush_train_points()
             self._last_stream = now
-        if due_eval and self._eval_parts is None:
-            self._eval_parts = []
-            self.next_eval = (math.floor(self._epoch_float() / EVAL_EVERY) + 1) * EVAL_EVERY
-        if self._eval_parts is not None:
-            # One slice of the held-out digits per chunk: a whole evaluation is about a second
-            # of numpy in the browser, long enough to delay a click (Pause).
-            i = len(self._eval_parts) * EVAL_SLICE
-            self._eval_parts.append(self.predict_logits(self.xte[i:i + EVAL_SLICE]))
-            if i + EVAL_SLICE >= len(self.xte):
-                logits, self._eval_parts = np.concatenate(self._eval_parts), None
-                self._evaluate(logits)
-        self._refresh_views()
+        ev = self.run.evaluate_in_slices(due)
+        if ev is not None:
+            self.plots.show_eval(ev, self.run.xte, self.run.yte)
+        self.refresh_views()
 
     def _flush_train_points(self):
         """One point (the mean over the steps since the last one) per flush: few, cheap patches."""
         if not self._pending:
             return
         ms, self._pending = self._pending, []
-        self._stream_point(self.train_src, ms[-1]["epoch"], float(np.mean([m["loss"] for m in ms])),
-                           float(np.mean([m["acc"] for m in ms])), rollover=4000)
+        self.plots.stream_point(self.plots.train_src, ms[-1]["epoch"],
+                                float(np.mean([m["loss"] for m in ms])),
+                                float(np.mean([m["acc"] for m in ms])), rollover=4000)
 
     def _on_stop(self, trainer):
         if trainer.error and trainer.diverged:  # its steps since the restored point are undone
-            self._pending = [m for m in self._pending if m["epoch"] <= self._epoch_float()]
+            self._pending = [m for m in self._pending if m["epoch"] <= self.run.epoch]
             self._flush_train_points()
-            self._mark_divergence()
+            self.plots.mark_divergence(self.run.epoch)
         self._flush_train_points()
         if trainer.step and not trainer.error:
-            self._evaluate()
-        self._refresh_views(force=True)
+            self.evaluate()
+        self.refresh_views(force=True)
         self._refresh_model_info()
-        self._record_run()
+        entry = self.run.record(trainer.train_seconds, trainer.seed) if trainer.step else None
+        if entry is not None:
+            self.views.keep_run(entry)
+
+    def refresh_views(self, force=False):
+        """Weights, histograms and the drawing's probabilities: at most every VIEW_EVERY_S."""
+        now = time.perf_counter()
+        if not force and now - self._last_view < VIEW_EVERY_S:
+            return
+        self._last_view = now
+        model = self.run.model
+        self.plots.show_weights(*first_layer_tiles(model))
+        if self.plots.hist_figs:
+            self.plots.show_histograms(layer_outputs(model, self.run.xte[:PROBE]),
+                                       [m.weight.grad for m in weight_layers(model)])
+        self.predict_drawing()
+
+    def show_inside(self):
+        """Build the "Inside the model" figures and fill them. The whole app calls it once the
+        page shows the app: seven figures fewer before the page is interactive; embeds never
+        need them."""
+        if self.plots.show_inside(layer_names(self.run.model)):
+            self.refresh_views(force=True)
+        return self.plots.w_fig
+
+    def predict_drawing(self, *_):
+        img = self.views.canvas.to_array()
+        if img is None:
+            self.plots.show_drawing()
+            self.drawing_probs = None
+            return None
+        seen, p = self.run.classify(img)
+        self.drawing_probs = p
+        self.plots.show_drawing(seen, p)
+        return p
 
     # ------------------------------------------------------------------ changes
     def _structural_change(self, *events):
@@ -283,188 +173,165 @@ class DigitsApp(DigitsViews, DigitsPlots, param.Parameterized):
     def _live_change(self, *events):
         for e in events:
             if e.name == "epochs":
-                self.trainer._update_progress()
+                self.trainer.update_progress()
                 continue
-            label = f"{self.param[e.name].label.split(' (')[0].lower()} → {e.new}"
+            label = f"{self.run.param[e.name].label.split(' (')[0].lower()} → {e.new}"
             if e.name == "optimizer":
-                self.trainer.queue(self._swap_optimizer, label + " (fresh optimiser state)")
+                self.trainer.queue(self.run.new_optimizer, label + " (fresh optimiser state)")
             elif e.name == "lr":
-                self.trainer.queue(lambda: setattr(self.opt, "lr", self._current_lr()), label)
+                self.trainer.queue(self.run.apply_lr, label)
             else:  # batch size, augmentation, schedule: read at every step already
                 self.trainer.queue(lambda: None, label)
 
-    def _swap_optimizer(self):
-        self.opt = make_optimizer(self.optimizer, self.model.parameters(), self._current_lr())
-
-    # ------------------------------------------------------------------ drawing
-    def _predict_drawing(self, *_):
-        img = self.canvas.to_array() if hasattr(self, "canvas") else None
-        if img is None:
-            self.seen_src.data = {"image": [np.zeros((28, 28), np.float32)]}
-            self.prob_src.data = {**dict(self.prob_src.data), "p": [0.0] * 10,
-                                  "color": ["#9db4d6"] * 10}
-            self.prob_fig.title.text = "Class probabilities (draw a digit)"
-            self.drawing_probs = None
-            return None
-        x = edata.preprocess_drawing(img)
-        logits = self.predict_logits(x[None, None])[0]
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        top = int(p.argmax())
-        self.drawing_probs = p
-        self.seen_src.data = {"image": [np.flipud(x)]}
-        self.prob_src.data = {**dict(self.prob_src.data), "p": [float(v) for v in p],
-                              "color": ["#d62728" if i == top else "#9db4d6" for i in range(10)]}
-        self.prob_fig.title.text = f"Class probabilities — guess: {top} ({p[top]:.0%})"
-        return p
-
-    # ------------------------------------------------------------------ runs, files
-    def _hyper(self):
-        d = {"model": MODEL_NAMES[self.model_kind] if not self.model_note else "loaded",
-             "arch": describe(self.model), "optimizer": OPTIMISERS[self.optimizer],
-             "lr": self.lr, "batch": self.batch_size, "epochs": round(self._epoch_float(), 2),
-             "augment": self.augment, "schedule": self.schedule, "seed": self.trainer.seed}
-        if not self.model_note:
-            d["activation"], d["dropout"] = self.activation, self.dropout
-        return d
-
-    def _record_run(self):
-        if not self.trainer.step or self.last_eval is None or not math.isfinite(self.last_eval["loss"]):
-            return
-        entry = {"id": self.run_id, "acc": round(self.test_accuracy, 4), **self._hyper(),
-                 "seconds": round(self.trainer.train_seconds, 1), "when": self.run_started}
-        runs = [r for r in self.store.items if r.get("id") != self.run_id] + [entry]
-        self.store.items = runs[-50:]
-
-    def _render_runs(self, *_):
-        runs = sorted(self.store.items, key=lambda r: -float(r.get("acc", 0)))
-        if not runs:
-            self.runs_pane.object = "<i>No runs yet: train a model and it appears here (kept in this browser).</i>"
-            return
-        head = ("<tr><th></th><th>held-out</th><th>model</th><th>optimiser</th><th>lr</th>"
-                "<th>batch</th><th>epochs</th><th>aug</th><th>time</th><th>when</th></tr>")
-        rows = []
-        for i, r in enumerate(runs[:20]):
-            best = i == 0
-            rows.append(
-                f"<tr style='{'background:#fff4c2;font-weight:600' if best else ''}'>"
-                f"<td>{'★ best' if best else i + 1}</td><td>{float(r.get('acc', 0)):.2%}</td>"
-                f"<td>{_esc(r.get('model'))} {_esc(r.get('arch', ''))}</td><td>{_esc(r.get('optimizer'))}</td>"
-                f"<td>{_esc(r.get('lr'))}</td><td>{_esc(r.get('batch'))}</td><td>{_esc(r.get('epochs'))}</td>"
-                f"<td>{'yes' if r.get('augment') else 'no'}</td><td>{_esc(r.get('seconds'))} s</td>"
-                f"<td>{_esc(r.get('when'))}</td></tr>")
-        self.runs_pane.object = ("<table class='descent-runs' style='border-collapse:collapse;font-size:13px'>"
-                                 + head + "".join(rows) + "</table>"
-                                 "<style>.descent-runs td,.descent-runs th{padding:2px 8px;"
-                                 "border-bottom:1px solid #ddd;text-align:left}</style>")
-
-    def save_bytes(self) -> bytes:
-        from engine import io as eio
-        return eio.dumps(self.model)
-
+    # ------------------------------------------------------------------ model files
     def _download(self):
-        data = self.save_bytes()
+        data = self.run.save_bytes()
         self._refresh_model_info(size=len(data))
-        return _io.BytesIO(data)
+        return io.BytesIO(data)
 
     def load_bytes(self, raw: bytes, filename: str = "model file") -> bool:
         """Load a saved model; on any problem say so and leave the current model as it is."""
-        from engine import io as eio
         try:
-            if not raw:
-                raise ValueError("the file is empty")
-            model = eio.load(bytes(raw))
-            model.eval()
-            with engine.no_grad():
-                out = model(Tensor(self.xte[:2]))
-            if out.shape != (2, 10):
-                raise ValueError(f"it maps a 1x28x28 digit to shape {out.shape[1:]}, not 10 classes")
+            model = self.run.read_model(raw)
         except Exception as e:  # ModelFileError, or a valid file that is not a digits model
-            self.file_msg.object = (f"Could not load {filename}: {e} — "
-                                    f"the current model is unchanged.")
-            self.file_msg.alert_type = "danger"
-            self.file_msg.visible = True
+            self.views.say(f"Could not load {filename}: {e} — the current model is unchanged.", ok=False)
             return False
-        self._loaded = model
-        self.model_note = f"loaded from {filename}"
+        self.run.take(model, f"loaded from {filename}")
         self.trainer.reset()
-        self.file_msg.object = (f"Loaded {filename} ({describe(self.model)}): held-out accuracy "
-                                f"{self.test_accuracy:.2%}. Train continues from these weights.")
-        self.file_msg.alert_type = "success"
-        self.file_msg.visible = True
+        self.views.say(f"Loaded {filename} ({describe(self.run.model)}): held-out accuracy "
+                       f"{self.run.test_accuracy:.2%}. Train continues from these weights.", ok=True)
         return True
 
     def _on_upload(self, event):
         """Each file chosen arrives whole (name and bytes in one change): judge it alone."""
         if event.new:
-            self.load_bytes(self.upload.data(), self.upload.filename or "the chosen file")
+            up = self.views.upload
+            self.load_bytes(up.data(), up.filename or "the chosen file")
 
     def use_shipped_classifier(self, classifier="default") -> bool:
-        """Start from a model that already reads digits: the shipped classifier
-        (``playground/assets/digits_classifier.npz``, built by ``python -m
-        playground.training.assets``) for "default", or the model given. False, with the reason in
-        ``shipped_problem``, when there is none or it cannot be used; the model is then kept."""
+        """Start from a model that already reads digits (``run.shipped_classifier``). False,
+        with the reason in ``shipped_problem``, when there is none or it cannot be used; the
+        model is then kept."""
         self.shipped = False
-        self.shipped_problem = ""
-        try:
-            if classifier == "default":
-                from playground.training.assets import CLASSIFIER_PATH, load_classifier
-                model = load_classifier()
-                if model is None:
-                    self.shipped_problem = (f"the shipped classifier ({CLASSIFIER_PATH.parent.name}/"
-                                            f"{CLASSIFIER_PATH.name}) is not here")
-                    return False
-            else:
-                model = classifier
-            if model is None:
-                self.shipped_problem = "no classifier was given"
-                return False
-            model.eval()
-            with engine.no_grad():
-                out = model(Tensor(self.xte[:2]))
-            if out.shape != (2, 10):
-                raise ValueError(f"it maps a digit to shape {out.shape[1:]}, not 10 classes")
-        except Exception as e:  # a damaged file, or a model that is not a digits classifier
-            self.shipped_problem = f"the shipped classifier could not be used ({e})"
+        model, self.shipped_problem = self.run.shipped_classifier(classifier)
+        if model is None:
             return False
-        self._loaded = model
-        self.model_note = "shipped classifier"
+        self.run.take(model, "shipped classifier")
         self.trainer.reset()
         self.shipped = True
         return True
 
-    def inference_ms(self, repeats=20):
-        """Median milliseconds to classify one digit (batch of 1)."""
-        x = self.xte[:1]
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            self.predict_logits(x)
-            times.append(time.perf_counter() - t)
-        return 1000 * float(np.median(times))
-
     def _refresh_model_info(self, size=None):
-        if not hasattr(self, "model_info"):
-            return
+        run = self.run
         try:
-            size = size if size is not None else len(self.save_bytes())
+            size = size if size is not None else len(run.save_bytes())
             size_txt = f"{size / 1024:,.0f} KB on disk"
-        except Exception as e:  # engine.io missing or a model it cannot write
+        except Exception as e:  # a model engine.io cannot write
             size_txt = f"size unknown ({type(e).__name__})"
-        n = self.model.num_parameters()
-        note = f" ({self.model_note})" if self.model_note else ""
-        self.model_info.object = (f"**{describe(self.model)}**{note} · {n:,} parameters · "
-                                  f"{size_txt} · {self.inference_ms():.2f} ms per digit")
+        note = f" ({run.model_note})" if run.model_note else ""
+        self.views.model_info.object = (f"**{describe(run.model)}**{note} · "
+                                        f"{run.model.num_parameters():,} parameters · "
+                                        f"{size_txt} · {run.inference_ms():.2f} ms per digit")
 
+    # ------------------------------------------------------------------ pages
+    def view(self, kind=None):
+        """The page: the whole app (``kind=None``), or an embed's compact part: "draw" (the
+        drawing pad, class probabilities and the 28×28 the model sees) or "train" (trainer
+        controls, loss/accuracy curves and the confusion matrix)."""
+        if kind not in VIEWS:
+            raise ValueError(f"unknown view {kind!r}; choose one of {VIEWS}")
+        layout = {None: self._whole_view, "draw": self._draw_view, "train": self._train_view}[kind]()
+        layout.app = self
+        return layout
 
-def _copy_state(state):
-    return {k: {n: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-                for n, v in d.items()} for k, d in state.items()}
+    def _whole_view(self):
+        v, p = self.views, self.plots
+        v.show_runs()
+        self._refresh_model_info()
+        h = lambda s: pn.pane.Markdown(f"#### {s}", margin=(4, 5, 0, 5))  # noqa: E731
+        sidebar = pn.Column(
+            h("Model"), v.w_model, pn.Row(v.w_activation, v.w_dropout, margin=0), v.mlp_box,
+            h("Training"), pn.Row(v.w_optimizer, v.w_schedule, margin=0), v.w_lr,
+            pn.Row(v.w_batch, v.w_epochs, margin=0), v.w_augment, v.controls,
+            h("Save / load"), v.model_info, v.download,
+            pn.pane.Markdown("Load a saved model:", margin=(0, 5)), v.upload, v.file_msg,
+            width=SIDEBAR, styles={"background": "#f7f8fa", "border-radius": "8px"}, margin=(5, 10))
+        bk = pn.pane.Bokeh
+        inside = pn.Column(sizing_mode="stretch_width", margin=0)
 
+        def fill_inside():  # below the fold: built once the page shows the rest
+            inside.objects = [bk(self.show_inside()), pn.pane.Markdown(
+                f"Activations on {PROBE} held-out digits (a spike at 0 with “dead units” = ReLUs "
+                "that never fire) and the last step's weight gradients:", margin=(0, 5)), p.hist_panel]
+        after_render(fill_inside)
+        for fig in (p.loss_fig, p.acc_fig, p.prob_fig):
+            fig.sizing_mode = "stretch_width"
+        p.loss_fig.height = p.acc_fig.height = 330
+        draw = pn.Row(pn.Column(pn.pane.Markdown("#### Draw a digit", margin=(0, 5)), v.canvas),
+                      bk(p.prob_fig, sizing_mode="stretch_width"), bk(p.seen_fig),
+                      sizing_mode="stretch_width")
+        main = pn.Column(
+            pn.pane.Markdown(
+                "## Digits: watch a network learn to read\n"
+                "Pick a model, press **Train**, and watch it learn from 8,000 handwritten digits; "
+                "2,000 more are held out to check it on digits it never saw.", margin=(0, 5)),
+            pn.Row(bk(p.loss_fig, sizing_mode="stretch_width"),
+                   bk(p.acc_fig, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            draw,
+            pn.Row(bk(p.conf_fig), bk(p.mistake_fig)),
+            pn.pane.Markdown("#### Inside the model", margin=(0, 5)),
+            inside,
+            pn.pane.Markdown("#### Your runs", margin=(0, 5)),
+            v.runs_pane, v.clear_runs, v.store,
+            sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
-def _esc(v):
-    import html
-    return html.escape(str(v if v is not None else ""))
+    def _draw_view(self):
+        """Drawing pad | probabilities over the 28×28 the model sees; a note on the model.
+        Without a trained model: say so, and offer the trainer (Train, then draw)."""
+        p = self.plots
+        p.prob_fig.sizing_mode = "stretch_width"
+        p.prob_fig.height = 200
+        p.seen_fig.width, p.seen_fig.height = 150, 150
+        p.seen_fig.title.text = "What the model sees"
+        if self.shipped:
+            note = pn.pane.Markdown(
+                f"A small CNN trained on 8,000 handwritten digits; it reads "
+                f"**{self.run.test_accuracy:.1%}** of 2,000 others right. Draw with the mouse or a "
+                f"finger: the bars update on every stroke.",
+                styles={"font-size": "12px", "color": "#444"}, min_width=140,
+                sizing_mode="stretch_width", margin=(10, 5))
+        else:
+            why = self.shipped_problem or "no trained model was loaded"
+            note = pn.pane.Alert(
+                f"No trained model: {why} (build it with `python -m playground.training.assets`). "
+                f"Press **Train** to teach this one (a few seconds gets it past 90 %), then draw.",
+                alert_type="warning", sizing_mode="stretch_width", margin=(5, 5))
+        right = pn.Column(pn.pane.Bokeh(p.prob_fig, sizing_mode="stretch_width"),
+                          pn.Row(pn.pane.Bokeh(p.seen_fig), note if self.shipped else pn.Spacer(width=0),
+                                 sizing_mode="stretch_width", margin=0),
+                          sizing_mode="stretch_width", margin=0, styles=ITEM)
+        body = [wrap(self.views.canvas, right)]
+        if not self.shipped:
+            body = [note, self.views.controls, *body]
+        return pn.Column(*body, sizing_mode="stretch_width", max_width=EMBED_MAX, margin=(5, 5),
+                         styles=SHRINK)
+
+    def _train_view(self):
+        """Model choice, learning rate and the trainer | confusion matrix; the curves below."""
+        v, p = self.views, self.plots
+        for fig in (p.loss_fig, p.acc_fig):  # a Bokeh pane is its figure: style that
+            fig.sizing_mode, fig.height, fig.toolbar_location = "stretch_width", 230, None
+            fig.styles = dict(ITEM)
+        p.conf_fig.width = p.conf_fig.height = 300
+        v.w_lr.sizing_mode = "stretch_width"
+        left = pn.Column(v.w_model, v.w_lr, v.controls, sizing_mode="stretch_width",
+                         margin=0, styles=ITEM | {"max-width": "420px"})
+        curve = lambda f: pn.pane.Bokeh(f, sizing_mode="stretch_width")  # noqa: E731
+        return pn.Column(wrap(left, pn.pane.Bokeh(p.conf_fig)),
+                         wrap(curve(p.loss_fig), curve(p.acc_fig)),
+                         sizing_mode="stretch_width", max_width=EMBED_MAX, margin=(5, 5),
+                         styles=SHRINK)
 
 
 def digits_app(view=None, classifier="default", **state) -> pn.viewable.Viewable:
@@ -481,30 +348,3 @@ def digits_app(view=None, classifier="default", **state) -> pn.viewable.Viewable
     if view == "draw":
         app.use_shipped_classifier(classifier)
     return app.view(view)
-
-
-def check_recipe(kind="mlp", epochs=None, seed=0, verbose=True):
-    """Train ``kind``'s default recipe exactly as the app does (no browser); returns the
-    held-out accuracy. ``python -m playground.apps.digits.app mlp`` prints it."""
-    app = DigitsApp(model_kind=kind, seed=seed, **({"epochs": epochs} if epochs else {}))
-    t0, last = time.perf_counter(), -1
-    while not app.trainer.finished:
-        app.trainer.run_steps(200)
-        if app.trainer.error:
-            raise RuntimeError(app.trainer.error)
-        if verbose and int(app._epoch_float()) != last:
-            last = int(app._epoch_float())
-            print(f"  epoch {app._epoch_float():5.2f}: held-out {app.test_accuracy:.2%} "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    acc = app._evaluate()
-    if verbose:
-        print(f"{kind} ({describe(app.model)}, {app.epochs} epochs, {app.optimizer} lr {app.lr}, "
-              f"batch {app.batch_size}, augment {app.augment}, {app.schedule}): held-out "
-              f"{acc:.2%} in {time.perf_counter() - t0:.0f} s", flush=True)
-    return acc
-
-
-if __name__ == "__main__":
-    import sys
-    for kind in sys.argv[1:] or ["mlp", "cnn"]:
-        check_recipe(kind)

@@ -1,30 +1,20 @@
-"""The Digits app's figures: loss and accuracy curves, the confusion matrix, the held-out
-mistakes, the drawing's class probabilities and what the model sees; "Inside the model" (the
-first layer's weights as images, per-layer activation and gradient histograms) is built on
-demand by ``show_inside()``. ``DigitsPlots`` is a mixin of ``DigitsApp`` (digits.py), which
-owns the model, the data and the trainer these read.
+"""The Digits app's figures and their data sources: loss and accuracy curves, the confusion
+matrix, the held-out mistakes, the drawing's class probabilities and what the model sees;
+"Inside the model" (the first layer's weights as images, per-layer activation and gradient
+histograms) is built on demand by ``show_inside()``. ``DigitsPlots`` draws what it is given
+(plain arrays and numbers from the run, run.py); app.py decides when.
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import panel as pn
 from bokeh.models import BasicTickFormatter, ColumnDataSource, LinearColorMapper, Range1d
 
-import engine
-from engine import nn
-from engine.tensor import Tensor
 from playground.ui.plots import figure
 
 N_MISTAKES = 24
 LOSS_CAP = 2 * np.log(10)  # the loss plot stops here (twice chance level): a spike is marked
 PROBE = 256            # held-out digits used for the activation histograms
-VIEW_EVERY_S = 2.0     # weights, histograms and the drawing's probabilities: at most this often
-
-
-def _layers(model):
-    return list(model) if isinstance(model, nn.Sequential) else [model]
 
 
 # --------------------------------------------------------------------------- mosaics
@@ -40,25 +30,14 @@ def mosaic(tiles, cols, pad=1, fill=np.nan):
     return out
 
 
-def first_layer_tiles(model):
-    """The first weight layer as images: Linear rows as 28x28, Conv2d kernels as k x k."""
-    for m in _layers(model):
-        if isinstance(m, nn.Linear) and m.in_features == 784:
-            w = m.weight.data[:32].reshape(-1, 28, 28)
-            return w, (5 if len(w) <= 10 else 8)
-        if isinstance(m, nn.Conv2d):
-            w = m.weight.data[:, 0]
-            return w, 8
-    return None, 1
-
-
 # --------------------------------------------------------------------------- figures
 
 class DigitsPlots:
-    """The figures and their data sources; reads ``model``, ``xte``/``yte`` and ``last_eval``
-    of the app it is mixed into."""
+    """The figures and their data sources."""
 
-    def _make_sources(self):
+    def __init__(self):
+        self.inside = False      # the "Inside the model" figures: built by show_inside()
+        self.hist_panel = pn.Column()
         self.train_src = ColumnDataSource({"epoch": [], "loss": [], "acc": []}, name="train")
         self.test_src = ColumnDataSource({"epoch": [], "loss": [], "acc": []}, name="held-out")
         kw = dict(height=250, width=430, tools="pan,wheel_zoom,reset,hover", toolbar_location="above")
@@ -134,16 +113,16 @@ class DigitsPlots:
         self.prob_fig = pf
         self.hist_figs = []
 
-    def _stream_point(self, src, epoch, loss, acc, rollover):
+    # ------------------------------------------------------------------ curves
+    def stream_point(self, src, epoch, loss, acc, rollover):
         """One point of a curve; a loss above LOSS_CAP is drawn at the cap and marked, so one
         spike (1e35) does not flatten every later curve onto zero."""
         if loss > LOSS_CAP:
             self.spike_src.stream({"epoch": [epoch], "loss": [LOSS_CAP]}, rollover=500)
         src.stream({"epoch": [epoch], "loss": [min(loss, LOSS_CAP)], "acc": [acc]}, rollover=rollover)
 
-    def _mark_divergence(self):
-        """An x where a run diverged and was restored; its points past that are undone."""
-        epoch = self._epoch_float()
+    def mark_divergence(self, epoch):
+        """An x where a run diverged and was restored; its points past ``epoch`` are undone."""
         for src in (self.train_src, self.test_src, self.spike_src):
             d = dict(src.data)
             if any(e > epoch for e in d["epoch"]):
@@ -151,34 +130,33 @@ class DigitsPlots:
                 src.data = {k: [v[i] for i in keep] for k, v in d.items()}
         self.diverged_src.stream({"epoch": [epoch], "loss": [LOSS_CAP]}, rollover=500)
 
-    def _clear_curves(self):
+    def clear_curves(self):
         for src in (self.train_src, self.test_src, self.spike_src, self.diverged_src):
             src.data = {k: [] for k in src.data}
 
-    def show_inside(self):
-        """Build the "Inside the model" figures (first-layer weights, activation and gradient
-        histograms) and fill them. The whole app calls it once the page shows the app: seven
-        figures fewer before the page is interactive; embeds never need them."""
-        if not self._inside:
-            self._inside = True
-            # first-layer weights (diverging colours: blue positive, red negative)
-            wf = figure(title="First-layer weights", width=520, height=280, toolbar_location=None,
-                        tools="", match_aspect=True)
-            wf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.w_src,
-                     color_mapper=LinearColorMapper(palette=_rdbu(), low=-1, high=1, nan_color="white"))
-            _bare(wf)
-            self.w_fig = wf
-            self._make_hist_figures()
-            self._refresh_views(force=True)
-        return self.w_fig
+    # ------------------------------------------------------------------ inside the model
+    def show_inside(self, names) -> bool:
+        """Build the "Inside the model" figures (first-layer weights, and the activation and
+        gradient histograms of the weight layers ``names``); False if they were there."""
+        if self.inside:
+            return False
+        self.inside = True
+        # first-layer weights (diverging colours: blue positive, red negative)
+        wf = figure(title="First-layer weights", width=520, height=280, toolbar_location=None,
+                    tools="", match_aspect=True)
+        wf.image("image", x=0, y=0, dw="dw", dh="dh", source=self.w_src,
+                 color_mapper=LinearColorMapper(palette=_rdbu(), low=-1, high=1, nan_color="white"))
+        _bare(wf)
+        self.w_fig = wf
+        self.make_hist_figures(names)
+        return True
 
-    def _make_hist_figures(self):
-        """One activation and one gradient histogram per weight layer of the current model
-        (none until show_inside())."""
+    def make_hist_figures(self, names):
+        """One activation and one gradient histogram per weight layer (``names``: the current
+        model's); none until show_inside()."""
         self.hist_figs = []
-        if not self._inside:
+        if not self.inside:
             return
-        names = self._layer_names()
         for name in names:
             row = []
             for kind, color in (("activations", "#1f77b4"), ("weight gradients", "#ff7f0e")):
@@ -195,40 +173,13 @@ class DigitsPlots:
                 f.xaxis.major_label_text_font_size = "8pt"
                 row.append((f, src))
             self.hist_figs.append(row)
-        if hasattr(self, "hist_panel"):
-            self.hist_panel.objects = [pn.Row(*(pn.pane.Bokeh(f) for f, _ in row)) for row in self.hist_figs]
+        self.hist_panel.objects = [pn.Row(*(pn.pane.Bokeh(f) for f, _ in row)) for row in self.hist_figs]
 
-    def _layer_names(self):
-        names, i = [], 0
-        for m in _layers(self.model):
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                i += 1
-                names.append(f"{type(m).__name__} {i}")
-        return names
-
-    def _layer_outputs(self, x):
-        """Per weight layer: its output after the following activation (the last: logits)."""
-        outs, h, pending = [], Tensor(x), None
-        self.model.eval()
-        with engine.no_grad():
-            for m in _layers(self.model):
-                h = m(h)
-                if isinstance(m, (nn.Linear, nn.Conv2d)):
-                    if pending is not None:
-                        outs.append(pending)
-                    pending = h.data
-                elif pending is not None and not isinstance(m, (nn.Flatten, nn.MaxPool2d, nn.Dropout)):
-                    pending = h.data  # the activation right after the layer
-            if pending is not None:
-                outs.append(pending)
-        return outs
-
-    def _update_histograms(self):
-        if not self.hist_figs:
-            return
-        weights = [m for m in _layers(self.model) if isinstance(m, (nn.Linear, nn.Conv2d))]
-        acts = self._layer_outputs(self.xte[:PROBE])
-        for (row, a, m) in zip(self.hist_figs, acts, weights):
+    def show_histograms(self, acts, grads):
+        """Per weight layer: its outputs on PROBE held-out digits (``acts``) and its weights'
+        last gradient (``grads``, None before any step)."""
+        last = len(grads) - 1
+        for i, (row, a, g) in enumerate(zip(self.hist_figs, acts, grads)):
             (fa, sa), (fg, sg) = row
             if not np.isfinite(a).all():  # a model on its way to NaN: nothing to draw
                 continue
@@ -237,25 +188,43 @@ class DigitsPlots:
             units = a.reshape(a.shape[0], a.shape[1], -1).max(axis=(0, 2)) if a.ndim > 2 else a.max(0)
             dead = float((units <= 0).mean()) if a.min() >= 0 else 0.0
             fa.title.text = f"{fa.title.text.split(':')[0]}: activations" + (
-                f" — {dead:.0%} dead units" if a.min() >= 0 and m is not weights[-1] else "")
-            g = m.weight.grad
+                f" — {dead:.0%} dead units" if a.min() >= 0 and i != last else "")
             if g is not None and np.isfinite(g).all() and np.ptp(g) > 0:
                 top, edges = np.histogram(g.ravel(), bins=40)
                 sg.data = {"left": edges[:-1], "right": edges[1:], "top": top}
 
-    def _update_confusion(self):
-        pred = self.last_eval["pred"]
+    def show_weights(self, tiles, cols):
+        """The first layer's weights (``run.first_layer_tiles``), each tile scaled to ±1."""
+        if tiles is None or self.w_fig is None:
+            return
+        scale = np.abs(tiles).reshape(len(tiles), -1).max(1)[:, None, None] + 1e-8
+        img = mosaic(tiles / scale, cols=cols, pad=1)
+        self.w_src.data = {"image": [np.flipud(img)], "dw": [img.shape[1]], "dh": [img.shape[0]]}
+        self.w_fig.x_range.start, self.w_fig.x_range.end = 0, img.shape[1]
+        self.w_fig.y_range.start, self.w_fig.y_range.end = 0, img.shape[0]
+        kind = "28×28 input weights of the first units" if tiles.shape[-1] == 28 else "3×3 kernels"
+        self.w_fig.title.text = f"First-layer weights ({len(tiles)} {kind}; blue +, red −)"
+
+    # ------------------------------------------------------------------ held-out, drawing
+    def show_eval(self, ev, x, y):
+        """An evaluation (``run.evaluate``) of the held-out digits ``x``, labels ``y``."""
+        if np.isfinite(ev["loss"]):
+            self.stream_point(self.test_src, ev["epoch"], ev["loss"], ev["acc"], rollover=2000)
+        self._show_confusion(ev["pred"], y)
+        self._show_mistakes(ev["pred"], x, y)
+        self.acc_fig.title.text = f"Accuracy — held-out {ev['acc']:.2%}"
+
+    def _show_confusion(self, pred, y):
         cm = np.zeros((10, 10), int)
-        np.add.at(cm, (self.yte, pred), 1)
+        np.add.at(cm, (y, pred), 1)
         frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
         self.conf_src.data = {**dict(self.conf_src.data), "count": cm.ravel(), "frac": frac.ravel(),
                               "label": [str(c) if c else "" for c in cm.ravel()],
                               "text_color": ["white" if f > 0.55 else "black" for f in frac.ravel()]}
 
-    def _update_mistakes(self):
-        pred = self.last_eval["pred"]
-        wrong = np.flatnonzero(pred != self.yte)[:N_MISTAKES]
-        tiles = self.xte[wrong, 0] if len(wrong) else np.zeros((0, 28, 28), np.float32)
+    def _show_mistakes(self, pred, x, y):
+        wrong = np.flatnonzero(pred != y)[:N_MISTAKES]
+        tiles = x[wrong, 0] if len(wrong) else np.zeros((0, 28, 28), np.float32)
         img = mosaic(np.concatenate([tiles, np.full((N_MISTAKES - len(tiles), 28, 28), np.nan,
                                                     np.float32)]), cols=8, pad=1, fill=np.nan)
         # leave 10 px under each row for the label: rebuild rows with gaps
@@ -269,32 +238,25 @@ class DigitsPlots:
             r, c = divmod(i, 8)
             xs.append(c * 29 + 14)
             ys.append(H - (r * 38 + 28) - 9)
-            text.append(f"{self.yte[j]}→{pred[j]}")
+            text.append(f"{y[j]}→{pred[j]}")
         self.mistake_lbl.data = {"x": xs, "y": ys, "text": text}
-        n_wrong = int((pred != self.yte).sum())
-        self.mistake_fig.title.text = (f"Held-out mistakes: {n_wrong} of {len(self.yte)} "
+        n_wrong = int((pred != y).sum())
+        self.mistake_fig.title.text = (f"Held-out mistakes: {n_wrong} of {len(y)} "
                                        f"(true → guess; first {len(wrong)})")
 
-    def _update_weights(self):
-        tiles, cols = first_layer_tiles(self.model)
-        if tiles is None or self.w_fig is None:
+    def show_drawing(self, seen=None, p=None):
+        """The drawing as the model sees it (28x28) and its class probabilities; none: empty."""
+        if p is None:
+            self.seen_src.data = {"image": [np.zeros((28, 28), np.float32)]}
+            self.prob_src.data = {**dict(self.prob_src.data), "p": [0.0] * 10,
+                                  "color": ["#9db4d6"] * 10}
+            self.prob_fig.title.text = "Class probabilities (draw a digit)"
             return
-        scale = np.abs(tiles).reshape(len(tiles), -1).max(1)[:, None, None] + 1e-8
-        img = mosaic(tiles / scale, cols=cols, pad=1)
-        self.w_src.data = {"image": [np.flipud(img)], "dw": [img.shape[1]], "dh": [img.shape[0]]}
-        self.w_fig.x_range.start, self.w_fig.x_range.end = 0, img.shape[1]
-        self.w_fig.y_range.start, self.w_fig.y_range.end = 0, img.shape[0]
-        kind = "28×28 input weights of the first units" if tiles.shape[-1] == 28 else "3×3 kernels"
-        self.w_fig.title.text = f"First-layer weights ({len(tiles)} {kind}; blue +, red −)"
-
-    def _refresh_views(self, force=False):
-        now = time.perf_counter()
-        if not force and now - self._last_view < VIEW_EVERY_S:
-            return
-        self._last_view = now
-        self._update_weights()
-        self._update_histograms()
-        self._predict_drawing()
+        top = int(p.argmax())
+        self.seen_src.data = {"image": [np.flipud(seen)]}
+        self.prob_src.data = {**dict(self.prob_src.data), "p": [float(v) for v in p],
+                              "color": ["#d62728" if i == top else "#9db4d6" for i in range(10)]}
+        self.prob_fig.title.text = f"Class probabilities — guess: {top} ({p[top]:.0%})"
 
 
 def _bare(fig):

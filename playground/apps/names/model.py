@@ -98,7 +98,7 @@ class NeuralBigram(nn.Module):
 
     def __init__(self):
         super().__init__()
-        nn._args(self)
+        nn.record_args(self)
         self.W = nn.Linear(V, V, bias=False)
 
     def forward(self, x):
@@ -112,7 +112,7 @@ class MLP(nn.Module):
 
     def __init__(self, context=3, n_embd=10, n_hidden=200):
         super().__init__()
-        nn._args(self, context=context, n_embd=n_embd, n_hidden=n_hidden)
+        nn.record_args(self, context=context, n_embd=n_embd, n_hidden=n_hidden)
         self.context = context
         self.wte = nn.Embedding(V, n_embd)
         self.hidden = nn.Linear(context * n_embd, n_hidden)
@@ -132,7 +132,7 @@ class Transformer(nn.Module):
 
     def __init__(self, n_embd=64, n_head=4, n_layer=2, block_size=MAX_LEN):
         super().__init__()
-        nn._args(self, n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
+        nn.record_args(self, n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
         self.block_size = block_size
         self.wte = nn.Embedding(V, n_embd)
         self.wpe = nn.Embedding(block_size, n_embd)
@@ -303,51 +303,6 @@ def sample_bigram(probs, n=10, temperature=1.0, prefix="", rng=None):
             ix.append(c)
         out.append(decode(ix[1:]))
     return out
-
-
-def torch_twin(model, torch):
-    """The same architecture in PyTorch with this model's weights (pass the torch module in:
-    engine never imports torch). Used by the benchmark and the parity tests."""
-    tnn = torch.nn
-    if isinstance(model, MLP):
-        a = model._args
-
-        class TorchMLP(tnn.Module):
-            def __init__(self):
-                super().__init__()
-                self.wte = tnn.Embedding(V, a["n_embd"])
-                self.hidden = tnn.Linear(a["context"] * a["n_embd"], a["n_hidden"])
-                self.out = tnn.Linear(a["n_hidden"], V)
-
-            def forward(self, x):
-                e = self.wte(x)
-                return self.out(torch.tanh(self.hidden(e.view(e.shape[0], -1))))
-        twin = TorchMLP()
-    elif isinstance(model, Transformer):
-        a = model._args
-
-        class TorchTransformer(tnn.Module):
-            def __init__(self):
-                super().__init__()
-                d = a["n_embd"]
-                self.wte, self.wpe = tnn.Embedding(V, d), tnn.Embedding(a["block_size"], d)
-                self.blocks = tnn.ModuleList(tnn.TransformerEncoderLayer(
-                    d, a["n_head"], 4 * d, dropout=0.0, activation="gelu", batch_first=True,
-                    norm_first=True) for _ in range(a["n_layer"]))
-                self.ln_f, self.lm_head = tnn.LayerNorm(d), tnn.Linear(d, V)
-
-            def forward(self, x):
-                t = x.shape[1]
-                h = self.wte(x) + self.wpe(torch.arange(t))
-                mask = tnn.Transformer.generate_square_subsequent_mask(t)
-                for block in self.blocks:
-                    h = block(h, src_mask=mask, is_causal=True)
-                return self.lm_head(self.ln_f(h))
-        twin = TorchTransformer()
-    else:
-        raise TypeError(f"torch_twin: no twin for {type(model).__name__}")
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
-    return twin
 
 
 def nats_to_perplexity(loss):

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from playground.training.recipes import ACTIVATIONS as LAYERS
+
 from .data import FEATURES
 
-# name -> (engine.nn class name, the layer in exported code)
-ACTIVATIONS = {"relu": ("ReLU", "nn.ReLU()"), "tanh": ("Tanh", "nn.Tanh()"),
-               "sigmoid": ("Sigmoid", "nn.Sigmoid()"), "linear": (None, None)}
+# the activations the page offers, in its menu's order: names from the recipes' one table
+# (whose engine classes are named as PyTorch's), and "linear" for no activation layer
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+
+
+def activation(name):
+    """The engine class of an offered activation; None for "linear"."""
+    return LAYERS.get(name)
 
 
 def _array(a):
@@ -36,8 +43,9 @@ def _model_code(setup):
     layers, width = [], len(feats)
     for n, act in zip(setup.layer_sizes(), setup.layer_activations()):
         layers.append(f"nn.Linear({width}, {n})")
-        if ACTIVATIONS[act][1]:
-            layers.append(ACTIVATIONS[act][1])
+        cls = activation(act)
+        if cls:
+            layers.append(f"nn.{cls.__name__}()")
         if setup.dropout > 0:
             layers.append(f"nn.Dropout({setup.dropout!r})")
         width = n

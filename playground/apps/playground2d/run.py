@@ -12,7 +12,7 @@ from engine.nn import functional as F
 from playground.training.recipes import make_optimizer
 
 from .data import CLASSIFICATION_SETS, FEATURES, N_POINTS, REGRESSION_SETS, featurize, make_regression
-from .export import ACTIVATIONS, export_code
+from .export import ACTIVATIONS, activation, export_code
 
 GRID = 100    # the output map's resolution
 COARSE = 50   # the grid the network is evaluated on while training (drawn at GRID, interpolated)
@@ -92,8 +92,9 @@ def build_model(setup: Setup):
     layers, width = [], len(setup.feature_list())
     for n, act in zip(setup.layer_sizes(), setup.layer_activations()):
         layers.append(nn.Linear(width, n))
-        if ACTIVATIONS[act][0]:
-            layers.append(getattr(nn, ACTIVATIONS[act][0])())
+        cls = activation(act)
+        if cls:
+            layers.append(cls())
         if setup.dropout > 0:
             layers.append(nn.Dropout(setup.dropout))
         width = n

@@ -1,4 +1,4 @@
-"""Self-checking exercises for the lessons (pure Python + numpy: runs in pytest and in Pyodide).
+"""The kinds of self-checking exercise (pure Python + numpy: runs in pytest and in Pyodide).
 
 Three kinds, all with an ``id`` a lesson refers to (``{{ exercise: ID }}``):
 
@@ -12,32 +12,20 @@ Three kinds, all with an ``id`` a lesson refers to (``{{ exercise: ID }}``):
 * :class:`ChoiceQuestion` — one correct option; every wrong option explains itself.
 * :class:`NumberQuestion` — a number within a tolerance; known wrong numbers get a hint.
 
-Learner code runs in the page's Python under a time guard: a ``sys.settrace`` hook on the
-learner's own frames raises :class:`ExerciseTimeout` once the time is up (no threads needed,
-so it works in Pyodide too; a single long numpy call is not interruptible).
+Learner code runs under :mod:`.sandbox`'s time guard; the exercises themselves live in
+:mod:`.bank` and are looked up through :mod:`.registry`.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import re
-import sys
-import time
-import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-FILENAME = "<your code>"
-TIME_LIMIT = 3.0
-
-__all__ = ["Result", "Mistake", "CodeExercise", "ChoiceQuestion", "NumberQuestion",
-           "EXERCISES", "get", "run_code", "ExerciseTimeout"]
-
-
-class ExerciseTimeout(Exception):
-    """The learner's code ran past the time limit (an endless loop?)."""
+from .sandbox import TIME_LIMIT, ExerciseTimeout, describe_error, run_code, time_guard
 
 
 @dataclass
@@ -55,65 +43,6 @@ class Mistake:
     fn: Callable | None = None              # computes the wrong answer (code exercises)
     error: str | None = None                # or: a regex on the error message it causes
     value: float | None = None              # or: the wrong number (number questions)
-
-
-# ------------------------------------------------------------------ running learner code
-
-@contextlib.contextmanager
-def _time_guard(seconds):
-    deadline = time.monotonic() + seconds
-
-    def local(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise ExerciseTimeout(f"your code ran for more than {seconds:g} s (an endless loop?)")
-        return local
-
-    def glob(frame, event, arg):
-        return local if frame.f_code.co_filename == FILENAME else None
-
-    old = sys.gettrace()
-    sys.settrace(glob)
-    try:
-        yield
-    finally:
-        sys.settrace(old)
-
-
-def _where(exc: BaseException, code: str) -> str:
-    """'line N: `source`' for the deepest frame of the learner's code in the traceback."""
-    lines = code.splitlines()
-    hit = None
-    for fr in traceback.extract_tb(exc.__traceback__):
-        if fr.filename == FILENAME:
-            hit = fr.lineno
-    if hit is None and isinstance(exc, SyntaxError) and exc.lineno:
-        hit = exc.lineno
-    if hit is None:
-        return ""
-    src = lines[hit - 1].strip() if 0 < hit <= len(lines) else ""
-    return f"line {hit}: `{src}`" if src else f"line {hit}"
-
-
-def _describe_error(exc, code):
-    where = _where(exc, code)
-    name = type(exc).__name__
-    msg = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return f"**{name}** {('at ' + where) if where else ''}: {msg}".strip()
-
-
-def run_code(code: str, seconds: float = TIME_LIMIT):
-    """Execute ``code`` in a fresh namespace (numpy as ``np``); returns (namespace, printed, error)."""
-    ns: dict[str, Any] = {"np": np, "__name__": "__lesson__"}
-    out = io.StringIO()
-    try:
-        compiled = compile(code, FILENAME, "exec")
-        with contextlib.redirect_stdout(out), _time_guard(seconds):
-            exec(compiled, ns)
-    except BaseException as e:  # noqa: BLE001 - the learner's code may raise anything
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        return ns, out.getvalue(), e
-    return ns, out.getvalue(), None
 
 
 def _as_tuple(v):
@@ -172,14 +101,14 @@ class CodeExercise:
     kind: str = "code"
 
     def _call(self, fn, args):
-        with _time_guard(TIME_LIMIT):
+        with time_guard(TIME_LIMIT):
             return fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
 
     def run(self, code: str) -> Result:
         """The Run button: execute, and call the function on the example if there is one."""
         ns, printed, err = run_code(code)
         if err is not None:
-            return Result(False, _describe_error(err, code), "error", printed)
+            return Result(False, describe_error(err, code), "error", printed)
         fn = ns.get(self.func)
         if self.example is not None and callable(fn):
             buf = io.StringIO()
@@ -187,7 +116,7 @@ class CodeExercise:
                 with contextlib.redirect_stdout(buf):
                     val = self._call(fn, self.example)
             except Exception as e:  # noqa: BLE001
-                return Result(False, _describe_error(e, code), "error", printed + buf.getvalue())
+                return Result(False, describe_error(e, code), "error", printed + buf.getvalue())
             printed += buf.getvalue() + f"{self.func}{_fmt(self.example)} = {_fmt(val)}\n"
         return Result(True, "Ran without errors. Press **Check** to test it.", "ran", printed)
 
@@ -236,7 +165,7 @@ class CodeExercise:
                              f"`{_fmt(got[i])}`, expected `{_fmt(want[i])}`.", "wrong", printed)
 
     def _error(self, err, code, printed):
-        text = _describe_error(err, code)
+        text = describe_error(err, code)
         if isinstance(err, ExerciseTimeout):
             return Result(False, f"{text}. Look for a loop that never ends.", "timeout", printed)
         for m in self.mistakes:
@@ -303,22 +232,3 @@ class NumberQuestion:
                 return Result(False, f"Not quite. {m.hint}", m.id)
         direction = "too big" if v > self.answer else "too small"
         return Result(False, f"Not quite: {v:g} is {direction}.", "wrong")
-
-
-EXERCISES: dict[str, Any] = {}
-
-
-def _add(ex):
-    assert ex.id not in EXERCISES, ex.id
-    EXERCISES[ex.id] = ex
-    return ex
-
-
-def get(ex_id):
-    try:
-        return EXERCISES[ex_id]
-    except KeyError:
-        raise KeyError(f"no exercise {ex_id!r}; known: {sorted(EXERCISES)}") from None
-
-
-from .bank import core  # noqa: E402,F401  (registers the lessons' exercises)

@@ -2,7 +2,8 @@
 
 A lab for "watch them break": counting looks easy, but crossing and touching lines,
 and more lines than it was trained on, trip the network up. Per-count held-out accuracy
-shows where, and the gallery shows the very images it gets wrong.
+shows where, and the gallery shows the very images it gets wrong. The state behind it
+(no Panel) is ``lab.LinesLab``; this module is the page.
 """
 from __future__ import annotations
 
@@ -10,81 +11,17 @@ import time
 
 import numpy as np
 
-from engine import Tensor, manual_seed, nn, no_grad, optim
-from engine.data import DataLoader, make_lines
-from engine.nn import functional as F
+from playground.apps.lines.lab import LinesLab
 
 GALLERY = 24
-
-
-def lines_model(size=28, max_lines=5, width=8):
-    """conv3(w)-pool-conv3(2w)-pool-fc64 -> one class per count (1..max_lines)."""
-    s = ((size - 2) // 2 - 2) // 2
-    return nn.Sequential(nn.Conv2d(1, width, 3), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(width, 2 * width, 3), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(2 * width * s * s, 64), nn.ReLU(),
-                         nn.Linear(64, max_lines))
-
-
-class LinesLab:
-    """Data, model and evaluation (no Panel: testable)."""
-
-    def __init__(self, max_lines=5, n_train=3000, n_test=600, size=28, lr=2e-3, batch_size=32, seed=0):
-        self.max_lines, self.size, self.seed = max_lines, size, seed
-        self.x, self.y = make_lines(n_train, size, max_lines, seed=seed)
-        self.xt, self.yt = make_lines(n_test, size, max_lines, seed=seed + 10_000)
-        manual_seed(seed)
-        self.model = lines_model(size, max_lines)
-        self.opt = optim.Adam(self.model.parameters(), lr=lr)
-        self.loader = DataLoader(self.x, self.y - 1, batch_size=batch_size, shuffle=True, seed=seed)
-        self._batches = self.loader.forever()
-        self.steps = 0
-
-    def step(self):
-        xb, yb = next(self._batches)
-        self.model.train()
-        logits = self.model(Tensor(xb))
-        loss = F.cross_entropy(logits, yb)
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        self.steps += 1
-        return {"loss": loss.item(), "acc": float((logits.data.argmax(1) == yb).mean()), "samples": len(xb)}
-
-    @property
-    def epoch(self):
-        return self.steps / max(len(self.loader), 1)
-
-    def predict(self, x, batch=500):
-        self.model.eval()
-        with no_grad():
-            out = [self.model(Tensor(x[i:i + batch])).data.argmax(1) for i in range(0, len(x), batch)]
-        return np.concatenate(out) + 1
-
-    def evaluate(self):
-        """Held-out: overall accuracy, accuracy per true count, and the mistakes' indices."""
-        pred = self.predict(self.xt)
-        per = [float((pred[self.yt == k] == k).mean()) if (self.yt == k).any() else 0.0
-               for k in range(1, self.max_lines + 1)]
-        wrong = np.nonzero(pred != self.yt)[0]
-        return {"acc": float((pred == self.yt).mean()), "per_count": per, "wrong": wrong, "pred": pred}
-
-    def state(self):
-        """What a diverged run goes back to: weights, Adam's moments, the step count."""
-        return self.model.state_dict(), self.opt.state_dict(), self.steps
-
-    def load_state(self, s):
-        lr = self.opt.lr  # the learning rate stays the one chosen now
-        self.model.load_state_dict(s[0])
-        self.opt.load_state_dict(s[1])
-        self.opt.lr, self.steps = lr, s[2]
 
 
 def lines_app():
     import panel as pn
     from bokeh.models import ColumnDataSource, LabelSet, LinearColorMapper, Range1d
 
-    from playground.ui.curves import Capped, add_marks, column, legend_above, pane, wrap
+    from playground.ui.curves import Capped, add_marks, legend_above
+    from playground.ui.layout import column, pane, wrap
     from playground.ui.plots import figure
     from playground.training.trainer import Trainer
     from playground.ui.trainer_controls import trainer_controls
@@ -192,7 +129,3 @@ def lines_app():
                            bars=bar_src, curve=curve_src, gallery=gallery_src, captions=caption_src,
                            summary=summary, refresh=flush, spikes=spikes)
     return layout
-
-
-if __name__.startswith("bokeh"):
-    lines_app().servable(title="Descent · count the lines")

