@@ -131,7 +131,8 @@ def convert(jobs, workdir: Path):
 
 # ------------------------------------------------------------------ static pages
 
-LESSON_DATA_WIDGETS = {"digits", "digits-draw", "gan"}  # lesson widgets that read MNIST
+# lesson widgets that read MNIST: the apps that need data, and digits-draw (the digits app cut down)
+LESSON_DATA_WIDGETS = {a.slug for a in APPS if a.data} | {"digits-draw"}
 
 
 def read_lessons(root=ROOT):
