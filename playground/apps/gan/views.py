@@ -4,7 +4,6 @@ hands the page its layout."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import panel as pn
@@ -15,6 +14,7 @@ from playground.apps.gan.run import MnistGAN, judge
 from playground.training.trainer import Trainer
 from playground.ui.curves import Capped, add_marks, legend_above
 from playground.ui.layout import column, pane, wrap
+from playground.ui.pacing import Paced
 from playground.ui.palettes import PURPLE_GREEN
 from playground.ui.plots import figure
 from playground.ui.trainer_controls import trainer_controls
@@ -78,7 +78,7 @@ class MnistView:
                                title="Mode collapse? The digits a classifier sees in 200 samples")
         self.hist_fig.vbar(x="digit", top="count", source=self.hist, width=0.8, color="#8c564b")
 
-        self.judged = {"last": 0.0, "cost": 0.0}  # when the judge last ran, and what it cost
+        self.judge_paced = Paced(self.refresh_judge)  # judging 200 samples costs time: ~1/4 of it
         self.trainer = Trainer(lambda: self.gan["m"].step(), chunk=10, chunk_seconds=0.25,
                                on_chunk=self.on_chunk, snapshot=lambda: self.gan["m"].state(),
                                restore=lambda s: self.gan["m"].load_state(s), on_reset=self.build,
@@ -128,10 +128,7 @@ class MnistView:
         mean = {k: float(np.mean([x[k] for x in metrics])) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
         self.capped.stream(dict(step=[m.steps], **{k: [v] for k, v in mean.items()}), ys=("d_loss", "g_loss"))
         self.refresh_images()
-        now = time.perf_counter()  # judging 200 samples costs time: at most ~1/4 of it
-        if now - self.judged["last"] >= 3 * self.judged["cost"]:
-            self.refresh_judge()
-            self.judged.update(last=time.perf_counter(), cost=time.perf_counter() - now)
+        self.judge_paced()
 
     def on_stop(self, t):
         if t.error:  # diverged: mark where; the weights were restored, show them

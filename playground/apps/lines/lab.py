@@ -8,6 +8,7 @@ from engine import Tensor, manual_seed, nn, no_grad, optim
 from engine.data import DataLoader, make_lines
 from engine.nn import functional as F
 
+
 def lines_model(size=28, max_lines=5, width=8):
     """conv3(w)-pool-conv3(2w)-pool-fc64 -> one class per count (1..max_lines)."""
     s = ((size - 2) // 2 - 2) // 2
@@ -59,6 +60,9 @@ class LinesLab:
                for k in range(1, self.max_lines + 1)]
         wrong = np.nonzero(pred != self.yt)[0]
         return {"acc": float((pred == self.yt).mean()), "per_count": per, "wrong": wrong, "pred": pred}
+
+    def set_lr(self, lr):
+        self.opt.lr = lr
 
     def state(self):
         """What a diverged run goes back to: weights, Adam's moments, the step count."""
