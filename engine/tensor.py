@@ -44,7 +44,7 @@ class NonFiniteLossError(FloatingPointError):
     """backward() was called on a loss that is NaN or infinite."""
 
 
-def _unbroadcast(g, shape):
+def unbroadcast(g, shape):
     """Sum g down to `shape`: the gradient of a broadcast is the sum over the copies."""
     if g.shape == shape:
         return g
@@ -172,19 +172,19 @@ class Tensor:
         out, other = self._binary(other, np.add, "add")
         a, b = self.shape, other.shape
         return node(out, (self, other),
-                    lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "+")
+                    lambda g: (unbroadcast(g, a), unbroadcast(g, b)), "+")
 
     def __mul__(self, other):
         out, other = self._binary(other, np.multiply, "mul")
         x, y = self.data, other.data
         return node(out, (self, other),
-                    lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)), "*")
+                    lambda g: (unbroadcast(g * y, x.shape), unbroadcast(g * x, y.shape)), "*")
 
     def __truediv__(self, other):
         out, other = self._binary(other, np.divide, "div")
         x, y = self.data, other.data
         return node(out, (self, other), lambda g: (
-            _unbroadcast(g / y, x.shape), _unbroadcast(-g * x / (y * y), y.shape)), "/")
+            unbroadcast(g / y, x.shape), unbroadcast(-g * x / (y * y), y.shape)), "/")
 
     def __pow__(self, p):
         x = self.data
@@ -192,8 +192,8 @@ class Tensor:
             out, p = self._binary(p, np.power, "pow")
             y = p.data
             return node(out, (self, p), lambda g: (
-                _unbroadcast(g * y * x ** (y - 1), x.shape),
-                _unbroadcast(g * out * np.log(x), y.shape) if p.requires_grad else None), "**")
+                unbroadcast(g * y * x ** (y - 1), x.shape),
+                unbroadcast(g * out * np.log(x), y.shape) if p.requires_grad else None), "**")
         return node(x ** p, (self,), lambda g: (
             g * p * x ** (p - 1) if p != 0 else np.zeros_like(g),), f"**{p}")
 
@@ -408,7 +408,7 @@ def matmul(a, b):
             gy = backend.matmul(x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1]), ta=True)
         else:
             gy = backend.matmul(x, g, ta=True)
-        return _unbroadcast(gx, x.shape), _unbroadcast(gy, y.shape)
+        return unbroadcast(gx, x.shape), unbroadcast(gy, y.shape)
     return node(out, (a, b), backward, "@")
 
 
@@ -437,7 +437,7 @@ def where(cond, a, b):
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     a, b = as_tensor(a), as_tensor(b)
     return node(np.where(cond, a.data, b.data), (a, b), lambda g: (
-        _unbroadcast(np.where(cond, g, 0), a.shape), _unbroadcast(np.where(cond, 0, g), b.shape)),
+        unbroadcast(np.where(cond, g, 0), a.shape), unbroadcast(np.where(cond, 0, g), b.shape)),
         "where")
 
 

@@ -264,3 +264,62 @@ def test_sampling_helpers():
         sampling.multinomial(np.array([0, 1.0, 3.0]), 3)
     with pytest.raises(ValueError, match="temperature"):
         sampling.softmax(logits, 0)
+
+
+# -- the fused attention node, blocked GELU, sorted Embedding backward (issue 19) ------------
+def test_fused_attention_masks_broadcast_and_gradcheck():
+    q, k, v = randn(2, 2, 4, 3), randn(2, 2, 5, 3), randn(2, 2, 5, 3)
+    add = randn(4, 5)  # a float mask is added to the scores
+    gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=add), q, k, v)
+    keep = rs.random((4, 5)) > 0.3
+    keep[:, 0] = True
+    gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=keep), q, k, v)
+    gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), randn(4, 3), k, v)
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ref = torch.nn.functional.scaled_dot_product_attention(*ts, attn_mask=torch.tensor(keep))
+    ref.sum().backward()
+    os_ = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+    out, w = F.attention(*os_, keep)
+    out.sum().backward()
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), atol=1e-5)
+    for o, t in zip(os_, ts):
+        np.testing.assert_allclose(o.grad, t.grad.numpy(), atol=1e-5)
+    assert not w.requires_grad and np.allclose(w.data.sum(-1), 1)
+
+
+def test_fully_masked_attention_row_gives_zeros_not_nan():
+    q, k, v = (Tensor(randn(3, 2), requires_grad=True) for _ in range(3))
+    keep = np.ones((3, 3), bool)
+    keep[1] = False
+    out, w = F.attention(q, k, v, keep)
+    out.sum().backward()
+    assert np.all(out.data[1] == 0) and np.all(w.data[1] == 0)
+    assert all(np.isfinite(t.grad).all() for t in (q, k, v))
+
+
+def test_float32_gelu_in_blocks_matches_float64():
+    x = randn(2, 33000) * 4  # three _phi32 blocks, a ragged last one
+    xs, x64 = Tensor(x, requires_grad=True), Tensor(x.astype(np.float64), requires_grad=True)
+    g = randn(2, 33000)
+    ours, ref = F.gelu(xs), F.gelu(x64)
+    ours.backward(g)
+    ref.backward(g.astype(np.float64))
+    np.testing.assert_allclose(ours.data, ref.data, atol=2e-6)
+    np.testing.assert_allclose(xs.grad, x64.grad, atol=2e-6)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.gelu(xt).backward(torch.tensor(g))
+    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=2e-6)
+
+
+def test_embedding_backward_adds_repeats_like_add_at():
+    w = Tensor(randn(7, 5), requires_grad=True)
+    idx = rs.integers(0, 7, (6, 9))
+    idx[0, :4] = 3  # repeats; rows 0..6 not all used
+    g = randn(6, 9, 5)
+    F.embedding(idx, w).backward(g)
+    ref = np.zeros((7, 5), np.float32)
+    np.add.at(ref, idx.reshape(-1), g.reshape(-1, 5))
+    np.testing.assert_allclose(w.grad, ref, atol=1e-5)
+    w.grad = None
+    F.embedding(np.zeros((0,), int), w).backward(np.zeros((0, 5), np.float32))
+    assert np.all(w.grad == 0)

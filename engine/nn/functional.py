@@ -308,9 +308,15 @@ def embedding(idx, weight):
         raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got range "
                          f"[{i.min()}, {i.max()}]")
 
-    def backward(g):
+    flat = i.reshape(-1)
+    order = np.argsort(flat, kind="stable")  # each row's uses side by side, in their order
+    rows = flat[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+
+    def backward(g):  # repeats add up: one reduceat over the sorted uses (np.add.at is slow)
         gw = np.zeros(weight.shape, g.dtype)
-        np.add.at(gw, i.reshape(-1), g.reshape(-1, weight.shape[1]))  # repeats add up
+        if starts.size:
+            gw[rows[starts]] = np.add.reduceat(g.reshape(-1, weight.shape[1])[order], starts)
         return (gw,)
     return node(weight.data[i], (weight,), backward, "embedding")
 

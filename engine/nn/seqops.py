@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor as _t, matmul, node
+from .. import backend
+from ..tensor import Tensor, as_tensor as _t, node, unbroadcast
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -47,19 +48,37 @@ def gelu(x, approximate="none"):
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     xd = x.data
-    if xd.dtype == np.float32:
-        cdf, e = _phi32(xd)
+    # y = x Phi(x) and, for the backward, dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) /
+    # sqrt(2 pi): both made in the forward pass, so the backward is one product
+    if xd.dtype == np.float32:  # in blocks that stay in cache across _phi32's ~20 passes
+        flat = xd.reshape(-1)
+        y, dy = np.empty_like(flat), np.empty_like(flat)
+        cdf = np.empty(min(_BLOCK, flat.size), flat.dtype)
+        for i in range(0, flat.size, _BLOCK):
+            b = slice(i, i + _BLOCK)
+            xb, e = flat[b], dy[b]
+            q = cdf[:xb.size]
+            _phi32(xb, q, e)
+            np.multiply(xb, q, out=y[b])
+            e *= xb
+            e *= _INV_SQRT_2PI
+            e += q
+        y, dy = y.reshape(xd.shape), dy.reshape(xd.shape)
     else:
-        cdf, e = 0.5 * (1.0 + erf(xd / _SQRT2)), np.exp(-0.5 * xd * xd)
-    # d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
-    return node(xd * cdf, (x,), lambda g: (g * (cdf + xd * e * _INV_SQRT_2PI),), "gelu")
+        cdf = 0.5 * (1.0 + erf(xd / _SQRT2))
+        y, dy = xd * cdf, cdf + xd * np.exp(-0.5 * xd * xd) * _INV_SQRT_2PI
+    return node(y, (x,), lambda g: (g * dy,), "gelu")
 
 
 _AS = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
-def _phi32(x):
-    """(Phi(x), exp(-x^2/2)) of a float32 array, for GELU: one exp serves both.
+_BLOCK = 32768  # float32s per block: 128 KB, a few such arrays fit a core's L2
+
+
+def _phi32(x, q, e):
+    """Phi(x) into q and exp(-x^2/2) into e (float32 arrays of x's shape), for GELU: one
+    exp serves both.
 
     Abramowitz & Stegun 7.1.26, erfc(z) = t (a5 + t (a4 + ...)) exp(-z^2) with t = 1 / (1 +
     p z), z = |x| / sqrt(2): |error| < 1.5e-7, float32's own precision, in half the passes of
@@ -68,10 +87,10 @@ def _phi32(x):
     t *= 0.3275911 / _SQRT2
     t += 1.0
     np.reciprocal(t, out=t)
-    e = x * x
+    np.multiply(x, x, out=e)
     e *= -0.5
     np.exp(e, out=e)
-    q = t * _AS[0]
+    np.multiply(t, _AS[0], out=q)
     for c in _AS[1:]:
         q += c
         q *= t
@@ -80,7 +99,6 @@ def _phi32(x):
     q += 0.5   # 1/2 - Phi(-|x|), then the sign of x, then + 1/2
     np.copysign(q, x, out=q)
     q += 0.5
-    return q, e
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -95,9 +113,11 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     d = math.prod(shape)
     xd = x.data
-    xc = xd - xd.mean(axis=axes, keepdims=True)
-    inv = 1.0 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
-    xhat = xc * inv
+    xhat = xd - xd.mean(axis=axes, keepdims=True)  # centred, then scaled in place
+    rows = xhat.reshape(xhat.shape[:x.ndim - len(shape)] + (d,))
+    var = np.einsum("...i,...i->...", rows, rows) / d  # one pass, no x^2 temporary
+    inv = 1.0 / np.sqrt(var.reshape(var.shape + (1,) * len(shape)) + eps)
+    xhat *= inv
     y = xhat * weight.data if weight is not None else xhat.copy()
     if bias is not None:
         y += bias.data
@@ -108,9 +128,12 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         gb = g.sum(axis=lead) if bias is not None and bias.requires_grad else None
         gx = None
         if x.requires_grad:  # the mean and the variance depend on x too
-            gh = g * weight.data if weight is not None else g
-            gx = (inv / d) * (d * gh - gh.sum(axis=axes, keepdims=True)
-                              - xhat * (gh * xhat).sum(axis=axes, keepdims=True))
+            gx = g * weight.data if weight is not None else g.copy()
+            mean_gh = gx.mean(axis=axes, keepdims=True)
+            mean_ghx = (gx * xhat).mean(axis=axes, keepdims=True)
+            gx -= mean_gh  # inv * (gh - mean(gh) - xhat * mean(gh * xhat))
+            gx -= xhat * mean_ghx
+            gx *= inv
         return tuple(gr for gr, p in zip((gx, gw, gb), (x, weight, bias)) if p is not None)
     parents = tuple(p for p in (x, weight, bias) if p is not None)
     return node(y.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
@@ -139,33 +162,50 @@ def masked_softmax(x, mask=None, dim=-1):
                 "masked_softmax")
 
 
-def _swap_last(t):
-    perm = list(range(t.ndim))
-    perm[-1], perm[-2] = perm[-2], perm[-1]
-    return t.transpose(perm)
-
-
 def attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
     """(output, weights): softmax(q k^T * scale + mask) v, the weights kept for plotting.
 
     query (..., T, E), key (..., S, E), value (..., S, Ev). attn_mask: bool, True = may
     attend (PyTorch's scaled_dot_product_attention convention), or a float added to the
-    scores. is_causal: query i sees keys 0..i only."""
+    scores. is_causal: query i sees keys 0..i only. One graph node: scores, mask, softmax
+    and weighted sum in place, their backward beside them (the weights are a constant)."""
     q, k, v = _t(query), _t(key), _t(value)
+    qd, kd, vd = q.data, k.data, v.data
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = matmul(q, _swap_last(k)) * scale  # (..., T, S): how much query i wants key j
+    s = backend.matmul(qd, kd, tb=True)  # (..., T, S): how much query i wants key j
+    s *= scale
     keep = None
     if attn_mask is not None:
         am = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         if am.dtype == bool:
             keep = am
         else:
-            scores = scores + am
+            s = s + am  # may broadcast s up, or lift its dtype
     if is_causal:
         cm = causal_mask(q.shape[-2], k.shape[-2])
         keep = cm if keep is None else keep & cm
-    weights = masked_softmax(scores, keep, dim=-1)
-    return matmul(weights, v), weights
+    if keep is not None:
+        np.copyto(s, -np.inf, where=~np.broadcast_to(keep, s.shape))
+    m = s.max(axis=-1, keepdims=True)  # softmax in place; a fully masked row gives zeros
+    m[~np.isfinite(m)] = 0
+    s -= m
+    np.exp(s, out=s)
+    t = s.sum(axis=-1, keepdims=True)
+    t[t == 0] = 1
+    s /= t
+    w = s.astype(qd.dtype, copy=False)
+    out = backend.matmul(w, vd)
+
+    def backward(g):
+        gw = backend.matmul(g, vd, tb=True)
+        gv = backend.matmul(w, g, ta=True)
+        gw -= (gw * w).sum(axis=-1, keepdims=True)  # d softmax: w * (gw - sum(gw * w))
+        gw *= w
+        gw *= scale
+        gq = backend.matmul(gw, kd)
+        gk = backend.matmul(gw, qd, ta=True)
+        return (unbroadcast(gq, q.shape), unbroadcast(gk, k.shape), unbroadcast(gv, v.shape))
+    return node(out, (q, k, v), backward, "attention"), Tensor(w)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
