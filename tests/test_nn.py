@@ -499,3 +499,14 @@ def test_clear_shape_errors():
         nn.GELU(approximate="erf")(Tensor(randn(2)))
     with pytest.raises(ValueError, match="p must be"):
         nn.Dropout(1.5)
+
+
+def test_clip_grad_norm_of_huge_gradients_is_finite_and_scales_in_place():
+    p, q = nn.Parameter(np.zeros(3, np.float32)), nn.Parameter(np.zeros(2, np.float32))
+    p.grad = np.array([3e20, 4e20, 0], np.float32)  # its squares overflow float32
+    q.grad = np.broadcast_to(np.float32(1.0), (2,))  # read-only: gets a new array
+    keep = p.grad
+    total = nn.utils.clip_grad_norm_([p, q], 1.0)
+    assert np.isclose(total, 5e20, rtol=1e-6)
+    assert p.grad is keep and np.allclose(p.grad, [0.6, 0.8, 0], atol=1e-6)
+    assert np.all(q.grad < 1e-20) and q.grad.flags.writeable

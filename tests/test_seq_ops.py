@@ -323,3 +323,169 @@ def test_embedding_backward_adds_repeats_like_add_at():
     w.grad = None
     F.embedding(np.zeros((0,), int), w).backward(np.zeros((0, 5), np.float32))
     assert np.all(w.grad == 0)
+
+
+def test_self_attention_from_packed_qkv_gradcheck_and_torch():
+    # one node from c_attn's (B, T, 3C) output to the merged heads (B, T, C)
+    gradcheck(lambda x: F.self_attention(x, 2)[0], randn(2, 5, 12))
+    gradcheck(lambda x: F.self_attention(x, 3, is_causal=False, scale=0.3)[0], randn(1, 4, 9))
+    b, t, c, h = 3, 7, 8, 2
+    x = randn(b, t, 3 * c)
+    ours = Tensor(x, requires_grad=True)
+    out, w = F.self_attention(ours, h)
+    g = randn(b, t, c)
+    out.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    q, k, v = (z.view(b, t, h, c // h).transpose(1, 2) for z in xt.split(c, dim=2))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    ref = ref.transpose(1, 2).reshape(b, t, c)
+    ref.backward(torch.tensor(g))
+    assert out.shape == (b, t, c) and w.shape == (b, h, t, t) and not w.requires_grad
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(ours.grad, xt.grad.numpy(), atol=1e-5)
+    assert np.all(np.triu(w.data, 1) == 0) and np.allclose(w.data.sum(-1), 1)
+    with pytest.raises(ValueError, match="divisible by n_head=5"):
+        F.self_attention(ours, 5)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("t,s,spread", [(6, 6, 1.0), (6, 6, 300.0), (7, 4, 1.0), (3, 5, 300.0)])
+def test_attention_softmax_shift_matches_torch_even_where_exp_would_overflow(causal, t, s, spread):
+    # the softmax shifts each row by one of its own scores, not its max; scores 300x larger
+    # put some far above that one (exp would overflow) and must take the exact max instead
+    q, k, v = randn(2, 3, t, 4) * spread, randn(2, 3, s, 4), randn(2, 3, s, 4)
+    ours = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+    out, w = F.attention(*ours, is_causal=causal)
+    g = randn(*out.shape)
+    out.backward(g)
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    mask = torch.ones(t, s, dtype=torch.bool).tril() if causal else None
+    ref = torch.nn.functional.scaled_dot_product_attention(*ts, attn_mask=mask)
+    ref.backward(torch.tensor(g))
+    assert np.isfinite(w.data).all() and np.allclose(w.data.sum(-1), 1, atol=1e-5)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), atol=2e-5, rtol=1e-4)
+    for o, r in zip(ours, ts):
+        np.testing.assert_allclose(o.grad, r.grad.numpy(), atol=2e-4, rtol=1e-3)
+
+
+def test_layer_norm_rows_paths():
+    # several normalised axes with their own weight and bias; only the weight needing a
+    # gradient; no rows at all
+    gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b), randn(2, 3, 4), randn(3, 4),
+              randn(3, 4))
+    x, w, g = randn(5, 4), Tensor(randn(4), requires_grad=True), randn(5, 4)
+    F.layer_norm(x, 4, w).backward(g)
+    wt = torch.tensor(w.data, requires_grad=True)
+    torch.nn.functional.layer_norm(torch.tensor(x), (4,), wt).backward(torch.tensor(g))
+    np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    empty = Tensor(np.zeros((0, 4), np.float32), requires_grad=True)
+    out = F.layer_norm(empty, 4, w)
+    out.backward(np.zeros((0, 4), np.float32))
+    assert out.shape == (0, 4) and empty.grad.shape == (0, 4)
+
+
+def test_gelu_without_gradient_gives_the_same_values():
+    x = randn(3, 40000) * 3  # two blocks, a ragged second one
+    with_grad = F.gelu(Tensor(x, requires_grad=True))
+    without = F.gelu(Tensor(x))
+    np.testing.assert_array_equal(with_grad.data, without.data)
+    assert not without.requires_grad
+
+
+@pytest.mark.parametrize("float_mask", [False, True])
+def test_multihead_self_attention_with_a_mask_matches_torch(float_mask):
+    # self-attention goes through F.self_attention: masks (bool: True = masked out, as
+    # torch.nn.MultiheadAttention; or float, added) must act there as in the split path
+    ours, theirs = nn.MultiheadAttention(8, 2, batch_first=True), torch.nn.MultiheadAttention(
+        8, 2, batch_first=True)
+    _copy_into_torch(ours, theirs)
+    x = randn(2, 5, 8)
+    mask = rs.random((5, 5)) > 0.6
+    mask[:, 0] = False  # every query keeps a key
+    if float_mask:
+        mask = np.where(mask, -2.0, 0.5).astype(np.float32)
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, w = ours(xo, xo, xo, attn_mask=mask)
+    ref, rw = theirs(xt, xt, xt, attn_mask=torch.tensor(mask))
+    g = randn(*out.shape)
+    out.backward(g), ref.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w.data, rw.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    _check_grads(ours, theirs)
+
+
+class _SeqKernels:
+    """contract.SeqKernels computed with torch (as the page's WebAssembly would): seqops must
+    hand them the right arrays and use what they return as its own numpy code would."""
+    has_seq = True
+
+    def __init__(self):
+        self.calls = []
+
+    def gelu(self, x):
+        self.calls.append("gelu")
+        t = torch.tensor(x, requires_grad=True)
+        y = torch.nn.functional.gelu(t)
+        y.sum().backward()
+        return y.detach().numpy(), t.grad.numpy()
+
+    def softmax_(self, s, scale, causal):
+        self.calls.append("softmax_")
+        z = torch.tensor(s) * scale
+        if causal:
+            z = z.masked_fill(~torch.ones(z.shape[-2:], dtype=torch.bool).tril(), -torch.inf)
+        s[...] = torch.softmax(z, -1).numpy()
+        return s
+
+    def softmax_backward_(self, g, w, scale):
+        self.calls.append("softmax_backward_")
+        g[...] = w * (g - (g * w).sum(-1, keepdims=True)) * scale
+        return g
+
+    def layer_norm(self, x, weight, bias, eps):
+        self.calls.append("layer_norm")
+        assert x.ndim == 2 and (weight is None or weight.shape == x.shape[1:])
+        xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
+        y = xhat * (1 if weight is None else weight) + (0 if bias is None else bias)
+        return y.astype(x.dtype), xhat.astype(x.dtype), 1 / np.sqrt(x.var(-1, keepdims=True) + eps)
+
+    def layer_norm_backward(self, g, xhat, inv, weight, need_x, need_w, need_b):
+        self.calls.append("layer_norm_backward")
+        gh = g * (1 if weight is None else weight)
+        gx = inv * (gh - gh.mean(-1, keepdims=True) - xhat * (gh * xhat).mean(-1, keepdims=True))
+        return (gx if need_x else None, (g * xhat).sum(0) if need_w else None,
+                g.sum(0) if need_b else None)
+
+
+def test_sequence_kernels_from_the_seam_give_what_numpy_gives(monkeypatch):
+    from engine import backend
+    x, qkv, g, g2 = randn(2, 3, 4, 6), randn(2, 5, 12), randn(2, 3, 4, 6), randn(2, 5, 4)
+    w, b = randn(4, 6), randn(4, 6)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, qkv, w, b)]
+        y1 = F.layer_norm(ts[0], (4, 6), ts[2], ts[3])
+        y2 = F.gelu(ts[0])
+        y3, weights = F.self_attention(ts[1], 2)
+        (y1 * Tensor(g)).sum().backward()
+        y2.backward(g)
+        y3.backward(g2)
+        return [y1.data, y2.data, y3.data, weights.data] + [t.grad for t in ts]
+    want = run()
+    kern = _SeqKernels()
+    monkeypatch.setattr(backend, "seq_kernels", lambda: kern)
+    got = run()
+    assert sorted(set(kern.calls)) == ["gelu", "layer_norm", "layer_norm_backward", "softmax_",
+                                       "softmax_backward_"]
+    for a, b_ in zip(got, want):
+        np.testing.assert_allclose(a, b_, rtol=1e-4, atol=1e-5)
+
+
+def test_self_attention_refuses_a_mask_that_does_not_fit():
+    x = Tensor(randn(2, 5, 12), requires_grad=True)
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 5\)"):
+        F.self_attention(x, 2, attn_mask=np.ones((3, 5), bool))
+    out, _ = F.self_attention(x, 2, attn_mask=np.ones((5, 5), bool))  # still usable after
+    out.sum().backward()
+    assert x.grad.shape == (2, 5, 12)

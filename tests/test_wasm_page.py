@@ -248,6 +248,75 @@ _ = errs""")
 
 
 @browser
+def test_in_page_seq_kernels_match_numpy(page):
+    """seq.c's GELU, attention softmax and LayerNorm (values and gradients) against seqops'
+    numpy code, odd sizes (tails of 1-3 floats), NaN and infinities."""
+    res = run(page, INSTALLED + """
+from engine import Tensor
+from engine.nn import seqops
+def both(fn, *shapes):
+    out = {}
+    for name in ('wasm', 'numpy'):
+        seam.use(name)
+        g = np.random.default_rng(1)
+        ts = [Tensor(g.standard_normal(s).astype(np.float32) * 3, requires_grad=True) for s in shapes]
+        y = fn(*ts)
+        y = y[0] if isinstance(y, tuple) else y
+        y.backward(g.standard_normal(y.shape).astype(np.float32))
+        out[name] = [y.data] + [t.grad for t in ts]
+    return max(float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30)) for a, b in zip(*out.values()))
+errs = {
+  'gelu': both(lambda x: seqops.gelu(x), (7, 33)),
+  'gelu wide': both(lambda x: seqops.gelu(x * 10), (1001,)),
+  'layer_norm': both(lambda x, w, b: seqops.layer_norm(x, 130, w, b), (5, 130), (130,), (130,)),
+  'layer_norm plain': both(lambda x: seqops.layer_norm(x, 6), (3, 4, 6)),
+  'causal': both(lambda q, k, v: seqops.attention(q, k, v, is_causal=True), (2, 3, 7, 5), (2, 3, 7, 5), (2, 3, 7, 4)),
+  'causal 64': both(lambda q, k, v: seqops.attention(q, k, v, is_causal=True), (2, 4, 64, 32), (2, 4, 64, 32), (2, 4, 64, 32)),
+  'causal T < S': both(lambda q, k, v: seqops.attention(q, k, v, is_causal=True), (2, 5, 8), (2, 9, 8), (2, 9, 3)),
+  'no mask': both(lambda q, k, v: seqops.attention(q, k, v, scale=0.3), (4, 6, 8), (4, 6, 8), (4, 6, 8)),
+}
+special = np.array([np.nan, 1, -np.inf, np.inf, 0, -100, 100, -3], np.float32)
+g = {}
+for name in ('wasm', 'numpy'):
+    seam.use(name)
+    g[name] = seqops.gelu(Tensor(special)).data.tolist()
+seam.use('wasm')
+_ = {'errs': errs, 'gelu': g}""")
+    bad = {k: v for k, v in res["errs"].items() if not v < 1e-5}
+    assert not bad, res["errs"]
+    np.testing.assert_allclose(np.array(res["gelu"]["wasm"], float), np.array(res["gelu"]["numpy"], float),
+                               rtol=1e-6, equal_nan=True)
+
+
+@browser
+def test_in_page_relaxed_build_is_loaded_and_agrees_with_plain_simd(page):
+    """Chromium has relaxed SIMD: kernels.js loads kernels-relaxed.wasm (fused multiply-add in
+    the GEMM); kernels.wasm, asked for by name, gives the same products to float32 rounding."""
+    res = run(page, """
+import js
+ok, why = await wasm.install(module_url=MODULE_URL, threshold=1)
+seam.use('wasm')
+out = {'relaxed': bool(js.descentWasm.relaxed), 'fma': bool(js.descentWasm.fma),
+       'url': str(js.descentWasm.url), 'why': why}
+a, b = randn(130, 70), randn(70, 91)
+fast = seam.matmul(a, b)
+await wasm.install(module_url=MODULE_URL, wasm_url=ORIGIN + '/site/wasm/kernels.wasm', threshold=1)
+seam.use('wasm')
+out['fma_plain'] = bool(js.descentWasm.fma)
+plain = seam.matmul(a, b)
+want = a.astype(np.float64) @ b.astype(np.float64)
+out['err_fast'] = float(np.abs(fast - want).max())
+out['err_plain'] = float(np.abs(plain - want).max())
+await wasm.install(module_url=MODULE_URL, threshold=1)  # back to the default for later tests
+seam.use('wasm')
+_ = out""")
+    assert res["relaxed"] and res["fma"] and res["url"].endswith("/site/wasm/kernels-relaxed.wasm"), res
+    assert res["why"].startswith("wasm (WebAssembly SIMD, relaxed: fused multiply-add, zero-copy")
+    assert not res["fma_plain"]
+    assert res["err_fast"] < 1e-4 and res["err_plain"] < 1e-4, res
+
+
+@browser
 def test_in_page_speed_print(page):
     """Not a timed test: GFLOP/s of numpy-in-Pyodide and the wasm backend, and what copying
     the operands into a separate wasm memory would cost if the heap could not be shared."""

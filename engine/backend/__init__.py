@@ -6,8 +6,9 @@ Every matmul in `engine` (Linear, im2col convolutions, their backward passes) ca
 page: WebAssembly under WebGPU), then to numpy. A backend that fails is dropped for the
 rest of the session and `status()` says why.
 
-What a backend provides is written down in contract.py: matmul (required), image kernels
-and a fused Adam step (optional, found here by `kernels()` and `fused_adam()`). One file
+What a backend provides is written down in contract.py: matmul (required), image kernels,
+sequence-model kernels and a fused Adam step (optional, found here by `kernels()`,
+`seq_kernels()` and `fused_adam()`). One file
 per backend: numpy_backend.py, wasm.py, webgpu.py; how a backend finds the size from which
 it wins is calibration.py.
 """
@@ -137,6 +138,16 @@ def kernels():
     them in place of their numpy loops."""
     for be in (_active, _under):
         if getattr(be, "has_images", False):
+            return be
+    return None
+
+
+def seq_kernels():
+    """The backend (active, else the one under it) with sequence-model kernels
+    (contract.SeqKernels: GELU, attention's softmax, LayerNorm), or None: engine.nn.seqops
+    then computes with numpy."""
+    for be in (_active, _under):
+        if getattr(be, "has_seq", False):
             return be
     return None
 

@@ -1,9 +1,9 @@
-"""What a backend gives the seam (engine.backend): one required product, two optional extras.
+"""What a backend gives the seam (engine.backend): one required product, three optional extras.
 
 A backend is any object with the attributes below (nothing to inherit); numpy_backend.py,
 wasm.py and webgpu.py each meet it. The seam routes every matmul through the active backend
 and asks it for its extras by name: `kernels()` returns it when it has image kernels,
-`fused_adam()` its `adam_step` when it has one.
+`seq_kernels()` when it has sequence-model kernels, `fused_adam()` its `adam_step` when it has one.
 """
 from typing import Protocol
 
@@ -50,3 +50,27 @@ class FusedAdam(Protocol):
         """In place, the float32 operations of Adam's numpy path in the same order:
         p *= shrink; g' = g + l2 p; M = b1 M + g'; V = b2 V + g'²; p += neg_step M / (√V + eps_c).
         Returns False (nothing done) to leave this parameter to numpy."""
+
+
+class SeqKernels(Protocol):
+    """Optional (`has_seq` True): float32 kernels that engine.nn.seqops calls in place of its
+    numpy code (GELU, attention's softmax, LayerNorm). Arrays are C-contiguous float32; each
+    returns what the numpy code beside its call computes, to float32 rounding."""
+    has_seq: bool
+
+    def gelu(self, x):
+        """(y, dy): GELU(x) = x Phi(x) and its derivative Phi(x) + x phi(x), shaped as x."""
+
+    def softmax_(self, s, scale, causal):
+        """In place over the last axis of s (..., T, S): softmax(scale * s); causal: key j
+        takes part in row i only when j <= i, the others get 0. Returns s."""
+
+    def softmax_backward_(self, g, w, scale):
+        """In place: g = w * (g - sum(g * w, last axis)) * scale. Returns g."""
+
+    def layer_norm(self, x, weight, bias, eps):
+        """Over x's last axis (weight, bias: that length, or None): (y, xhat, inv), inv of
+        shape x.shape[:-1] + (1,)."""
+
+    def layer_norm_backward(self, g, xhat, inv, weight, need_x, need_w, need_b):
+        """(gx, gw, gb) of layer_norm, each None unless asked for; gw, gb summed over rows."""

@@ -1,6 +1,6 @@
-"""WebAssembly SIMD backend (contract.Backend, with image kernels and a fused Adam step):
-the kernels of site/wasm/kernels.c run on numpy's own buffers in Pyodide's heap, called
-synchronously from Python. Every browser recent enough for Pyodide has SIMD (Chrome 91+,
+"""WebAssembly SIMD backend (contract.Backend, with image kernels, sequence-model kernels and
+a fused Adam step): the kernels of site/wasm/*.c run on numpy's own buffers in Pyodide's
+heap, called synchronously from Python. Every browser recent enough for Pyodide has SIMD (Chrome 91+,
 Firefox 89+, Safari 16.4+); where it is missing, install() says so and numpy stays.
 
 The page worker calls `await install(module_url=<url of site/wasm/kernels.js>)` after numpy
@@ -10,7 +10,8 @@ then WebGPU's install: the GPU takes the large products and leaves the rest to w
 - `JsLayer`: the JavaScript side (descentWasm's exports), fakeable: tests on CPython pass a
   fake that computes with numpy on the same pointers.
 - `WasmBackend`: what the seam calls: float32 products (anything else -> numpy), the
-  channels-last image kernels, and `adam_step`.
+  channels-last image kernels, the sequence-model kernels (GELU, attention's softmax,
+  LayerNorm) and `adam_step`.
 Importable on CPython: `js`, `pyodide` and `pyodide_js` are imported only when installing.
 """
 import ctypes
@@ -25,7 +26,8 @@ from .webgpu import js_message
 # stay on numpy.
 DEFAULT_THRESHOLD = 16 ** 3
 CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)  # 128³: a clear win, so a noisy 64³ cannot rule wasm out
-IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # kernels.c exports
+IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # images.c exports
+SEQ_KERNELS = ("gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward")  # seq.c
 
 
 class WasmError(RuntimeError):
@@ -49,11 +51,12 @@ class JsLayer:
 
     gemm(a, b, c, batch, m, k, n, ta, tb, stride_a, stride_b, scratch) and
     adam(p, g, M, V, n, b1, b2, shrink, l2, eps_c, neg_step) as in site/wasm/kernels.c;
-    `images`: {name: function} of the IMAGE_KERNELS it has (an older build may have none)."""
+    `images` / `seq`: {name: function} of the IMAGE_KERNELS / SEQ_KERNELS it has (an older
+    build may have none)."""
 
-    def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD", images=None):
+    def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD", images=None, seq=None):
         self.gemm, self.adam, self.scratch_bytes, self.where = gemm, adam, scratch_bytes, where
-        self.images = dict(images or {})
+        self.images, self.seq = dict(images or {}), dict(seq or {})
 
     @classmethod
     async def connect(cls, module_url=None, wasm_url=None):
@@ -87,8 +90,11 @@ class JsLayer:
             raise WasmError(f"kernels.wasm failed to load: {js_message(e)}") from None
         images = {name: getattr(api, name) for name in IMAGE_KERNELS
                   if getattr(api.exports, name, None) is not None}
+        seq = {name: getattr(api.exports, name) for name in SEQ_KERNELS
+               if getattr(api.exports, name, None) is not None}
+        fma = ", relaxed: fused multiply-add" if getattr(api, "fma", False) else ""
         return cls(api.gemm, api.adam, int(api.scratchBytes),
-                   "WebAssembly SIMD, zero-copy on Pyodide's heap", images)
+                   f"WebAssembly SIMD{fma}, zero-copy on Pyodide's heap", images, seq)
 
 
 class WasmBackend:
@@ -101,6 +107,7 @@ class WasmBackend:
         self._scratch = np.empty(layer.scratch_bytes // 4 + 4, np.float32)
         self._scratch_at = -(-address(self._scratch) // 16) * 16  # 16-byte aligned
         self.has_images = set(IMAGE_KERNELS) <= set(layer.images)
+        self.has_seq = set(SEQ_KERNELS) <= set(layer.seq)
 
     def accepts(self, m, k, n):
         return m * k * n >= self.threshold
@@ -191,6 +198,63 @@ class WasmBackend:
                                                gx.size)
         return gx
 
+    # -- contract.SeqKernels: float32 arrays, C-contiguous (made so here when they are not)
+    def gelu(self, x):
+        """(y, dy): GELU(x) and its derivative, shaped as x."""
+        x = np.ascontiguousarray(x, np.float32)
+        y, dy = np.empty_like(x), np.empty_like(x)
+        if x.size:
+            self.layer.seq["gelu"](address(x), address(y), address(dy), x.size)
+        return y, dy
+
+    def softmax_(self, s, scale, causal):
+        """s (..., T, S): softmax(scale * s) over S in place, key j <= row i only when
+        causal. Returns s."""
+        if not (s.flags.c_contiguous and s.flags.writeable):  # the kernel writes rows in place
+            s[...] = self.softmax_(np.array(s, np.float32), scale, causal)
+            return s
+        if s.size:
+            self.layer.seq["softmax"](address(s), s.size // s.shape[-1], s.shape[-1], s.shape[-2],
+                                      float(scale), int(causal))
+        return s
+
+    def softmax_backward_(self, g, w, scale):
+        """g = w * (g - sum(g * w)) * scale in place, over the last axis. Returns g."""
+        if not (g.flags.c_contiguous and g.flags.writeable):
+            g[...] = self.softmax_backward_(np.array(g, np.float32), w, scale)
+            return g
+        w = np.ascontiguousarray(w, np.float32)
+        if g.size:
+            self.layer.seq["softmax_backward"](address(g), address(w), g.size // g.shape[-1],
+                                               g.shape[-1], float(scale))
+        return g
+
+    def layer_norm(self, x, weight, bias, eps):
+        """Over the last axis: (y, xhat, inv) with inv shaped x.shape[:-1] + (1,)."""
+        x = np.ascontiguousarray(x, np.float32)
+        y, xhat = np.empty_like(x), np.empty_like(x)
+        inv = np.empty(x.shape[:-1] + (1,), np.float32)
+        weight, bias = (None if a is None else np.ascontiguousarray(a, np.float32) for a in (weight, bias))
+        w, b = (0 if a is None else address(a) for a in (weight, bias))
+        if x.size:
+            self.layer.seq["layer_norm"](address(x), w, b, address(y), address(xhat), address(inv),
+                                         x.size // x.shape[-1], x.shape[-1], float(eps))
+        return y, xhat, inv
+
+    def layer_norm_backward(self, g, xhat, inv, weight, need_x, need_w, need_b):
+        """(gx, gw, gb) of layer_norm (None where not asked for); gw, gb summed over rows."""
+        g, xhat, inv = (np.ascontiguousarray(a, np.float32) for a in (g, xhat, inv))
+        weight = None if weight is None else np.ascontiguousarray(weight, np.float32)
+        d, new = g.shape[-1], np.empty if g.size else np.zeros  # no rows: zero sums
+        gx = np.empty_like(g) if need_x else None
+        gw = new(d, np.float32) if need_w else None
+        gb = new(d, np.float32) if need_b else None
+        ptr = [0 if a is None else address(a) for a in (weight, gx, gw, gb)]
+        if g.size:
+            self.layer.seq["layer_norm_backward"](address(g), address(xhat), address(inv), *ptr,
+                                                  g.size // d, d)
+        return gx, gw, gb
+
 
 def calibrate(backend, sizes=CALIBRATION_SIZES, **kw):
     """calibration.calibrate over wasm's sizes: (threshold, timings)."""
@@ -203,9 +267,10 @@ backend = None  # the installed WasmBackend, if any
 async def install(module_url=None, wasm_url=None, threshold=None, layer=None):
     """Make the WebAssembly kernels the seam's backend when possible. Returns (ok, reason).
 
-    module_url: where site/wasm/kernels.js is (absolute URL); wasm_url: kernels.wasm (default:
-    next to kernels.js). threshold: multiply-adds (m*k*n) from which products go to wasm;
-    None calibrates it here (well under a second). Adam/AdamW steps use the fused kernel
+    module_url: where site/wasm/kernels.js is (absolute URL); wasm_url: a kernels*.wasm
+    (default: kernels-relaxed.wasm next to kernels.js where the browser has relaxed SIMD, else
+    kernels.wasm). threshold: multiply-adds (m*k*n) from which products go to wasm; None
+    calibrates it here (well under a second). Adam/AdamW steps use the fused kernel
     while this backend runs. On any failure numpy stays active (matmul and Adam) and
     engine.backend.status() reports the reason."""
     global backend

@@ -75,21 +75,22 @@ class MultiheadAttention(Module):
         if not self.batch_first:  # (T, B, E) -> (B, T, E)
             q, k, v = (x.transpose(1, 0, 2) for x in (q, k, v))
         e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
-        if q is k and k is v:  # self-attention: one product for q, k and v
-            qkv = F.linear(q, w, bias)
-            q, k, v = qkv[..., :e], qkv[..., e:2 * e], qkv[..., 2 * e:]
-        else:
-            q, k, v = (F.linear(x, w[i * e:(i + 1) * e], None if bias is None else
-                                       bias[i * e:(i + 1) * e]) for i, x in enumerate((q, k, v)))
         keep = None
         if attn_mask is not None:
             am = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
             keep = ~am if am.dtype == bool else am  # torch's MHA: True = masked out
-        out, weights = F.attention(self._heads(q), self._heads(k), self._heads(v), keep,
-                                        is_causal)
+        if q is k and k is v:  # self-attention: one product for q, k and v, one attention node
+            out, weights = F.self_attention(F.linear(q, w, bias), self.num_heads, is_causal,
+                                            attn_mask=keep)
+        else:
+            q, k, v = (F.linear(x, w[i * e:(i + 1) * e], None if bias is None else
+                                       bias[i * e:(i + 1) * e]) for i, x in enumerate((q, k, v)))
+            out, weights = F.attention(self._heads(q), self._heads(k), self._heads(v), keep,
+                                       is_causal)
+            b, _, t, _ = out.shape
+            out = out.transpose(0, 2, 1, 3).reshape(b, t, e)  # heads side by side again
         self.__dict__["last_weights"] = weights.data
-        b, _, t, _ = out.shape
-        out = self.out_proj(out.transpose(0, 2, 1, 3).reshape(b, t, e))
+        out = self.out_proj(out)
         if not self.batch_first:
             out = out.transpose(1, 0, 2)
         if not need_weights:

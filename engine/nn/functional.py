@@ -12,7 +12,7 @@ from .. import backend
 from ..losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss  # noqa: F401
 from ..tensor import Tensor, as_tensor as _t, node, rng
 from .seqops import (attention, causal_mask, gelu, layer_norm, masked_softmax,  # noqa: F401
-                     scaled_dot_product_attention)
+                     scaled_dot_product_attention, self_attention)
 
 
 def pair(v):

@@ -10,6 +10,17 @@ def _params(parameters):
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
+def _sum_of_squares(g):
+    """sum(g ** 2) as a Python float: one BLAS dot (no squared copy), in float64 only when
+    float32 overflows."""
+    g = g.reshape(-1)
+    s = float(np.dot(g, g))
+    if not math.isfinite(s) and np.isfinite(g).all():
+        g = g.astype(np.float64)
+        s = float(np.dot(g, g))
+    return s
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     """Scale all gradients together so their joint norm is at most max_norm.
 
@@ -19,13 +30,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
         return 0.0
     if norm_type == math.inf:
         total = max(float(np.abs(p.grad).max()) for p in grads)
+    elif norm_type == 2:
+        total = math.sqrt(sum(_sum_of_squares(p.grad) for p in grads))
     else:
         total = sum(float((np.abs(p.grad.astype(np.float64)) ** norm_type).sum())
                     for p in grads) ** (1.0 / norm_type)
     coef = max_norm / (total + 1e-6)
     if coef < 1:
-        for p in grads:  # a new array: a grad may be a read-only broadcast view
-            p.grad = p.grad * p.grad.dtype.type(coef)
+        for p in grads:  # in place, unless a grad is a read-only (broadcast) view
+            if p.grad.flags.writeable:
+                p.grad *= p.grad.dtype.type(coef)
+            else:
+                p.grad = p.grad * p.grad.dtype.type(coef)
     return total
 
 

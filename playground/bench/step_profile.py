@@ -2,10 +2,13 @@
 time per product shape.
 
 ``profile(step, steps, warmup)`` times ``step()`` plainly, then per matmul shape, then
-under cProfile; each profiled function's own time goes to a category (matmul, elementwise ops, Adam, im2col,
-pooling, loss, graph overhead, ...) by where it lives in ``engine`` and ``playground``; numpy's
-and the builtins' time is split over their callers. The same code runs in Pyodide (the
-in-page benchmark, via ``workloads.profile_steps``) and on CPython.
+under cProfile; each profiled function's own time goes to a category by where it lives in
+``engine`` and ``playground``: products (the matmul seam and what Linear does around it),
+attention (scores, mask, softmax and the products made inside the attention op), elementwise
+(GELU, LayerNorm, softmax, adds, ...), embedding, loss, optimizer (clipping and Adam), graph
+(Python per node: Tensor plumbing, Module calls, backward's walk), im2col / col2im, pooling,
+data, training loop. numpy's and the builtins' time is split over their callers. The same
+code runs in Pyodide (the in-page benchmark, via ``workloads.profile_steps``) and on CPython.
 """
 from __future__ import annotations
 
@@ -16,17 +19,25 @@ import time
 
 from engine import backend
 
-CATEGORIES = ("matmul", "elementwise ops", "optimizer (Adam)", "im2col / col2im", "pooling",
-              "loss", "graph overhead", "data / augmentation", "training loop", "other")
+CATEGORIES = ("products", "attention", "elementwise", "embedding", "loss", "optimizer", "graph",
+              "im2col / col2im", "pooling", "data / augmentation", "training loop", "other")
 _TENSOR_PLUMBING = {"__init__", "node", "backward", "zero_grad", "detach", "_lift", "_as_array",
                     "as_tensor", "no_grad", "is_grad_enabled", "requires_grad_", "item",
                     "numpy", "shape", "ndim", "dtype", "size", "__len__", "_t", "_grad"}
 _FUNCTIONAL = {"conv2d": "im2col / col2im", "_offsets": "im2col / col2im",
                "_out_size": "im2col / col2im", "pair": "im2col / col2im",
                "_pool": "pooling", "max_pool2d": "pooling", "avg_pool2d": "pooling",
-               "_max_pool_kernel": "pooling"}
+               "_max_pool_kernel": "pooling", "linear": "products", "embedding": "embedding"}
+_SEQOPS_ATTENTION = {"attention", "self_attention", "scaled_dot_product_attention", "_softmax_",
+                     "_softmax_backward_", "causal_mask"}
 _BACKEND_KERNELS = {"im2col": "im2col / col2im", "col2im": "im2col / col2im",
-                    "max_pool2d": "pooling", "max_pool2d_backward": "pooling"}
+                    "max_pool2d": "pooling", "max_pool2d_backward": "pooling",
+                    # contract.SeqKernels (wasm in the page): GELU, attention's softmax, LayerNorm
+                    "gelu": "elementwise", "softmax_": "attention",
+                    "softmax_backward_": "attention", "layer_norm": "elementwise",
+                    "layer_norm_backward": "elementwise", "adam_step": "optimizer",
+                    "kernels": "graph", "seq_kernels": "graph", "fused_adam": "graph"}
+_PRODUCT = "product"  # a backend's product: products, or attention's when attention made it
 _owner_cache = {}
 
 
@@ -54,29 +65,28 @@ def _owner(path, line):
     return "?"
 
 
-def category(key):
-    """Where a cProfile entry's own time goes, or None when its callers decide (numpy's
-    Python wrappers, builtins)."""
+def _category(key):
+    """Where a cProfile entry's own time goes; None when its callers decide (numpy's Python
+    wrappers, builtins), _PRODUCT for a backend's product (its callers say whose)."""
     path, line, name = key
     f = path.replace("\\", "/")
-    if "/engine/backend/" in f:  # a backend's fused optimizer / image kernels are theirs
-        if name in _BACKEND_KERNELS:
-            return _BACKEND_KERNELS[name]
-        return "optimizer (Adam)" if "adam" in name.lower() else "matmul"
-    if "/engine/optim/" in f:
-        return "optimizer (Adam)"
+    if "/engine/backend/" in f:  # a backend's kernels are theirs, the rest is its products
+        return _BACKEND_KERNELS.get(name, _PRODUCT)
+    if "/engine/optim/" in f or f.endswith("/engine/nn/utils.py"):  # Adam, clipping
+        return "optimizer"
     if f.endswith("/engine/losses.py"):
         return "loss"
+    owner = _owner(path, line) if f.endswith((".py", ".pyc")) else "?"
+    if f.endswith("/engine/nn/seqops.py"):
+        return "attention" if owner in _SEQOPS_ATTENTION else "elementwise"
     if f.endswith("/engine/nn/functional.py"):
-        owner = _owner(path, line)
-        return _FUNCTIONAL.get(owner, "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops")
+        return _FUNCTIONAL.get(owner, "graph" if owner in _TENSOR_PLUMBING else "elementwise")
     if f.endswith("/engine/tensor.py"):
-        owner = _owner(path, line)
         if owner == "matmul":
-            return "matmul"
-        return "graph overhead" if owner in _TENSOR_PLUMBING else "elementwise ops"
+            return "products"
+        return "graph" if owner in _TENSOR_PLUMBING else "elementwise"
     if "/engine/nn/" in f:
-        return "graph overhead"  # Module.__call__, Sequential.forward, parameters()
+        return "graph"  # Module.__call__, Sequential.forward, parameters()
     if "/engine/data/" in f:
         return "data / augmentation"
     if "/playground/" in f:
@@ -84,28 +94,41 @@ def category(key):
     return None
 
 
-def _shares(stats):
-    """Own time per category: entries outside engine/playground are split over their callers."""
+def category(key):
+    """Where a cProfile entry's own time goes, or None when its callers decide."""
+    cat = _category(key)
+    return "products" if cat == _PRODUCT else cat
+
+
+def shares(stats):
+    """Own time per category: entries outside engine/playground are split over their callers,
+    and a backend's products go to attention when attention called them."""
     memo = {}
 
     def split(key, depth=0):
         """{category: fraction} of key's own time."""
         if key in memo:
             return memo[key]
-        cat = category(key)
-        if cat is not None:
+        cat = _category(key)
+        if cat is not None and cat != _PRODUCT:
             memo[key] = {cat: 1.0}
             return memo[key]
         callers = stats[key][4] if key in stats else {}
-        total = sum(c[2] for c in callers.values())
+        # a product's callers by the time it took under each (cumulative: the seam passes
+        # it on), anything else's by its own time under each
+        weight = {ck: c[3] if cat == _PRODUCT else c[2] for ck, c in callers.items()}
+        total = sum(weight.values())
         if depth > 20 or total <= 0:
-            memo[key] = {"other": 1.0}
+            memo[key] = {"products" if cat == _PRODUCT else "other": 1.0}
             return memo[key]
         memo[key] = {"other": 1.0}  # cycle guard
         out = {}
-        for ck, c in callers.items():
-            for cat, frac in split(ck, depth + 1).items():
-                out[cat] = out.get(cat, 0.0) + frac * c[2] / total
+        for ck in callers:
+            within = "/engine/backend/" in ck[0].replace("\\", "/")  # a kernel's helper
+            for cc, frac in split(ck, depth + 1).items():
+                if cat == _PRODUCT and cc != "attention" and not within:
+                    cc = "products"  # Linear's, conv2d's, matmul's products
+                out[cc] = out.get(cc, 0.0) + frac * weight[ck] / total
         memo[key] = out
         return out
 
@@ -164,7 +187,7 @@ def profile(step, steps, warmup, top=15):
     prof.disable()
     profiled = (time.perf_counter() - t0) / steps
     stats = pstats.Stats(prof).stats
-    per, split = _shares(stats)
+    per, split = shares(stats)
     total = sum(per.values()) or 1.0
     cats = [{"category": c, "ms_per_step": 1e3 * s / steps, "share": s / total}
             for c, s in sorted(per.items(), key=lambda kv: -kv[1]) if s > 0]

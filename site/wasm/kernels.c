@@ -1,6 +1,8 @@
-/* Descent's WebAssembly SIMD kernels: a float32 GEMM and a fused Adam/AdamW step.
+/* Descent's WebAssembly SIMD kernels: a float32 GEMM, a fused Adam/AdamW step, image kernels
+ * (im2col, pooling) and sequence-model kernels (GELU, attention's softmax, LayerNorm).
  *
- * Built by playground/sitebuild/kernels.py (`make site/wasm/kernels.wasm`):
+ * Built with images.c and seq.c into one module by playground/sitebuild/kernels.py
+ * (`make site/wasm/kernels.wasm`):
  *   clang-14 --target=wasm32 -O3 -msimd128 -nostdlib -Wl,--no-entry -Wl,--import-memory ...
  *
  * The module imports its memory: it is instantiated with Pyodide's own WebAssembly.Memory,
@@ -18,7 +20,7 @@
  * Packing reads the operand in whichever layout it is stored, so AᵀB and ABᵀ cost the
  * same as AB. Edge tiles run the same kernel on a small tile in scratch and copy back.
  */
-#include <wasm_simd128.h>
+#include "simd.h"
 
 #define MR 4     /* micro-tile rows: one f32 splat each                   */
 #define NR 8     /* micro-tile columns: two f32x4 vectors                 */
@@ -26,11 +28,32 @@
 #define MC 64    /* rows of A packed at once (64 KB)                      */
 #define NC 512   /* columns of B packed at once (512 KB)                  */
 
-#define EXPORT(name) __attribute__((export_name(#name)))
-
 /* Bytes of scratch gemm() needs, whatever the shape: packed B, packed A, one edge tile. */
 EXPORT(gemm_scratch_bytes) int gemm_scratch_bytes(void) {
   return 4 * (KC * NC + MC * KC + MR * NR);
+}
+
+/* out[q * ld + r] = src[r * stride + p + q] for q, r < 4 and p < kc: four rows read side by
+ * side (a 4x4 transpose in registers per step of 4; the last kc % 4 columns one by one). */
+static void transpose4(const float *src, long stride, int kc, float *out, int ld) {
+  const float *s0 = src, *s1 = src + stride, *s2 = src + 2 * stride, *s3 = src + 3 * stride;
+  int p = 0;
+  for (; p + 4 <= kc; p += 4, out += 4 * ld) {
+    v128_t r0 = wasm_v128_load(s0 + p), r1 = wasm_v128_load(s1 + p),
+           r2 = wasm_v128_load(s2 + p), r3 = wasm_v128_load(s3 + p);
+    v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7),
+           t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+    wasm_v128_store(out, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+    wasm_v128_store(out + ld, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+    wasm_v128_store(out + 2 * ld, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+    wasm_v128_store(out + 3 * ld, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+  }
+  for (; p < kc; p++, out += ld) {
+    out[0] = s0[p];
+    out[1] = s1[p];
+    out[2] = s2[p];
+    out[3] = s3[p];
+  }
 }
 
 /* op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-wide panels: panel q holds kc rows of NR floats. */
@@ -46,9 +69,8 @@ static void pack_b(const float *b, int K, int N, int tb, int p0, int j0, int kc,
       }
     } else if (cols == NR) {           /* B stored N x K: 8 rows read side by side */
       const float *src = b + (long)j * K + p0;
-      for (int p = 0; p < kc; p++)
-        for (int jj = 0; jj < NR; jj++)
-          out[p * NR + jj] = src[(long)jj * K + p];
+      transpose4(src, K, kc, out, NR);
+      transpose4(src + 4L * K, K, kc, out + 4, NR);
     } else {                           /* last, narrower panel: pad with zeros */
       for (int p = 0; p < kc; p++)
         for (int jj = 0; jj < NR; jj++)
@@ -68,10 +90,7 @@ static void pack_a(const float *a, int M, int K, int ta, int i0, int p0, int mc,
       for (int p = 0; p < kc; p++, src += M)
         wasm_v128_store(out + p * MR, wasm_v128_load(src));
     } else if (rows == MR) {           /* row-major A: 4 rows read side by side */
-      const float *src = a + (long)i * K + p0;
-      for (int p = 0; p < kc; p++)
-        for (int ii = 0; ii < MR; ii++)
-          out[p * MR + ii] = src[(long)ii * K + p];
+      transpose4(a + (long)i * K + p0, K, kc, out, MR);
     } else {
       for (int p = 0; p < kc; p++)
         for (int ii = 0; ii < MR; ii++)
@@ -89,17 +108,17 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
   for (int p = 0; p < kc; p++, a += MR, b += NR) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), x;
     x = wasm_v128_load32_splat(a + 0);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x, b1));
+    c00 = MADD(x, b0, c00);
+    c01 = MADD(x, b1, c01);
     x = wasm_v128_load32_splat(a + 1);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x, b1));
+    c10 = MADD(x, b0, c10);
+    c11 = MADD(x, b1, c11);
     x = wasm_v128_load32_splat(a + 2);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x, b1));
+    c20 = MADD(x, b0, c20);
+    c21 = MADD(x, b1, c21);
     x = wasm_v128_load32_splat(a + 3);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x, b1));
+    c30 = MADD(x, b0, c30);
+    c31 = MADD(x, b1, c31);
   }
 #define ROW(r, lo, hi)                                                              \
   if (accumulate) {                                                                 \
@@ -194,125 +213,4 @@ EXPORT(adam) void adam(float *p, const float *g, float *M, float *V, int n, floa
     V[i] = v;
     p[i] = pv + (m / (__builtin_sqrtf(v) + eps_c)) * neg_step;
   }
-}
-
-/* -- Channels-last image kernels: conv2d's im2col / col2im and max pooling ------------------
- * Images are (N, H, W, C) float32, C-contiguous. A window is kh x kw, moved by (sh, sw) over
- * the image padded by (ph, pw) on each side, giving Ho x Wo windows; padding reads as 0
- * (convolution) or is skipped (max pooling: as -inf). engine.nn.functional keeps the numpy
- * code of each op beside the call; these do the same in one pass over memory. */
-
-static void copy_run(float *dst, const float *src, int n) {   /* dst[0:n] = src[0:n] */
-  int i = 0;
-  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_v128_load(src + i));
-  for (; i < n; i++) dst[i] = src[i];
-}
-
-static void add_run(float *dst, const float *src, int n) {    /* dst[0:n] += src[0:n] */
-  int i = 0;
-  for (; i + 4 <= n; i += 4)
-    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
-  for (; i < n; i++) dst[i] += src[i];
-}
-
-static void zero_run(float *dst, long n) {
-  long i = 0;
-  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_f32x4_splat(0));
-  for (; i < n; i++) dst[i] = 0.0f;
-}
-
-/* cols[(n, oh, ow), (i, j, c)] = x[n, oh*sh - ph + i, ow*sw - pw + j, c], 0 in the padding:
- * each window becomes a row of kh*kw*C floats (conv2d's forward, before its product). */
-EXPORT(im2col) void im2col(const float *x, float *cols, int N, int H, int W, int C, int kh,
-                           int kw, int sh, int sw, int ph, int pw, int Ho, int Wo) {
-  for (int n = 0; n < N; n++)
-    for (int oh = 0; oh < Ho; oh++)
-      for (int ow = 0; ow < Wo; ow++)
-        for (int i = 0, w0 = ow * sw - pw; i < kh; i++) {
-          int h = oh * sh - ph + i;
-          const float *row = x + (((long)n * H + h) * W + w0) * C;
-          if (h >= 0 && h < H && w0 >= 0 && w0 + kw <= W) {   /* the whole row inside */
-            copy_run(cols, row, kw * C);
-            cols += kw * C;
-            continue;
-          }
-          for (int j = 0; j < kw; j++, cols += C) {
-            int w = w0 + j;
-            if (h < 0 || h >= H || w < 0 || w >= W) zero_run(cols, C);
-            else copy_run(cols, row + j * C, C);
-          }
-        }
-}
-
-/* The adjoint of im2col: gx = 0, then each window's row of gcols is added back where it was
- * read from (padding dropped). conv2d's backward, after its product. */
-EXPORT(col2im) void col2im(const float *gcols, float *gx, int N, int H, int W, int C, int kh,
-                           int kw, int sh, int sw, int ph, int pw, int Ho, int Wo) {
-  zero_run(gx, (long)N * H * W * C);
-  for (int n = 0; n < N; n++)
-    for (int oh = 0; oh < Ho; oh++)
-      for (int ow = 0; ow < Wo; ow++)
-        for (int i = 0, w0 = ow * sw - pw; i < kh; i++) {
-          int h = oh * sh - ph + i;
-          float *row = gx + (((long)n * H + h) * W + w0) * C;
-          if (h >= 0 && h < H && w0 >= 0 && w0 + kw <= W) {
-            add_run(row, gcols, kw * C);
-            gcols += kw * C;
-            continue;
-          }
-          for (int j = 0; j < kw; j++, gcols += C) {
-            int w = w0 + j;
-            if (h >= 0 && h < H && w >= 0 && w < W) add_run(row + j * C, gcols, C);
-          }
-        }
-}
-
-/* y[n, oh, ow, c] = the max of x over the window (padding skipped), and arg[...] = the index
- * in x of its first maximum in raster order (as PyTorch; a NaN counts as the maximum, as in
- * numpy's maximum), or -1 if the window lies wholly in the padding. */
-EXPORT(max_pool) void max_pool(const float *x, float *y, int *arg, int N, int H, int W, int C,
-                               int kh, int kw, int sh, int sw, int ph, int pw, int Ho, int Wo) {
-  const v128_t lanes = wasm_i32x4_make(0, 1, 2, 3);
-  for (int n = 0; n < N; n++)
-    for (int oh = 0; oh < Ho; oh++)
-      for (int ow = 0; ow < Wo; ow++, y += C, arg += C) {
-        int h0 = oh * sh - ph, w0 = ow * sw - pw, c = 0;
-        for (; c + 4 <= C; c += 4) {
-          v128_t best = wasm_f32x4_splat(-__builtin_inff()), at = wasm_i32x4_splat(-1);
-          for (int h = h0 < 0 ? 0 : h0; h < h0 + kh && h < H; h++)
-            for (int w = w0 < 0 ? 0 : w0; w < w0 + kw && w < W; w++) {
-              int off = (int)((((long)n * H + h) * W + w) * C + c);
-              v128_t v = wasm_v128_load(x + off);
-              v128_t take = wasm_v128_or(wasm_f32x4_gt(v, best),  /* first NaN wins too */
-                                         wasm_v128_andnot(wasm_f32x4_ne(v, v), wasm_f32x4_ne(best, best)));
-              best = wasm_v128_bitselect(v, best, take);
-              at = wasm_v128_bitselect(wasm_i32x4_add(wasm_i32x4_splat(off), lanes), at, take);
-            }
-          wasm_v128_store(y + c, best);
-          wasm_v128_store(arg + c, at);
-        }
-        for (; c < C; c++) {
-          float best = -__builtin_inff();
-          int at = -1;
-          for (int h = h0 < 0 ? 0 : h0; h < h0 + kh && h < H; h++)
-            for (int w = w0 < 0 ? 0 : w0; w < w0 + kw && w < W; w++) {
-              int off = (int)((((long)n * H + h) * W + w) * C + c);
-              float v = x[off];
-              if (v > best || (v != v && best == best)) {
-                best = v;
-                at = off;
-              }
-            }
-          y[c] = best;
-          arg[c] = at;
-        }
-      }
-}
-
-/* max_pool's backward: gx (n_in floats) = 0, then each output's gradient goes to its arg. */
-EXPORT(max_pool_backward) void max_pool_backward(const float *g, const int *arg, float *gx,
-                                                 int n_out, int n_in) {
-  zero_run(gx, n_in);
-  for (int k = 0; k < n_out; k++)
-    if (arg[k] >= 0) gx[arg[k]] += g[k];
 }

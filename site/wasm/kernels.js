@@ -1,12 +1,14 @@
-// Descent's WebAssembly SIMD kernels (kernels.wasm, built from kernels.c), for a window or a
-// worker. engine/backend/wasm.py calls them synchronously from Python on numpy's buffers:
+// Descent's WebAssembly SIMD kernels (kernels.wasm, built from site/wasm/*.c), for a window or
+// a worker. Where the browser has relaxed SIMD, init() loads kernels-relaxed.wasm instead: the
+// same kernels with a fused multiply-add in the GEMM (about twice the products' speed). engine/backend/wasm.py calls them synchronously from Python on numpy's buffers:
 //
 //   const memory = descentWasm.pyodideMemory(pyodide._module);   // Pyodide's own heap
-//   await descentWasm.init(memory, new URL("kernels.wasm", import.meta.url));
+//   await descentWasm.init(memory);   // or (memory, url of a kernels*.wasm)
 //   descentWasm.gemm(a, b, c, batch, m, k, n, ta, tb, strideA, strideB, scratch);  // pointers
 //   descentWasm.adam(p, g, M, V, n, b1, b2, shrink, l2, epsC, negStep);
 //   descentWasm.im2col / col2im / max_pool / max_pool_backward(...)   // channels-last images
-//   descentWasm.status()   // {ready, reason, simd, scratchBytes, memoryBytes}
+//   descentWasm.exports.gelu / softmax / layer_norm ...   // sequence-model kernels (seq.c)
+//   descentWasm.status()   // {ready, reason, simd, relaxed, fma, url, scratchBytes, memoryBytes}
 //
 // The module imports its memory, so sharing Pyodide's WebAssembly.Memory means the pointers
 // are numpy data addresses: no copies. Growth of that memory needs nothing here (the module
@@ -15,6 +17,9 @@
 // (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt): valid only where SIMD128 works
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
                                    10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+// (func (result v128) three i8x16.splat of 0, f32x4.relaxed_madd): valid only with relaxed SIMD
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+  10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11]);
 
 // An Emscripten side module that imports env.memory and nothing else: its dylink.0 section
 // (no memory, no table) then the import section. See pyodideMemory().
@@ -30,6 +35,9 @@ const api = {
   ready: false,
   reason: "not initialised (call descentWasm.init(memory, url))",
   simd: WebAssembly.validate(SIMD_PROBE),
+  relaxed: WebAssembly.validate(RELAXED_PROBE),
+  url: null,      // the module loaded
+  fma: false,     // whether it is the relaxed-SIMD build (fused multiply-add)
   memory: null,
   exports: null,
   scratchBytes: 0,
@@ -72,14 +80,30 @@ const api = {
     return memory;
   },
 
-  async init(memory, url) {  // url: kernels.wasm, by default next to this module
+  async init(memory, url) {  // url: by default kernels(-relaxed).wasm next to this module
     api.ready = false;
-    if (url == null) url = new URL("kernels.wasm", import.meta.url).href;
+    const here = (name) => new URL(name, import.meta.url).href;
+    // the relaxed build first where it validates; kernels.wasm if it is missing (an older build)
+    const urls = url != null ? [String(url)] :
+      api.relaxed ? [here("kernels-relaxed.wasm"), here("kernels.wasm")] : [here("kernels.wasm")];
     try {
       if (!api.simd) throw new Error("this browser has no WebAssembly SIMD (simd128)");
       if (!(memory instanceof WebAssembly.Memory)) throw new Error("init() needs a WebAssembly.Memory");
-      const resp = await fetch(url);
-      if (!resp.ok) throw new Error(`could not fetch ${url}: HTTP ${resp.status}`);
+      let resp = null, failed = null;
+      for (const u of urls) {  // offline, a missing file fails the fetch itself: try the next
+        api.url = u;
+        try {
+          resp = await fetch(u);
+          failed = null;
+        } catch (e) {
+          resp = null;
+          failed = e;
+        }
+        if (resp && resp.ok) break;
+      }
+      if (failed) throw new Error(`could not fetch ${api.url}: ${failed.message || failed}`);
+      if (!resp.ok) throw new Error(`could not fetch ${api.url}: HTTP ${resp.status}`);
+      api.fma = api.relaxed && api.url.endsWith("-relaxed.wasm");
       const {instance} = await WebAssembly.instantiate(await resp.arrayBuffer(), {env: {memory}});
       api.memory = memory;
       api.exports = instance.exports;
@@ -99,7 +123,8 @@ const api = {
   },
 
   status() {
-    return {ready: api.ready, reason: api.reason, simd: api.simd, scratchBytes: api.scratchBytes,
+    return {ready: api.ready, reason: api.reason, simd: api.simd, relaxed: api.relaxed, fma: api.fma, url: api.url,
+            scratchBytes: api.scratchBytes,
             memoryBytes: api.memory ? api.memory.buffer.byteLength : 0};
   },
 };

@@ -1,0 +1,189 @@
+/* Sequence-model kernels: part of kernels.wasm (see kernels.c for the rules every kernel
+ * follows: no data, no stack, caller-owned memory). */
+#include "simd.h"
+
+/* -- Sequence-model kernels (the GPT step): GELU, attention's softmax, LayerNorm ------------
+ * engine/nn/seqops.py keeps the numpy code of each op beside the call and asks the seam for
+ * these in float32 (engine.backend.seq_kernels()). Each does in one pass over memory what
+ * numpy does in several, with the same formulas, so results agree to float32 rounding. */
+
+/* GELU of 4 floats as seqops' float32 path: Phi(x) by Abramowitz & Stegun 7.1.26 (erfc
+ * with one exp, |error| < 1.5e-7), y = x Phi(x), dy = Phi(x) + x exp(-x^2/2) / sqrt(2 pi). */
+#define GELU4(x, y, dy)                                                                         \
+  do {                                                                                          \
+    v128_t t_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_abs(x), wasm_f32x4_splat(0.23164189f)), \
+                               wasm_f32x4_splat(1.0f));                                         \
+    t_ = wasm_f32x4_div(wasm_f32x4_splat(1.0f), t_);                                            \
+    v128_t e_ = exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), wasm_f32x4_splat(-0.5f)));             \
+    v128_t q_ = wasm_f32x4_mul(t_, wasm_f32x4_splat(1.061405429f));                             \
+    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(-1.453152027f)), t_);              \
+    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(1.421413741f)), t_);               \
+    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(-0.284496736f)), t_);              \
+    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(0.254829592f)), t_);               \
+    q_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(q_, e_), wasm_f32x4_splat(-0.5f)),        \
+                        wasm_f32x4_splat(0.5f));                 /* 1/2 - Phi(-|x|) >= 0 */     \
+    q_ = wasm_v128_or(q_, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));  /* sign */     \
+    q_ = wasm_f32x4_add(q_, wasm_f32x4_splat(0.5f));                                            \
+    y = wasm_f32x4_mul(x, q_);                                                                  \
+    dy = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(e_, x), wasm_f32x4_splat(0.3989422804f)), q_); \
+  } while (0)
+
+/* y[i] = GELU(x[i]) and dy[i] = GELU'(x[i]) for i < n (the forward keeps the derivative, so
+ * the backward is one product). */
+EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n) {
+  int i = 0;
+  v128_t v, a, b;
+  for (; i + 4 <= n; i += 4) {
+    v = wasm_v128_load(x + i);
+    GELU4(v, a, b);
+    wasm_v128_store(y + i, a);
+    wasm_v128_store(dy + i, b);
+  }
+  for (; i < n; i++) {
+    v = wasm_f32x4_splat(x[i]);
+    GELU4(v, a, b);
+    y[i] = wasm_f32x4_extract_lane(a, 0);
+    dy[i] = wasm_f32x4_extract_lane(b, 0);
+  }
+}
+
+/* Attention's weights in place: s holds `rows` rows of n scores, in matrices of t rows (row
+ * r is query r % t). Each row becomes softmax(scale * row); causal: only keys j <= r % t
+ * take part and the others get 0 (engine.nn.seqops.causal_mask). */
+EXPORT(softmax) void softmax(float *s, int rows, int n, int t, float scale, int causal) {
+  v128_t vs = wasm_f32x4_splat(scale);
+  for (int r = 0; r < rows; r++, s += n) {
+    int len = causal && r % t + 1 < n ? r % t + 1 : n, j = 0;
+    v128_t vm = wasm_f32x4_splat(-__builtin_inff());
+    float m = -__builtin_inff();
+    for (; j + 4 <= len; j += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_v128_load(s + j), vs);
+      wasm_v128_store(s + j, v);
+      vm = wasm_f32x4_max(vm, v);
+    }
+    for (; j < len; j++) {
+      s[j] *= scale;
+      m = s[j] > m || s[j] != s[j] ? s[j] : m;
+    }
+    float hm = hmax(vm);
+    m = hm > m || hm != hm ? hm : m;
+    if (m == -__builtin_inff() || m == __builtin_inff()) m = m == __builtin_inff() ? m : 0.0f;
+    v128_t vsum = wasm_f32x4_splat(0), mm = wasm_f32x4_splat(m);
+    float sum = 0.0f;
+    for (j = 0; j + 4 <= len; j += 4) {
+      v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(s + j), mm));
+      wasm_v128_store(s + j, e);
+      vsum = wasm_f32x4_add(vsum, e);
+    }
+    for (; j < len; j++) {
+      s[j] = exp1(s[j] - m);
+      sum += s[j];
+    }
+    sum += hsum(vsum);
+    v128_t vd = wasm_f32x4_splat(sum == 0.0f ? 1.0f : sum);
+    for (j = 0; j + 4 <= len; j += 4) wasm_v128_store(s + j, wasm_f32x4_div(wasm_v128_load(s + j), vd));
+    for (; j < len; j++) s[j] /= (sum == 0.0f ? 1.0f : sum);
+    zero_run(s + len, n - len);
+  }
+}
+
+/* softmax's backward in place: g = w * (g - sum(g * w)) * scale, row by row (`rows` rows of
+ * n); where w is 0 (masked keys) g becomes 0. */
+EXPORT(softmax_backward) void softmax_backward(float *g, const float *w, int rows, int n,
+                                               float scale) {
+  v128_t vs = wasm_f32x4_splat(scale);
+  for (int r = 0; r < rows; r++, g += n, w += n) {
+    v128_t acc = wasm_f32x4_splat(0);
+    float d = 0.0f;
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(g + j), wasm_v128_load(w + j)));
+    for (; j < n; j++) d += g[j] * w[j];
+    d += hsum(acc);
+    v128_t vd = wasm_f32x4_splat(d);
+    for (j = 0; j + 4 <= n; j += 4)
+      wasm_v128_store(g + j, wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(g + j), vd),
+                                                           wasm_v128_load(w + j)), vs));
+    for (; j < n; j++) g[j] = (g[j] - d) * w[j] * scale;
+  }
+}
+
+/* LayerNorm over rows of d: xhat = (x - mean) / sqrt(var + eps) (biased var), inv[r] =
+ * 1 / sqrt(var + eps), y = xhat * w + b (w, b may be NULL: no scale, no shift). */
+EXPORT(layer_norm) void layer_norm(const float *x, const float *w, const float *b, float *y,
+                                   float *xhat, float *inv, int rows, int d, float eps) {
+  for (int r = 0; r < rows; r++, x += d, y += d, xhat += d) {
+    v128_t acc = wasm_f32x4_splat(0);
+    float sum = 0.0f;
+    int j = 0;
+    for (; j + 4 <= d; j += 4) acc = wasm_f32x4_add(acc, wasm_v128_load(x + j));
+    for (; j < d; j++) sum += x[j];
+    float mean = (sum + hsum(acc)) / d, var = 0.0f;
+    v128_t vm = wasm_f32x4_splat(mean);
+    acc = wasm_f32x4_splat(0);
+    for (j = 0; j + 4 <= d; j += 4) {
+      v128_t c = wasm_f32x4_sub(wasm_v128_load(x + j), vm);
+      wasm_v128_store(xhat + j, c);
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(c, c));
+    }
+    for (; j < d; j++) {
+      xhat[j] = x[j] - mean;
+      var += xhat[j] * xhat[j];
+    }
+    var = (var + hsum(acc)) / d;
+    float iv = 1.0f / __builtin_sqrtf(var + eps);
+    inv[r] = iv;
+    v128_t vi = wasm_f32x4_splat(iv);
+    for (j = 0; j + 4 <= d; j += 4) {
+      v128_t h = wasm_f32x4_mul(wasm_v128_load(xhat + j), vi), o = h;
+      wasm_v128_store(xhat + j, h);
+      if (w) o = wasm_f32x4_mul(o, wasm_v128_load(w + j));
+      if (b) o = wasm_f32x4_add(o, wasm_v128_load(b + j));
+      wasm_v128_store(y + j, o);
+    }
+    for (; j < d; j++) {
+      xhat[j] *= iv;
+      y[j] = xhat[j] * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    }
+  }
+}
+
+/* LayerNorm's backward: with gh = g * w (or g), gx = inv * (gh - mean(gh) - xhat *
+ * mean(gh * xhat)) per row; gw = sum over rows of g * xhat, gb = sum of g. gx, gw, gb may
+ * each be NULL (not wanted); w NULL means no scale. */
+EXPORT(layer_norm_backward) void layer_norm_backward(const float *g, const float *xhat,
+                                                     const float *inv, const float *w, float *gx,
+                                                     float *gw, float *gb, int rows, int d) {
+  if (gw) zero_run(gw, d);
+  if (gb) zero_run(gb, d);
+  for (int r = 0; r < rows; r++, g += d, xhat += d) {
+    int j = 0;
+    if (gw) add_mul_run(gw, g, xhat, d);
+    if (gb) add_run(gb, g, d);
+    if (!gx) continue;
+    v128_t a4 = wasm_f32x4_splat(0), c4 = a4;
+    float a = 0.0f, c = 0.0f;
+    for (; j + 4 <= d; j += 4) {
+      v128_t gh = wasm_v128_load(g + j);
+      if (w) gh = wasm_f32x4_mul(gh, wasm_v128_load(w + j));
+      a4 = wasm_f32x4_add(a4, gh);
+      c4 = wasm_f32x4_add(c4, wasm_f32x4_mul(gh, wasm_v128_load(xhat + j)));
+    }
+    for (; j < d; j++) {
+      float gh = g[j] * (w ? w[j] : 1.0f);
+      a += gh;
+      c += gh * xhat[j];
+    }
+    a = (a + hsum(a4)) / d;
+    c = (c + hsum(c4)) / d;
+    v128_t va = wasm_f32x4_splat(a), vc = wasm_f32x4_splat(c), vi = wasm_f32x4_splat(inv[r]);
+    float *o = gx + (long)r * d;
+    for (j = 0; j + 4 <= d; j += 4) {
+      v128_t gh = wasm_v128_load(g + j);
+      if (w) gh = wasm_f32x4_mul(gh, wasm_v128_load(w + j));
+      gh = wasm_f32x4_sub(wasm_f32x4_sub(gh, va), wasm_f32x4_mul(wasm_v128_load(xhat + j), vc));
+      wasm_v128_store(o + j, wasm_f32x4_mul(gh, vi));
+    }
+    for (; j < d; j++) o[j] = ((g[j] * (w ? w[j] : 1.0f)) - a - xhat[j] * c) * inv[r];
+  }
+}

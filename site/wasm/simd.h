@@ -1,0 +1,78 @@
+/* What the kernels' source files share: the export macro, runs over float arrays, horizontal
+ * sums and maxima, and a vectorised exp. Everything is static inline: no data, no stack. */
+#ifndef DESCENT_SIMD_H
+#define DESCENT_SIMD_H
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* a * b + c. Built with -DDESCENT_RELAXED (kernels-relaxed.wasm): relaxed SIMD's
+ * f32x4.relaxed_madd, one fused instruction where the CPU has FMA (clang-14 spells it
+ * __builtin_wasm_fma_f32x4 and writes a prototype opcode that playground/sitebuild/relaxed.py
+ * rewrites). Otherwise a multiply and an add (kernels.wasm, for every SIMD browser). */
+#ifdef DESCENT_RELAXED
+#define MADD(a, b, c) __builtin_wasm_fma_f32x4(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#endif
+
+static inline void copy_run(float *dst, const float *src, int n) {   /* dst[0:n] = src[0:n] */
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_v128_load(src + i));
+  for (; i < n; i++) dst[i] = src[i];
+}
+
+static inline void add_run(float *dst, const float *src, int n) {    /* dst[0:n] += src[0:n] */
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+static inline void add_mul_run(float *dst, const float *a, const float *b, int n) {  /* += a * b */
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i),
+                                            wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i))));
+  for (; i < n; i++) dst[i] += a[i] * b[i];
+}
+
+static inline void zero_run(float *dst, long n) {
+  long i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_f32x4_splat(0));
+  for (; i < n; i++) dst[i] = 0.0f;
+}
+
+static inline float hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+         wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline float hmax(v128_t v) {   /* NaN if any lane is NaN, as numpy's max */
+  v = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* exp(x) for 4 floats (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial
+ * for exp(r), times 2^n built in the exponent bits; relative error ~1 ulp. Clamped to
+ * [-87.3, 88]: exp underflows to ~1e-38 (the smallest normal), not to 0. NaN stays NaN. */
+static inline v128_t exp4(v128_t x) {
+  x = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.33f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, two_n);
+}
+
+static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
+
+#endif
