@@ -85,10 +85,14 @@ def torch_twin(model):
     """A PyTorch model of ``model``'s architecture holding a copy of its weights.
 
     ``model`` is an engine ``Sequential`` of layers torch also has (the same names and
-    arguments: the benchmark nets) or the names app's ``MLP`` / ``Transformer``. The
+    arguments: the benchmark nets), the names app's ``MLP`` / ``Transformer`` or the
+    Shakespeare ``GPT`` (playground.apps.gpt.torch_gpt builds that one). The
     architecture is read from ``model.spec()``; the state_dict keys match, so the copy is strict.
     """
     import torch
+    if model.spec()["type"] == "GPT":  # the Shakespeare GPT has its own torch file
+        from playground.apps.gpt import torch_gpt
+        return torch_gpt.twin(model, torch)
     spec, weights = model.spec(), engine_weights(model)
     if spec["type"] == "Sequential":
         twin = torch_sequential(spec, torch.nn)
