@@ -9,6 +9,7 @@ NAMES := engine/_data/names.txt.gz
 NAMES_VERSION := 2.2.1
 SHAKESPEARE := engine/_data/shakespeare.txt.gz
 JUDGE := playground/assets/digits_classifier.npz
+GPT_BABY := playground/assets/gpt_baby.npz
 WASM := site/wasm/kernels.wasm
 
 .PHONY: start test setup browser toolchain bench bench-browser bench-boot clean wasm
@@ -17,12 +18,12 @@ PORT ?= 8000
 
 ## start: set everything up, build the static site (_site/) and serve it on http://127.0.0.1:$(PORT)/
 ##        (Python runs in the browser; `descent serve-local` runs the apps on CPython instead)
-start: setup $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(WASM)
+start: setup $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(GPT_BABY) $(WASM)
 	$(BIN)/descent build-site --out _site
 	$(BIN)/descent serve-site _site --port $(PORT)
 
 ## test: set everything up (chromium included), then run the whole test suite
-test: setup browser $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(WASM)
+test: setup browser $(DATA) $(NAMES) $(SHAKESPEARE) $(JUDGE) $(GPT_BABY) $(WASM)
 	$(BIN)/python -m pytest -q -ra
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -59,6 +60,11 @@ $(SHAKESPEARE): $(VENV)/.installed
 $(JUDGE): $(DATA)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m playground.training.assets --out $@
 
+# the trained baby GPT the gpt app and lesson 10 sample from first: nanoGPT's CPU recipe,
+# 2,000 iterations, seed 0, by the project's own engine (a few minutes on one core)
+$(GPT_BABY): $(SHAKESPEARE)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m playground.apps.gpt.train --preset baby --iters 2000 --seed 0 --log 250 --out $@
+
 # Debian's chromium drives the browser tests (never `playwright install`).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -73,7 +79,7 @@ toolchain:
 
 # the WebAssembly SIMD kernels (engine/backend/wasm.py)
 wasm: $(WASM)
-$(WASM): site/wasm/kernels.c playground/sitebuild/kernels.py | toolchain
+$(WASM): $(wildcard site/wasm/*.c site/wasm/*.h) playground/sitebuild/kernels.py playground/sitebuild/relaxed.py | toolchain
 	$(BIN)/python -m playground.sitebuild.kernels $@
 
 ## bench: the speed benchmarks (not tests): engine vs PyTorch CPU, one BLAS thread
@@ -90,4 +96,4 @@ bench-boot: setup browser $(DATA) $(NAMES) $(JUDGE) $(WASM)
 	$(BIN)/python -m playground.bench.boot_bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE) $(WASM)
+	rm -rf $(VENV) node_modules build dist artifacts $(DATA) $(JUDGE) $(GPT_BABY) $(WASM) $(WASM:.wasm=-relaxed.wasm)

@@ -84,7 +84,8 @@ def test_pages_import_bytecode_compiled_at_build_time(pages):
 
 # seconds of training before Pause is pressed: a minute where Pause was seen getting lost (the
 # digits recipe, 20 epochs, ends in about a minute in the page: half of it)
-TRAIN_FOR = {"playground2d.html": 60, "gan.html": 60, "digits.html": 30, "lines.html": 20, "names.html": 20}
+TRAIN_FOR = {"playground2d.html": 60, "gan.html": 60, "digits.html": 30, "lines.html": 20, "names.html": 20,
+             "gpt.html": 20}
 
 
 def _pause_latency(pg):

@@ -121,7 +121,7 @@ def test_workers_reference_existing_wheels_data_and_the_pinned_pyodide(site):
         root = (w.parent / cfg["siteRoot"]).resolve()
         assert root == site.resolve()
         assert cfg["pyodide"] == sb.PYODIDE_CDN == "https://cdn.jsdelivr.net/pyodide/v0.29.3/full/"
-        for rel in cfg["wheels"] + [cfg["wheel"], cfg["webgpu"]] + ([cfg["data"]] if cfg["data"] else []):
+        for rel in cfg["wheels"] + [cfg["wheel"], cfg["webgpu"]] + [d["url"] for d in cfg["data"]]:
             assert (root / rel).is_file(), f"{w.name}: {rel} missing"
         boot, later = set(cfg["lockPackages"]), set(cfg["laterPackages"])
         # numpy boots; pyodide-http and requests' kin come once the page is interactive
@@ -168,7 +168,11 @@ def test_the_standard_library_ships_compiled_by_pyodides_python(site, built):
 def test_digits_pages_fetch_the_data_and_the_others_do_not(site, built):
     for slug in built[1]["apps"]:
         cfg = _worker_config((site / f"{slug}.js").read_text())
-        assert bool(cfg["data"]) == (slug in ("digits", "gan")), slug
+        # (the pretrained GPT goes along when it was built: the gpt app does without it)
+        want = {"digits": ["mnist10k.npz"], "gan": ["mnist10k.npz"], "gpt": ["shakespeare.txt.gz", "gpt_baby.npz"]}
+        got = [d["file"] for d in cfg["data"]]
+        assert got == [f for f in want.get(slug, []) if (site / "data" / f).is_file()], slug
+        assert cfg["sizes"]["data"] == sum((site / "data" / f).stat().st_size for f in got), slug
 
 
 def test_index_is_a_gallery_with_lessons_embeds_and_offline_sections(site, built):
@@ -248,7 +252,7 @@ def _app_code(worker_text):
 
 def test_every_lesson_is_a_pyodide_page_with_its_own_worker_and_text(site, built):
     index = lesson_index()
-    assert built[1]["lessons"] == [d["slug"] for d in index] and len(index) == len(list((ROOT / "lessons").glob("[0-9][0-9]-*.md"))) == 9
+    assert built[1]["lessons"] == [d["slug"] for d in index] and len(index) == len(list((ROOT / "lessons").glob("[0-9][0-9]-*.md"))) == 10
     for d in index:
         slug = d["slug"]
         page, worker = site / "lessons" / f"{slug}.html", site / "lessons" / f"{slug}.js"
@@ -262,8 +266,8 @@ def test_every_lesson_is_a_pyodide_page_with_its_own_worker_and_text(site, built
         assert html.escape(html.escape(d["title"], quote=False), quote=False) in text or d["title"] in text
         cfg = _worker_config(worker.read_text())
         assert cfg["siteRoot"] == "../" and cfg["title"] == d["title"]
-        # the widgets that read MNIST get the data: lessons 1, 5 (digits) and 7 (gan)
-        assert bool(cfg["data"]) == (slug[:2] in ("01", "05", "07")), slug
+        # the widgets that read data get it: lessons 1, 5 (digits), 7 (gan: MNIST) and 10 (gpt: Shakespeare)
+        assert bool(cfg["data"]) == (slug[:2] in ("01", "05", "07", "10")), slug
         code = _app_code(worker.read_text())
         assert f"lesson_page({slug!r}, text=_TEXT, links='site', index=_INDEX)" in code
         assert "pn.extension('codeeditor')" in code
@@ -288,7 +292,8 @@ def test_descent_wheel_is_pure_and_installs_in_a_clean_venv(site, tmp_path):
     names = zipfile.ZipFile(whl).namelist()
     assert "engine/__init__.py" in names and "playground/sitebuild/build.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd", ".dll"))]
-    assert not [n for n in names if "mnist" in n.lower()]  # the data travels beside the wheel
+    # the data travels beside the wheel (sitebuild.data)
+    assert not [n for n in names if any(d in n.lower() for d in ("mnist", "shakespeare", "gpt_baby"))]
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     py = env / "bin" / "python"

@@ -13,7 +13,7 @@ class App:
     func: str
     title: str
     blurb: str
-    data: bool = False
+    data: tuple = ()  # the data files its page fetches beside the wheel (playground.sitebuild.data)
     embed: str = ""
 
 
@@ -28,10 +28,10 @@ class Embed:
 APPS = [
     App("digits", "playground.apps.digits.app", "digits_app", "Digits",
         "Train softmax, MLP or CNN on MNIST and watch it learn: curves, confusion matrix, "
-        "mistakes, weights. Draw your own digit.", data=True, embed="digits-train"),
+        "mistakes, weights. Draw your own digit.", data=("mnist",), embed="digits-train"),
     App("gan", "playground.apps.gan.app", "gan_app", "GAN studio",
         "A GAN learns to write digits; a 2-D GAN shows the anatomy: discriminator heat-map, "
-        "gradients on fake points.", data=True, embed="gan-grid"),
+        "gradients on fake points.", data=("mnist",), embed="gan-grid"),
     App("playground2d", "playground.apps.playground2d.app", "playground2d_app", "2-D playground",
         "TensorFlow-Playground-style: datasets, features, layers, decision boundary; "
         "upload your points; export the code.", embed="playground-2d"),
@@ -43,6 +43,10 @@ APPS = [
     App("names", "playground.apps.names.app", "names_app", "Names (makemore)",
         "Made-up names one letter at a time: bigram counts, a neural bigram, an MLP, a tiny "
         "transformer. Sample live, set the temperature, complete your prefix.", embed="names"),
+    App("gpt", "playground.apps.gpt.app", "gpt_app", "GPT on Shakespeare",
+        "nanoGPT's first experiment: a character-level GPT trained on Shakespeare, live. Loss curves, "
+        "samples as it learns, attention maps; load the pretrained baby GPT.",
+        data=("shakespeare", "gpt-baby"), embed="gpt"),
 ]
 EMBEDS = [
     Embed("digits-draw", "digits", {"view": "draw"}, "Draw a digit, see the model's guess."),
@@ -52,4 +56,5 @@ EMBEDS = [
     Embed("autograd", "autograd", {}, "The autograd explorer."),
     Embed("lines", "lines", {}, "Count the lines."),
     Embed("names", "names", {}, "makemore: names from counts to attention."),
+    Embed("gpt", "gpt", {}, "A GPT trained on Shakespeare, sampled as it learns."),
 ]

@@ -13,7 +13,8 @@ What a build writes (every address relative, so any static host at any path serv
     vendor/bokeh/, vendor/panel/<ver>/dist/   BokehJS + Panel JS/CSS from the installed packages
     wheels/                   descent (built here), bokeh + panel + their pure dependencies
                               that the Pyodide distribution lacks (downloaded from PyPI, cached)
-    data/mnist10k.npz         the digits
+    data/                     the data pages fetch beside the wheel: mnist10k.npz (digits),
+                              shakespeare.txt.gz, gpt_baby.npz (sitebuild.data)
     sw.js, manifest.webmanifest, icons/, version.json
 
 Pyodide and its own packages (numpy...) come from the pinned CDN address by default;
@@ -31,9 +32,10 @@ The stages, one module each: `convert` (the scripts panel convert turns into pag
 `wheels` (what the browser installs, compiled to bytecode by `pycompile.mjs`), `kernels`
 (the WebAssembly SIMD kernels, compiled by clang), `postprocess` (our pages and workers
 around Panel's output), `loader` (the page's loader scripts and the one list of boot stages),
-`vendor` (BokehJS, Panel, Ace served from the site), `pages` (index, manifest, service
-worker), `offline` (the bundle with Pyodide inside), `serve`, and `build`, which runs them in
-order. `common` holds what they share; the apps and embeds come from playground.apps.registry.
+`vendor` (BokehJS, Panel, Ace served from the site), `data` (the data files beside the
+wheel), `pages` (index, manifest, service worker), `offline` (the bundle with Pyodide
+inside), `serve`, and `build`, which runs them in order. `common` holds what they share; the
+apps and embeds come from playground.apps.registry.
 The `descent` command line (playground/cli.py) calls build_site, serve_site and serve_local.
 """
 from .build import build_site  # noqa: F401

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -29,10 +28,11 @@ from .convert import (
     available_apps,
     convert,
     index_lessons,
-    lesson_needs_data,
+    lesson_data,
     lesson_stub,
     read_lessons,
 )
+from .data import DATA, check_names, copy_data, missing_required, page_data
 from .loader import check_stages
 from .offline import check_dist, make_offline_bundle
 from .pages import MANIFEST, embed_index_page, index_page, write_service_worker
@@ -66,9 +66,9 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         check_dist(Path(offline_dist), None)  # fails early on a dist without a lock file
     if not lock_path.is_file():
         raise BuildError(f"{lock_path} not found: run `npm ci` (npm pyodide@{PYODIDE_VERSION} gives the lock file)")
-    data_src = Path(os.environ.get("DESCENT_MNIST") or ROOT / "engine" / "_data" / "mnist10k.npz")
-    if not data_src.is_file():
-        raise BuildError(f"{data_src} not found: python -m engine.data build-mnist")
+    check_names()
+    if why := missing_required():
+        raise BuildError(why)
     apps, notes = available_apps()
     if not apps:
         raise BuildError("no app found under playground/apps")
@@ -114,7 +114,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
                      f"Descent lesson {slug}"))
         targets.append((f"lesson-{slug}", slug, "lesson",
                         App(slug, "playground.lessons.page", "lesson_page", d["title"], d["summary"],
-                            data=lesson_needs_data(text))))
+                            data=lesson_data(text))))
 
     with tempfile.TemporaryDirectory() as tmp, cf.ThreadPoolExecutor(2) as pool:
         own = pool.submit(build_own_wheel, out / "wheels")
@@ -141,7 +141,8 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         compile_wheels(jobs, cache_dir)
         stdlib_zip = compile_stdlib(out / "stdlib", cache_dir)
     site_wheels.sort()
-    shutil.copy2(data_src, out / "data" / "mnist10k.npz")
+    data_sizes, data_notes = copy_data(out / "data")
+    notes = notes + data_notes
     for sub in ("js", "css"):
         if (SITE_SRC / sub).is_dir():
             shutil.copytree(SITE_SRC / sub, out / sub)
@@ -155,13 +156,12 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         (core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file() and f not in ("pyodide.js", "pyodide.asm.js"))
     sizes = {"runtime": runtime_size,
              "packages": sum((out / w).stat().st_size for w in site_wheels),
-             "wheel": own_whl.stat().st_size,
-             "data": (out / "data" / "mnist10k.npz").stat().st_size}
+             "wheel": own_whl.stat().st_size}
     known = {f: (core / f).stat().st_size for f in RUNTIME_FILES if (core / f).is_file()}
     known[stdlib_zip.name] = stdlib_zip.stat().st_size
     known.update({Path(w).name: (out / w).stat().st_size for w in site_wheels})
     known[own_whl.name] = sizes["wheel"]
-    known["mnist10k.npz"] = sizes["data"]
+    known.update({DATA[n].file: size for n, size in data_sizes.items()})
     template = check_stages((SITE_SRC / "templates" / "worker.js").read_text())
     boot_pkgs, later_pkgs = boot_and_later(lock_pkgs, lock)
 
@@ -172,14 +172,15 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         is_embed = is_embed is True
         prefix = "../" if is_embed or is_lesson else ""
         code = panel_app_code(worker_js)
+        data, data_bytes = page_data(app.data, data_sizes)
         config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
                   "stdlib": f"stdlib/{stdlib_zip.name}",
                   "title": app.title, "lockPackages": boot_pkgs, "laterPackages": later_pkgs,
                   "lockFiles": {p: lock[p]["file_name"] for p in lock_pkgs},
                   "wheels": site_wheels, "wheel": f"wheels/{own_whl.name}",
-                  "data": "data/mnist10k.npz" if app.data else None, "webgpu": "webgpu/matmul.js",
+                  "data": data, "webgpu": "webgpu/matmul.js",
                   "wasm": "wasm/kernels.js",
-                  "sizes": sizes, "knownSizes": known}
+                  "sizes": {**sizes, "data": data_bytes}, "knownSizes": known}
         html_text = postprocess_page(page, name=slug, converted_as=conv, prefix=prefix, title=app.title,
                                      embed_widget=slug if is_embed else (app.embed or app.slug),
                                      is_embed=is_embed, app_slug=app.slug, is_lesson=is_lesson)

@@ -12,6 +12,7 @@ from pathlib import Path
 from playground.apps.registry import APPS, App
 
 from .common import ROOT, BuildError
+from .data import WIDGET_DATA
 
 # ------------------------------------------------------------------ apps: what exists
 
@@ -131,10 +132,6 @@ def convert(jobs, workdir: Path):
 
 # ------------------------------------------------------------------ static pages
 
-# lesson widgets that read MNIST: the apps that need data, and digits-draw (the digits app cut down)
-LESSON_DATA_WIDGETS = {a.slug for a in APPS if a.data} | {"digits-draw"}
-
-
 def read_lessons(root=ROOT):
     """[(slug, text)] of lessons/NN-slug.md, in file order."""
     return [(md.stem, md.read_text(encoding="utf-8")) for md in sorted((root / "lessons").glob("[0-9][0-9]-*.md"))]
@@ -169,6 +166,8 @@ def lesson_stub(slug: str, text: str, index: list, title: str):
             f"lesson_page({slug!r}, text=_TEXT, links='site', index=_INDEX).servable(title={title!r})\n")
 
 
-def lesson_needs_data(text: str):
+def lesson_data(text: str):
+    """The data files a lesson's widgets read (sitebuild.data), in the order they appear."""
     from playground.lessons.format import parse_lesson
-    return any(name in LESSON_DATA_WIDGETS for name, _ in parse_lesson(text, "?").widgets)
+    names = [n for widget, _ in parse_lesson(text, "?").widgets for n in WIDGET_DATA.get(widget, ())]
+    return tuple(dict.fromkeys(names))

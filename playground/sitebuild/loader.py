@@ -13,7 +13,7 @@ STAGES = (
     ("runtime", "Python runtime (Pyodide)"),
     ("packages", "Packages (numpy, bokeh, panel)"),
     ("wheel", "Descent (engine + apps)"),
-    ("data", "Data (MNIST digits)"),
+    ("data", "Data (data sets, trained weights)"),
     ("app", "Starting the app"),
 )
 # classic scripts, not modules: the page Panel generated calls DescentLoader.worker() while it

@@ -136,6 +136,9 @@ def slim_wheel(src: Path, dst: Path, drop):
 
 
 def build_own_wheel(dest: Path):
+    # setuptools copies into build/lib and reuses what it finds there: a file since dropped from
+    # the package data (the Shakespeare corpus was, 430 kB) would still ship in every page's wheel
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                             "-q", "-w", tmp, str(ROOT)], capture_output=True, text=True)

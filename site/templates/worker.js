@@ -182,13 +182,18 @@ async function boot() {
   await installWheels([ownWheel], "the descent wheel");
   finish();
 
-  // 4. data: MNIST-10k, fetched once (the service worker keeps it)
-  if (CONFIG.data) {
-    begin("data", CONFIG.sizes.data, "MNIST-10k");
-    const bytes = await getBytes("the MNIST digits", abs(CONFIG.data));
+  // 4. data: the files this page reads (MNIST-10k, Shakespeare, trained weights: sitebuild.data),
+  //    fetched together, once (the service worker keeps them); each named in the environment
+  //    variable the Python side reads its path from
+  if ((CONFIG.data || []).length) {
+    begin("data", CONFIG.sizes.data, CONFIG.data.map((d) => d.label).join(", "));
+    const got = await Promise.all(CONFIG.data.map((d) => getBytes(d.label, abs(d.url))));
     self.pyodide.FS.mkdirTree("/home/pyodide/descent");
-    self.pyodide.FS.writeFile("/home/pyodide/descent/mnist10k.npz", bytes);
-    self.pyodide.runPython("import os; os.environ['DESCENT_MNIST'] = '/home/pyodide/descent/mnist10k.npz'");
+    CONFIG.data.forEach((d, i) => {
+      const path = "/home/pyodide/descent/" + d.file;
+      self.pyodide.FS.writeFile(path, got[i]);
+      self.pyodide.runPython(`import os; os.environ[${JSON.stringify(d.env)}] = ${JSON.stringify(path)}`);
+    });
     finish();
   } else {
     self.postMessage({type: "descent:stage", stage: "data", state: "skipped", detail: "not needed"});

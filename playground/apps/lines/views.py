@@ -12,7 +12,7 @@ import panel as pn
 
 from playground.apps.lines.lab import LinesLab
 from playground.apps.lines.plots import GALLERY, LinesPlots
-from playground.training.trainer import Trainer
+from playground.training.held import held_trainer
 from playground.ui.layout import column, pane, wrap
 from playground.ui.pacing import Paced
 from playground.ui.trainer_controls import trainer_controls
@@ -35,10 +35,9 @@ class LinesView:
         self.accs = []  # train accuracies since the curve's last point
         self.paced = Paced(self.flush)
         lab = self.lab
-        self.trainer = Trainer(lambda: lab["m"].step(), chunk=10, chunk_seconds=0.5, on_chunk=self.on_chunk,
-                               snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
-                               on_reset=self.build, on_stop=self.on_stop,
-                               steps_per_epoch=lambda: len(lab["m"].loader) if lab["m"] else None)
+        self.trainer = held_trainer(lab, self.build, chunk=10, chunk_seconds=0.5, on_chunk=self.on_chunk,
+                                    on_stop=self.on_stop,
+                                    steps_per_epoch=lambda: len(lab["m"].loader) if lab["m"] else None)
         for x in (self.max_lines, self.n_train):
             x.param.watch(lambda e: self.trainer.rebuild(f"{e.obj.name.lower()} → {e.new}"), "value")
         self.lr.param.watch(lambda e: self.trainer.queue(lambda: lab["m"].set_lr(e.new),

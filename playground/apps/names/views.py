@@ -15,7 +15,7 @@ import panel as pn
 from playground.apps.names import model as M
 from playground.apps.names.lab import NamesLab
 from playground.apps.names.plots import NamesPlots
-from playground.training.trainer import Trainer
+from playground.training.held import held_trainer
 from playground.ui.layout import column, pane, wrap
 from playground.ui.pacing import Paced
 from playground.ui.trainer_controls import trainer_controls
@@ -50,10 +50,9 @@ class NamesView:
         self.losses = []  # train losses since the curve's last point
         self.paced = Paced(self.advance)
         lab = self.lab
-        self.trainer = Trainer(lambda: lab["m"].step(), chunk=5, chunk_seconds=0.1, on_chunk=self.on_chunk,
-                               snapshot=lambda: lab["m"].state(), restore=lambda s: lab["m"].load_state(s),
-                               on_reset=self.build, on_stop=self.on_stop,
-                               steps_per_epoch=lambda: lab["m"].steps_per_epoch, max_steps=self.max_steps)
+        self.trainer = held_trainer(lab, self.build, chunk=5, chunk_seconds=0.1, on_chunk=self.on_chunk,
+                                    on_stop=self.on_stop, steps_per_epoch=lambda: lab["m"].steps_per_epoch,
+                                    max_steps=self.max_steps)
         self.kind.param.watch(lambda e: self.trainer.rebuild(f"model → {M.TITLES[e.new]}"), "value")
         for x in (self.temperature, self.prefix):
             x.param.watch(lambda e: self.show_samples(), "value")
