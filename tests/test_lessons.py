@@ -17,10 +17,10 @@ CODE = [e for e in E.EXERCISES.values() if e.kind == "code"]
 WRONG = [(e.id, mid) for e in CODE for mid in e.wrong_answers]
 
 
-def test_nine_lessons_in_order_with_a_next_path():
-    assert len(SLUGS) == 9
+def test_ten_lessons_in_order_with_a_next_path():
+    assert len(SLUGS) == 10
     idx = L.lesson_index()
-    assert [d["order"] for d in idx] == list(range(1, 10))
+    assert [d["order"] for d in idx] == list(range(1, 11))
     for a, b in zip(idx, idx[1:]):
         assert a["next"] == b["slug"], a["slug"]
     assert idx[-1]["next"] == ""

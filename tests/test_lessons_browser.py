@@ -38,6 +38,7 @@ MARKERS = {
     "backend": dict(buttons=["Benchmark matmul on this machine"], text=["Active backend"]),
     "save-model": dict(buttons=["Save, reload, time it", "Download the file"]),
     "names": dict(plots=2, buttons=["Train", "Step", "Reset", "New names"], text=["Samples:"]),
+    "gpt": dict(plots=2, buttons=["Train", "Step", "Reset", "Sample", "Load the pretrained baby GPT"]),
 }
 # Lessons whose widgets train or load MNIST at page load get longer to appear (2 slow cores).
 TIMEOUT = {"01-digits-in-60-seconds": 120, "05-digits-deeper": 120, "07-gans": 120}

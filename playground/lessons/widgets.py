@@ -82,9 +82,14 @@ def names(build, model=None):
     return layout
 
 
+def gpt(build, pretrained=False):
+    return build(pretrained=pretrained is True)  # {{ widget: gpt pretrained=true }}: sample first
+
+
 # slug -> (setter, the arguments a lesson may give); an app not here is embedded as it opens
 AT_STATE = {"digits": (digits, DIGITS_KEYS), "playground2d": (playground2d, PLAYGROUND2D_KEYS),
-            "autograd": (autograd, {"expr"}), "lines": (lines, {"max_lines"}), "names": (names, {"model"})}
+            "autograd": (autograd, {"expr"}), "lines": (lines, {"max_lines"}), "names": (names, {"model"}),
+            "gpt": (gpt, {"pretrained"})}
 
 
 def app_widget(app):

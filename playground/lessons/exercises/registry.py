@@ -3,9 +3,9 @@ looked up here. To add an exercise, append it to a bank module's ``EXERCISES`` l
 a module to :data:`BANK`)."""
 from __future__ import annotations
 
-from .bank import backprop, digits_and_convs, first_steps, gans_and_gpus, makemore
+from .bank import backprop, digits_and_convs, first_steps, gans_and_gpus, gpt, makemore
 
-BANK = (first_steps, backprop, digits_and_convs, gans_and_gpus, makemore)
+BANK = (first_steps, backprop, digits_and_convs, gans_and_gpus, makemore, gpt)
 
 
 def by_id(groups: dict) -> dict:
