@@ -4,6 +4,8 @@ Per matmul backend, beside CPython and TensorFlow.js / ConvNetJS in the same run
 
     python -m playground.bench.browser_bench [--quick] [--seconds 10] [--repeats 2] [--webgpu]
     python -m playground.bench.browser_bench --recipes     (the recipe targets: ~7 minutes)
+    python -m playground.bench.browser_bench --gpt         (GPT baby step: page vs CPython, profile)
+    python -m playground.bench.browser_bench --gpt-quality (baby recipe in the page, <= 10 minutes)
     python -m playground.bench.engine_bench --browser [same options]     make bench-browser
 
 Serves site/bench/ (the page and its two Web Workers), the Pyodide distribution
@@ -19,7 +21,7 @@ precise to ~5 µs for cProfile); every other address is refused. Then, in Debian
    default recipe (samples/s, held-out accuracy after the budget) and the GAN studio's
    default recipe (steps/s, the judge's verdict on its samples);
 3. profiles MLP and CNN training steps with cProfile in the page, per backend: own time
-   grouped as matmul, elementwise ops, Adam, im2col, pooling, loss, graph overhead, ...;
+   grouped as products, attention, elementwise, optimizer, im2col, pooling, loss, graph, ...;
 4. trains the same MLP and CNN with TensorFlow.js 4.22 (wasm backend, SIMD, one thread; cpu
    backend) and ConvNetJS 0.3 in a second worker of the same page;
 5. runs the same workloads on CPython (one BLAS thread, ``--cpython-seconds`` each);
@@ -31,6 +33,8 @@ max-probability >= 0.85 on 500 samples, >= 8 of 10 classes), checked every 10 / 
 checks are not counted as training time); it prints each check, when the target was first
 met and where the recipe got. The wasm threshold is fixed at 32³ multiply-adds unless
 ``--threshold`` says otherwise (a calibration upset by load would leave the run on numpy).
+
+``--gpt`` / ``--gpt-quality``: issue 19's GPT figures instead (see ``browser_gpt``).
 
 The default run prints samples/s per backend, the ratios (backend / page numpy, page / CPython,
 Descent / TF.js-wasm, Descent / fastest JS library), the issue's targets, and writes
@@ -95,6 +99,15 @@ def parse_args(argv):
     p.add_argument("--recipes", action="store_true",
                    help="only the recipe targets: digits default for 120 s, GAN default for 300 s "
                         "(wasm backend); with --quick 4 s each")
+    p.add_argument("--gpt", action="store_true",
+                   help="only the GPT baby step: tokens/s in the page per backend and on CPython, "
+                        "and a profile of a page step (--gpt-seconds each, default 20)")
+    p.add_argument("--gpt-quality", action="store_true",
+                   help="only the baby recipe in the page (wasm): up to --gpt-budget s of training "
+                        "(default 600) or --gpt-iters iterations (default 2000); val loss and a sample")
+    p.add_argument("--gpt-seconds", type=float)
+    p.add_argument("--gpt-budget", type=float)
+    p.add_argument("--gpt-iters", type=int)
     p.add_argument("--chromium", default=shutil.which("chromium"))
     p.add_argument("--out", default=str(OUT), help=f"JSON report (default {OUT})")
     a = p.parse_args(argv)
@@ -108,6 +121,12 @@ def parse_args(argv):
                         {"digits": 120.0, "gan": 300.0, "names": 120.0})
     a.recipe_every = ({"digits": 2.0, "gan": 2.0, "names": 2.0} if a.quick else
                       {"digits": 10.0, "gan": 20.0, "names": 10.0})
+    a.gpt_seconds = a.gpt_seconds or (2.0 if a.quick else 20.0)
+    a.gpt_budget = a.gpt_budget or (4.0 if a.quick else 600.0)
+    a.gpt_iters = a.gpt_iters or 2000
+    a.gpt_every = 2.0 if a.quick else 60.0
+    a.gpt_eval_iters = 2 if a.quick else 50
+    a.gpt_profile_steps = 2 if a.quick else 5
     return a
 
 
@@ -136,6 +155,9 @@ def main(argv=None):
                                      ROOT / "artifacts" / "mnist10k.npz") if p and Path(p).is_file())
         shutil.copy2(npz, Path(gen) / "mnist10k.npz")  # the file mnist_or_reason loaded
         write_js_data(gen, data)
+        if a.gpt or a.gpt_quality:  # the corpus is not in the wheel: the page fetches it
+            from engine.data import DEFAULT_SHAKESPEARE_PATH
+            shutil.copy2(DEFAULT_SHAKESPEARE_PATH, Path(gen) / "shakespeare.txt.gz")
         say(f"built {wheel.name} in {time.perf_counter() - t0:.1f} s; budgets: page {a.seconds:g} s, "
             f"JS {a.js_seconds:g} s, CPython {a.cpython_seconds:g} s per run (after warm-up steps)")
         server, origin = make_server(gen)
@@ -143,10 +165,11 @@ def main(argv=None):
             res["page"] = run_page(a, origin, wheel.name, say)
         finally:
             server.shutdown()
-    if a.recipes:
+    if a.recipes or a.gpt or a.gpt_quality:
         res["config"]["machine"]["loadavg_end"] = loadavg()
         res["seconds"] = time.perf_counter() - t0
-        print_recipes(res, say)
+        if a.recipes:
+            print_recipes(res, say)
     else:
         say("CPython, same workloads, same process as the driver (one BLAS thread):")
         res["cpython"] = run_cpython(a, data, say)

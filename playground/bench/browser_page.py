@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from playground.bench import browser_gpt
 from playground.bench.browser_report import WORKLOADS, figure, keep_best, recipe_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,13 +65,14 @@ def wasm_urls():
     """URLs for engine.backend.wasm.install(): site/wasm's kernels (built first if need be)."""
     folder = ROOT / "site" / "wasm"
     wasm = folder / "kernels.wasm"
-    if not wasm.is_file() and (ROOT / "playground" / "sitebuild" / "kernels.py").is_file():
+    relaxed = folder / "kernels-relaxed.wasm"
+    if not (wasm.is_file() and relaxed.is_file()) and (ROOT / "playground" / "sitebuild" / "kernels.py").is_file():
         try:
             from playground.sitebuild import kernels
             kernels.build(wasm)
         except Exception as e:  # the page then reports why the backend did not install
             print(f"  (could not build {wasm.relative_to(ROOT)}: {e})")
-    urls = {"wasm_url": f"/site/wasm/{wasm.name}" if wasm.is_file() else None}
+    urls = {"wasm_url": None}  # kernels.js picks kernels-relaxed.wasm or kernels.wasm beside it
     mods = sorted(folder.glob("*.js")) + sorted(folder.glob("*.mjs"))
     urls["module_url"] = f"/site/wasm/{mods[0].name}" if mods else None
     return urls
@@ -162,12 +164,18 @@ def run_page(a, origin, wheel_name, say):
             urls = {k: v and origin + v for k, v in urls.items()}
             if a.threshold is not None:
                 urls["threshold"] = a.threshold
-            elif a.recipes and be == "wasm":  # a calibration upset by load must not void the run
+            elif (a.recipes or a.gpt or a.gpt_quality) and be == "wasm":  # a calibration upset by load must not void the run
                 urls["threshold"] = RECIPE_THRESHOLD
             inst = call("py", "install", {"cmd": "install", "backend": be, "urls": urls})
             res["backends"][be] = inst
             say(f"backend {be}: {'installed' if inst['ok'] else 'not available'} — {inst['reason']}")
             backends += [be] if inst["ok"] else []
+
+        if a.gpt or a.gpt_quality:  # the GPT speed or quality run only (browser_gpt)
+            res["gpt"] = browser_gpt.run(a, call, origin, backends, say)
+            res["console_errors"] += page.evaluate("window.benchErrors")
+            browser.close()
+            return res
 
         if a.recipes:  # the recipe targets only
             be = "wasm" if "wasm" in backends else "numpy"

@@ -19,6 +19,8 @@ come from one piece of code. Needs only numpy, ``engine`` and the panel-free par
   digits >= 97 % held-out within 2 minutes, GAN judge >= 0.85 with >= 8 classes within 5),
   checked every few seconds; when it crossed the target and where it got.
 
+* the GPT (issue 19): ``gpt_workloads`` (speed, profile, quality), reached by the command "gpt".
+
 ``page_command`` is the page's one entry (site/bench/py_worker.js calls it).
 
 Each run has a time budget (``seconds``) and optionally a step cap; two warm-up steps are
@@ -37,7 +39,7 @@ from engine import backend
 from engine.nn import functional as F
 from engine.optim.lr_scheduler import cosine
 from engine.tensor import Tensor
-from playground.bench import step_profile, twins
+from playground.bench import gpt_workloads, step_profile, twins
 
 WARMUP = 2
 
@@ -290,9 +292,13 @@ async def page_command(request_json):
         ok, reason = await _install(req["backend"], req.get("urls", {}))
         backend.use("numpy", "bench: numpy until a run selects a backend")
         return json.dumps({"ok": ok, "reason": reason})
+    if cmd == "gpt_data":
+        return json.dumps(await gpt_workloads.load_corpus(req["url"]))
     backend.use(req.get("backend", "numpy"), "selected by the in-page benchmark")
-    data = _DATA["d"]
-    if cmd == "run":
+    data = _DATA.get("d")
+    if cmd == "gpt":  # the GPT workloads (gpt_workloads): speed, profile or quality
+        out = gpt_workloads.COMMANDS[req["mode"]](**req.get("args", {}))
+    elif cmd == "run":
         out = WORKLOADS[req["workload"]](data, req["seconds"], req.get("max_steps"))
     elif cmd == "profile":
         out = profile_steps(req["kind"], data, req["steps"])
