@@ -250,6 +250,57 @@ def test_save_load_and_the_pretrained_button_keep_or_replace_the_model(app, tmp_
     assert "pretrained baby GPT" in c["file_msg"].object and c["lab"]["m"].iter == 6
 
 
+def test_the_pretrained_button_downloads_it_when_the_page_fetches_it_lazily(app, tmp_path, monkeypatch):
+    """As in the page (the worker names the address, not a file): the button downloads it
+    from the site first; a 404 says so and keeps the model; then it loads, twice, after training."""
+    import functools
+    import http.server
+    import socket
+    import threading
+    site = tmp_path / "site"
+    (site / "data").mkdir(parents=True)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(site)))
+    srv.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    lab = GPTLab("nano", n_layer=1)
+    lab.step()
+    raw = lab.save_bytes()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DESCENT_GPT_BABY", str(tmp_path / "not-here.npz"))
+    monkeypatch.setenv("DESCENT_GPT_BABY_URL", f"http://127.0.0.1:{srv.server_address[1]}/data/gpt_baby.npz")
+    monkeypatch.setenv("DESCENT_GPT_BABY_BYTES", str(len(raw)))
+    from playground.apps.gpt.lab import pretrained_download
+    c = app.controls
+    try:
+        c["trainer"].run_steps(3)
+        before = c["lab"]["m"]
+        assert pretrained_download() == f"{len(raw) / 1e6:.1f} MB"
+        with socket.socket() as sk:  # a port nobody listens on
+            sk.bind(("127.0.0.1", 0))
+            closed = sk.getsockname()[1]
+        with monkeypatch.context() as m:  # nobody answers (offline): said, the model kept
+            m.setenv("DESCENT_GPT_BABY_URL", f"http://127.0.0.1:{closed}/data/gpt_baby.npz")
+            c["pretrained"].clicks += 1
+            assert "no answer" in c["file_msg"].object and "offline" in c["file_msg"].object
+            assert c["lab"]["m"] is before and not c["pretrained"].disabled
+        c["pretrained"].clicks += 1  # not on the site: HTTP 404
+        msg = c["file_msg"].object
+        assert "could not download the pretrained baby GPT" in msg and "404" in msg and "unchanged" in msg, msg
+        assert c["lab"]["m"] is before and not c["pretrained"].disabled
+        (site / "data" / "gpt_baby.npz").write_bytes(raw)
+        for _ in range(2):
+            c["pretrained"].clicks += 1
+            assert "Loaded the pretrained baby GPT" in c["file_msg"].object, c["file_msg"].object
+            assert c["lab"]["m"] is not before and c["lab"]["m"].iter == 1 and not c["pretrained"].disabled
+            assert np.allclose(logits(c["lab"]["m"]), logits(lab), atol=1e-6)
+            assert pretrained_download() == ""  # downloaded once: the second press reads the file
+            c["trainer"].run_steps(2)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_the_app_fits_a_narrow_column(app):
     from test_embed_views import fits_narrow_columns
     fits_narrow_columns(app)
@@ -261,7 +312,11 @@ def test_the_registry_ships_the_corpus_and_weights_beside_the_wheel():
     gpt = next(a for a in APPS if a.slug == "gpt")
     assert gpt.data == ("shakespeare", "gpt-baby") and any(e.widget == "gpt" and e.app == "gpt" for e in EMBEDS)
     files, size = D.page_data(gpt.data, {"shakespeare": 10, "gpt-baby": 5, "mnist": 7})
-    assert [f["env"] for f in files] == ["DESCENT_SHAKESPEARE", "DESCENT_GPT_BABY"] and size == 15
+    assert [f["env"] for f in files] == ["DESCENT_SHAKESPEARE", "DESCENT_GPT_BABY"]
+    # the app page and embed fetch the weights when asked: only the corpus counts at boot
+    assert [f["lazy"] for f in files] == [False, True] and size == 10 and files[1]["bytes"] == 5
+    files, size = D.page_data(gpt.data, {"shakespeare": 10, "gpt-baby": 5}, at_boot=True)  # a lesson
+    assert not any(f["lazy"] for f in files) and size == 15
     assert D.page_data(gpt.data, {"shakespeare": 10})[1] == 10  # the weights not built: the page goes without
     from playground.sitebuild.convert import lesson_data
     text = "---\ntitle: T\nsummary: s\norder: 10\nnext:\n---\n# T\n\n{{ widget: gpt }}\n\n{{ widget: names }}\n"

@@ -172,7 +172,7 @@ def build_site(out="_site", offline_dist=None, cache=None, quiet=False):
         is_embed = is_embed is True
         prefix = "../" if is_embed or is_lesson else ""
         code = panel_app_code(worker_js)
-        data, data_bytes = page_data(app.data, data_sizes)
+        data, data_bytes = page_data(app.data, data_sizes, at_boot=is_lesson)
         config = {"siteRoot": prefix or "./", "pyodide": PYODIDE_CDN, "pyodideVersion": PYODIDE_VERSION,
                   "stdlib": f"stdlib/{stdlib_zip.name}",
                   "title": app.title, "lockPackages": boot_pkgs, "laterPackages": later_pkgs,

@@ -3,7 +3,11 @@ stays small, and each page fetches only what its app (``App.data`` in playground
 or its lesson's widgets read. The worker (site/templates/worker.js) writes each file into
 Pyodide's file system and names it in the environment variable the Python side reads
 (``engine.data.load_mnist`` reads DESCENT_MNIST, and so on); the service worker caches them
-on first use and the offline bundle carries them."""
+on first use and the offline bundle carries them. A ``lazy`` file (the pretrained baby GPT,
+3.3 MB, read only when asked for) is not fetched at boot on an app page or embed: the worker
+names its address in ``<env>_URL`` (and its bytes in ``<env>_BYTES``) and the Python side
+fetches it when asked. A lesson fetches all its files at boot (its widgets may read them at
+start: lesson 10 opens on the pretrained GPT)."""
 from __future__ import annotations
 
 import os
@@ -24,6 +28,7 @@ class DataFile:
     label: str     # what the loading card says
     make: str      # how to build it when it is missing
     required: bool = True  # else a build without it leaves it out, with a note
+    lazy: bool = False     # an app page fetches it when asked, not at boot
 
     def path(self) -> Path:
         return Path(os.environ.get(self.env) or self.source)
@@ -36,7 +41,7 @@ DATA = {
                             "DESCENT_SHAKESPEARE", "Shakespeare", "make engine/_data/shakespeare.txt.gz"),
     # the pretrained baby GPT: without it the gpt app says so and trains from scratch
     "gpt-baby": DataFile("gpt_baby.npz", ROOT / "playground" / "assets" / "gpt_baby.npz", "DESCENT_GPT_BABY",
-                         "baby GPT weights", "make playground/assets/gpt_baby.npz", required=False),
+                         "baby GPT weights", "make playground/assets/gpt_baby.npz", required=False, lazy=True),
 }
 # lesson widgets (playground.lessons.widgets) that read data: every app's, and digits-draw (the
 # digits app cut down)
@@ -75,10 +80,11 @@ def copy_data(dest: Path):
     return sizes, notes
 
 
-def page_data(names, sizes):
-    """The worker's list for a page that reads ``names``: [{url, file, env, label}] of those
-    the build has (``sizes``: copy_data's), and their bytes together."""
+def page_data(names, sizes, at_boot=False):
+    """The worker's list for a page that reads ``names``: [{url, file, env, label, bytes, lazy}]
+    of those the build has (``sizes``: copy_data's), and the bytes fetched at boot. ``at_boot``:
+    fetch the lazy ones at boot too (a lesson)."""
     got = [n for n in dict.fromkeys(names) if n in sizes]
-    files = [{"url": f"data/{DATA[n].file}", "file": DATA[n].file, "env": DATA[n].env, "label": DATA[n].label}
-             for n in got]
-    return files, sum(sizes[n] for n in got)
+    files = [{"url": f"data/{DATA[n].file}", "file": DATA[n].file, "env": DATA[n].env, "label": DATA[n].label,
+              "bytes": sizes[n], "lazy": DATA[n].lazy and not at_boot} for n in got]
+    return files, sum(f["bytes"] for f in files if not f["lazy"])

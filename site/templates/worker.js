@@ -184,15 +184,23 @@ async function boot() {
 
   // 4. data: the files this page reads (MNIST-10k, Shakespeare, trained weights: sitebuild.data),
   //    fetched together, once (the service worker keeps them); each named in the environment
-  //    variable the Python side reads its path from
-  if ((CONFIG.data || []).length) {
-    begin("data", CONFIG.sizes.data, CONFIG.data.map((d) => d.label).join(", "));
-    const got = await Promise.all(CONFIG.data.map((d) => getBytes(d.label, abs(d.url))));
+  //    variable the Python side reads its path from. A lazy one (the pretrained GPT on the gpt
+  //    page) is not fetched now: its address and bytes go in <env>_URL and <env>_BYTES, and
+  //    Python fetches it when asked.
+  const setEnv = (k, v) => self.pyodide.runPython(`import os; os.environ[${JSON.stringify(k)}] = ${JSON.stringify(String(v))}`);
+  (CONFIG.data || []).filter((d) => d.lazy).forEach((d) => {
+    setEnv(d.env + "_URL", abs(d.url));
+    setEnv(d.env + "_BYTES", d.bytes);
+  });
+  const now = (CONFIG.data || []).filter((d) => !d.lazy);
+  if (now.length) {
+    begin("data", CONFIG.sizes.data, now.map((d) => d.label).join(", "));
+    const got = await Promise.all(now.map((d) => getBytes(d.label, abs(d.url))));
     self.pyodide.FS.mkdirTree("/home/pyodide/descent");
-    CONFIG.data.forEach((d, i) => {
+    now.forEach((d, i) => {
       const path = "/home/pyodide/descent/" + d.file;
       self.pyodide.FS.writeFile(path, got[i]);
-      self.pyodide.runPython(`import os; os.environ[${JSON.stringify(d.env)}] = ${JSON.stringify(path)}`);
+      setEnv(d.env, path);
     });
     finish();
   } else {

@@ -28,6 +28,32 @@ def gpt_app(view=None, pretrained=False, data=None):
     v = GPTView(data=data)
     if pretrained:
         v.load_pretrained()
-    layout = v.layout()
-    layout.controls = v.controls()
-    return layout
+    page = layout(v)
+    page.controls = v.controls()
+    return page
+
+
+def layout(v):
+    """Three columns that wrap in a narrow embed: the knobs and the trainer; the loss curve,
+    the sampling knobs and the sample; the attention map and the files."""
+    import panel as pn
+
+    from playground.ui.layout import column, pane, wrap, wrap_row
+    from playground.ui.trainer_controls import trainer_controls
+
+    k = v.knob
+    side = column(
+        "## GPT on Shakespeare",
+        pn.pane.Markdown("nanoGPT's first experiment in your tab: a character-level GPT reads the plays "
+                         "and learns to write the next character. Train it and read its samples get "
+                         "better; load the pretrained baby GPT to read one trained for 2,000 iterations.",
+                         sizing_mode="stretch_width"),
+        wrap_row(pn.pane.Markdown("**Preset**", margin=(8, 5)), v.preset),
+        wrap_row(k["n_layer"], k["n_head"], k["n_embd"], k["block_size"]),
+        wrap_row(k["batch_size"], k["lr"], k["dropout"], k["max_iters"]),
+        v.knob_msg, trainer_controls(v.trainer), v.speed, v.about, max_width=400)
+    text = column(pane(v.plots.curve), wrap_row(v.temperature, v.top_k, v.prompt, v.resample),
+                  v.sample_msg, v.text_pane, max_width=520)
+    look = column(wrap_row(v.layer, v.head, v.line), v.att_msg, pane(v.plots.att),
+                  wrap_row(v.download, v.use_pretrained), v.upload, v.file_msg, max_width=420)
+    return wrap(side, text, look, sizing_mode="stretch_width")

@@ -3,11 +3,14 @@
 batches, samples streamed one character at a time, attention maps, save and load."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import math
 import numbers
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,7 @@ KNOBS = {"n_layer": ("layers", 1, 12), "n_head": ("heads", 1, 16), "n_embd": ("c
          "block_size": ("block", 2, 256), "batch_size": ("batch", 1, 256), "lr": ("learning rate", 0, None),
          "dropout": ("dropout", 0, 1), "max_iters": ("iterations", 1, 1_000_000)}
 LIVE = ("batch_size", "lr", "max_iters")  # they change the running model's training; the rest need a new model
-PRETRAINED = ASSETS / "gpt_baby.npz"  # made by make (train.py's CLI); the page gets DESCENT_GPT_BABY
+PRETRAINED = ASSETS / "gpt_baby.npz"  # made by make (train.py's CLI); pages: DESCENT_GPT_BABY(_URL)
 EVAL_BATCHES = 8  # the val loss: the mean over these fixed val batches
 
 
@@ -35,6 +38,42 @@ def shakespeare():
 
 def pretrained_path() -> Path:
     return Path(os.environ.get("DESCENT_GPT_BABY") or PRETRAINED)
+
+
+def pretrained_download() -> str:
+    """'' when the pretrained file is here; else, where a page fetches it when asked (the
+    worker names its address in DESCENT_GPT_BABY_URL), what the download is: "3.3 MB"."""
+    if pretrained_path().is_file() or not os.environ.get("DESCENT_GPT_BABY_URL"):
+        return ""
+    return f"{int(os.environ.get('DESCENT_GPT_BABY_BYTES') or 0) / 1e6:.1f} MB"
+
+
+async def fetch_pretrained():
+    """Download the pretrained file from DESCENT_GPT_BABY_URL (in the page: Pyodide's fetch,
+    which the service worker or the offline bundle answers; on CPython: urllib) into the home
+    folder, once, and name it in DESCENT_GPT_BABY. A ValueError says why it could not."""
+    url = os.environ["DESCENT_GPT_BABY_URL"]
+    what = f"could not download the pretrained baby GPT ({url.rsplit('/', 1)[-1]}, {pretrained_download()})"
+    try:
+        from pyodide.http import pyfetch
+    except ImportError:
+        pyfetch = None
+    try:
+        if pyfetch is None:
+            raw, status = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=60).read()), 200
+        else:
+            resp = await pyfetch(url)
+            raw, status = (await resp.bytes() if resp.ok else b""), resp.status
+    except urllib.error.HTTPError as e:
+        raw, status = b"", e.code
+    except Exception as e:  # no answer: offline and not cached yet, the site gone
+        raise ValueError(f"{what}: no answer ({e}); offline, it loads once an online visit has fetched it") from None
+    if not 200 <= status < 300:
+        raise ValueError(f"{what}: the site answered HTTP {status}")
+    path = Path.home() / "descent" / url.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    os.environ["DESCENT_GPT_BABY"] = str(path)
 
 
 def check_knobs(knobs: dict) -> str:

@@ -9,7 +9,8 @@ attention map follows the new weights. While nothing trains, a sample streams in
 task instead. A knob edit is checked first (``lab.check_knobs``): a wrong one is answered in
 words and changes nothing; the batch, learning rate and iterations change the running model,
 the others need a new one (the trainer's Apply / Reset). Save and load, and the pretrained
-baby GPT, replace the lab through the trainer's Reset (``loaded``).
+baby GPT (downloaded first where the page fetches it only when asked), replace the lab
+through the trainer's Reset (``loaded``).
 """
 from __future__ import annotations
 
@@ -21,15 +22,13 @@ import time
 import numpy as np
 import panel as pn
 
-from playground.apps.gpt.lab import KNOBS, LIVE, GPTLab, check_knobs
+from playground.apps.gpt.lab import KNOBS, LIVE, GPTLab, check_knobs, fetch_pretrained, pretrained_download
 from playground.apps.gpt.model import PRESETS
 from playground.apps.gpt.plots import GPTPlots
 from playground.training.held import held_trainer
 from playground.ui.components import FilePicker
-from playground.ui.layout import column, pane, wrap, wrap_row
 from playground.ui.pacing import Paced
 from playground.ui.session import locked, server_doc
-from playground.ui.trainer_controls import trainer_controls
 
 SAMPLE_CHARS = 300   # the length of a sample
 STREAM_SECONDS = 0.04  # sampling after each chunk of training: a few characters' worth
@@ -336,7 +335,30 @@ class GPTView:
             self.load(lambda: GPTLab.load(raw, self.data, source=name))
 
     def load_pretrained(self):
-        return self.load(lambda: GPTLab.pretrained(self.data))
+        """Load it; where the page fetches it only when asked, download it first in a task (the
+        button waits meanwhile; a failed download keeps the current model)."""
+        if not (size := pretrained_download()):
+            return self.load(lambda: GPTLab.pretrained(self.data))
+        self.use_pretrained.disabled = True
+        say(self.file_msg, f"Downloading the pretrained baby GPT ({size})…")
+        try:
+            self.fetching = asyncio.get_running_loop().create_task(self.download_pretrained())
+        except RuntimeError:  # no loop (a script, a test): download now
+            asyncio.run(self.download_pretrained())
+
+    async def download_pretrained(self):
+        try:
+            await fetch_pretrained()
+        except ValueError as e:
+            return await locked(self.fetched, f"{e}. The current model is unchanged.")
+        await locked(self.fetched, "")
+
+    def fetched(self, why):
+        self.use_pretrained.disabled = False
+        if why:
+            say(self.file_msg, why, ok=False)
+        else:
+            self.load(lambda: GPTLab.pretrained(self.data))
 
     def load(self, make):
         """Replace the lab by ``make()``'s; on any problem say so and keep the current one."""
@@ -356,25 +378,6 @@ class GPTView:
         return True
 
     # ------------------------------------------------------------------ the page
-
-    def layout(self):
-        k = self.knob
-        side = column(
-            "## GPT on Shakespeare",
-            pn.pane.Markdown("nanoGPT's first experiment in your tab: a character-level GPT reads the plays "
-                             "and learns to write the next character. Train it and read its samples get "
-                             "better; load the pretrained baby GPT to read one trained for 2,000 iterations.",
-                             sizing_mode="stretch_width"),
-            wrap_row(pn.pane.Markdown("**Preset**", margin=(8, 5)), self.preset),
-            wrap_row(k["n_layer"], k["n_head"], k["n_embd"], k["block_size"]),
-            wrap_row(k["batch_size"], k["lr"], k["dropout"], k["max_iters"]),
-            self.knob_msg, trainer_controls(self.trainer), self.speed, self.about, max_width=400)
-        text = column(pane(self.plots.curve),
-                      wrap_row(self.temperature, self.top_k, self.prompt, self.resample),
-                      self.sample_msg, self.text_pane, max_width=520)
-        look = column(wrap_row(self.layer, self.head, self.line), self.att_msg, pane(self.plots.att),
-                      wrap_row(self.download, self.use_pretrained), self.upload, self.file_msg, max_width=420)
-        return wrap(side, text, look, sizing_mode="stretch_width")
 
     def controls(self):
         """The handles tests and lessons reach for."""
