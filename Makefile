@@ -88,7 +88,7 @@ bench: setup $(DATA)
 
 ## bench-browser: the in-page benchmark (not a test): the engine in Pyodide in headless Chromium per
 ##        matmul backend, vs CPython and TF.js / ConvNetJS in the same run (../shared/pyodide-dist)
-bench-browser: setup browser $(DATA) $(JUDGE)
+bench-browser: setup browser $(DATA) $(JUDGE) $(SHAKESPEARE) $(WASM)
 	$(BIN)/python -m playground.bench.browser_bench $(ARGS)
 
 ## bench-boot: seconds to an interactive page, per boot stage, first and cached visits (not a test)
