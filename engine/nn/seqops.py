@@ -305,7 +305,9 @@ def self_attention(qkv, n_head, is_causal=True, scale=None, attn_mask=None):
                          f"n_head={n_head}, got shape {x.shape}")
     b, t, c3 = x.shape
     hs = c3 // (3 * n_head)
-    q, k, v = x.data.reshape(b, t, 3, n_head, hs).transpose(2, 0, 3, 1, 4)  # (B, nh, T, hs) views
+    # one copy into (3, B, nh, T, hs): the six products below then read contiguous heads
+    # (on strided views each would copy its operand again, the wasm kernels most of all)
+    q, k, v = np.ascontiguousarray(x.data.reshape(b, t, 3, n_head, hs).transpose(2, 0, 3, 1, 4))
     scale = 1.0 / math.sqrt(hs) if scale is None else scale
     mask = None
     if attn_mask is not None:
@@ -322,7 +324,7 @@ def self_attention(qkv, n_head, is_causal=True, scale=None, attn_mask=None):
     out = backend.matmul(w, v).transpose(0, 2, 1, 3).reshape(b, t, c3 // 3)
 
     def backward(g):
-        gh = g.reshape(b, t, n_head, hs).transpose(0, 2, 1, 3)
+        gh = np.ascontiguousarray(g.reshape(b, t, n_head, hs).transpose(0, 2, 1, 3))
         gx = np.empty((b, t, 3, n_head, hs), g.dtype)
         gq, gk, gv = gx.transpose(2, 0, 3, 1, 4)  # views: written in place
         gv[...] = backend.matmul(w, gh, ta=True)
