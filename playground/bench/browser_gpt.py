@@ -12,6 +12,7 @@ sample. A bench, not a test.
 import time
 
 from playground.bench import gpt_workloads
+from playground.bench.browser_report import print_profile
 
 TARGET_RATIO = 0.6  # page tokens/s >= 0.6x CPython's in the same run
 
@@ -96,14 +97,4 @@ def print_report(res, say):
     say(f"issue 19 target (printed, not asserted): page / CPython {t['value']:.2f}x, target >= "
         f"{t['target']}x: {'met' if t['met'] else 'NOT met'}")
     for be, p in res["profiles"].items():
-        say(f"\ncProfile in the page, {be} backend, GPT baby step: {p['ms_per_step']:.1f} ms/step plain, "
-            f"{p['ms_per_step_profiled']:.1f} ms/step profiled ({p['steps']} steps)")
-        for c in p["categories"]:
-            if c["share"] >= 0.005:
-                say(f"  {c['category']:22s} {c['ms_per_step']:8.2f} ms  {c['share']:6.1%}")
-        say("  products by shape (ms/step, calls/step, GFLOP/s):")
-        for m in p["matmul_shapes"][:12]:
-            say(f"    {m['ms_per_step']:7.2f} {m['calls_per_step']:4.0f}  {m['gflops'] or 0:6.2f}  {m['shape']}")
-        say("  top functions by own time (ms/step, calls/step):")
-        for e in p["top"][:15]:
-            say(f"    {e['ms_per_step']:7.2f} {e['calls_per_step']:6.0f}  {e['function']}  [{e['category']}]")
+        print_profile(p, f"{be} backend, GPT baby step", say, shapes=12, top=15)

@@ -147,18 +147,24 @@ def print_report(res, say):
         say(f"  {k:20s} {_x(t['value']):>8s}  target >= {t['target']}x  {'met' if t['met'] else 'NOT met'}")
     for be, profs in page["profiles"].items():
         for kind, p in profs.items():
-            say(f"\ncProfile in the page, {be} backend, {kind.upper()} step: {p['ms_per_step']:.1f} ms/step "
-                f"plain, {p['ms_per_step_profiled']:.1f} ms/step profiled ({p['steps']} steps)")
-            for c in p["categories"]:
-                if c["share"] >= 0.005:
-                    say(f"  {c['category']:22s} {c['ms_per_step']:8.2f} ms  {c['share']:6.1%}")
-            say("  matmul by product shape (ms/step, calls/step, GFLOP/s):")
-            for m in p["matmul_shapes"]:
-                say(f"    {m['ms_per_step']:7.2f} {m['calls_per_step']:4.0f}  {m['gflops'] or 0:6.2f}  {m['shape']}")
-            say("  top functions by own time (ms/step, calls/step):")
-            for e in p["top"][:10]:
-                say(f"    {e['ms_per_step']:7.2f} {e['calls_per_step']:6.0f}  {e['function']}  [{e['category']}]")
+            print_profile(p, f"{be} backend, {kind.upper()} step", say)
     if page["blocked"]:
         say(f"\nrefused requests to other addresses: {page['blocked']}")
     if page["console_errors"]:
         say(f"console errors: {page['console_errors']}")
+
+
+def print_profile(p, what, say, shapes=None, top=10):
+    """A page step's cProfile (step_profile's categories, products by shape, the functions with
+    the most own time), as the bench prints it."""
+    say(f"\ncProfile in the page, {what}: {p['ms_per_step']:.1f} ms/step plain, "
+        f"{p['ms_per_step_profiled']:.1f} ms/step profiled ({p['steps']} steps)")
+    for c in p["categories"]:
+        if c["share"] >= 0.005:
+            say(f"  {c['category']:22s} {c['ms_per_step']:8.2f} ms  {c['share']:6.1%}")
+    say("  products by shape (ms/step, calls/step, GFLOP/s):")
+    for m in p["matmul_shapes"][:shapes]:
+        say(f"    {m['ms_per_step']:7.2f} {m['calls_per_step']:4.0f}  {m['gflops'] or 0:6.2f}  {m['shape']}")
+    say("  top functions by own time (ms/step, calls/step):")
+    for e in p["top"][:top]:
+        say(f"    {e['ms_per_step']:7.2f} {e['calls_per_step']:6.0f}  {e['function']}  [{e['category']}]")

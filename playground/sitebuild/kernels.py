@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 
-from .relaxed import standard_madd
+from .relaxed import leb, standard_madd
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = tuple(ROOT / "site" / "wasm" / f for f in ("kernels.c", "images.c", "seq.c"))  # + simd.h
@@ -102,20 +102,8 @@ def check_no_stack(clang, source, probe):
                          "(no local arrays or address-taken locals in site/wasm/*.c)")
 
 
-def _leb(data, i):
-    """Unsigned LEB128 at data[i]: (value, next index)."""
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, i
-
-
 def _name(data, i):
-    n, i = _leb(data, i)
+    n, i = leb(data, i)
     return data[i:i + n].decode(), i + n
 
 
@@ -126,7 +114,7 @@ def sections(data):
     out, i = {}, 8
     while i < len(data):
         sid = data[i]
-        size, i = _leb(data, i + 1)
+        size, i = leb(data, i + 1)
         if sid:
             out[sid] = data[i:i + size]
         i += size
@@ -134,10 +122,10 @@ def sections(data):
 
 
 def _limits(body, i):
-    flags, i = _leb(body, i)
-    _, i = _leb(body, i)
+    flags, i = leb(body, i)
+    _, i = leb(body, i)
     if flags & 1:
-        _, i = _leb(body, i)
+        _, i = leb(body, i)
     return i
 
 
@@ -146,7 +134,7 @@ def imports(data):
     body = sections(data).get(2, b"")
     if not body:
         return []
-    count, i = _leb(body, 0)
+    count, i = leb(body, 0)
     res = []
     for _ in range(count):
         mod, i = _name(body, i)
@@ -154,7 +142,7 @@ def imports(data):
         kind = body[i]
         i += 1
         if kind == 0:
-            _, i = _leb(body, i)
+            _, i = leb(body, i)
         elif kind == 1:
             i = _limits(body, i + 1)
         elif kind == 2:
@@ -169,11 +157,11 @@ def exports(data):
     body = sections(data).get(7, b"")
     if not body:
         return []
-    count, i = _leb(body, 0)
+    count, i = leb(body, 0)
     names = []
     for _ in range(count):
         name, i = _name(body, i)
-        _, i = _leb(body, i + 1)  # kind byte, then index
+        _, i = leb(body, i + 1)  # kind byte, then index
         names.append(name)
     return names
 
