@@ -97,7 +97,7 @@ def test_training_lowers_the_val_loss_measured_in_slices():
     assert got[:-1] == [None] * 7 and got[-1] == pytest.approx(v0)  # the same fixed val batches
     for _ in range(60):
         out = lab.step()
-    assert out["samples"] == 12 and np.isfinite(out["loss"])
+    assert out["samples"] == 12 * 64 == lab.tokens_per_step and np.isfinite(out["loss"])
     assert lab.iter == 60 and lab.evaluate() < v0 - 0.6
 
 
@@ -158,6 +158,8 @@ def test_the_app_trains_draws_the_curve_speed_and_a_sample(app):
     assert c["curve"].data["step"] == [12] and 3 < c["curve"].data["val"][0] < 4.4
     assert "iteration 12 of 2,000" in c["speed"].object and "tokens/s" in c["speed"].object
     assert "ms/step" in c["speed"].object
+    t = c["trainer"]  # the shared progress line counts tokens, as the speed line does
+    assert t.progress["unit"] == "tokens" and t.samples == 12 * c["lab"]["m"].tokens_per_step
     c["prompt"].value = "KING"  # a new prompt: a fresh sample begins with it
     assert text_of(c).startswith("KING") and len(text_of(c)) == 4 + 300
     assert "KING" in c["text"].object and c["sample_msg"].visible is False
@@ -191,6 +193,8 @@ def test_a_wrong_knob_leaves_the_model_untouched_and_a_right_one_builds_a_new_on
     assert m.max_iters == 50 and c["trainer"].progress["max_steps"] == 50
     c["trainer"].run_steps(100)
     assert c["lab"]["m"] is m and m.iter == 50 and c["trainer"].finished
+    c["trainer"].start()
+    assert "Raise the iterations" in c["trainer"].status
 
 
 def test_the_preset_sets_every_knob_and_builds_it(app):

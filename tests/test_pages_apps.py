@@ -16,7 +16,7 @@ from playground.apps.registry import APPS, EMBEDS
 pytestmark = pytest.mark.browser
 APP_PAGES = [f"{a.slug}.html" for a in APPS]
 EMBED_PAGES = [f"embed/{e.widget}.html" for e in EMBEDS]
-PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
+PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ (?:samples|tokens)/s")
 
 
 @pytest.fixture(scope="module")

@@ -226,6 +226,17 @@ def test_progress_reports_backend_and_speed():
     assert backend_badge(p)[0] in ui.badge.object and "<details" in ui.badge.object
 
 
+def test_progress_and_the_finished_message_name_the_apps_own_units():
+    t, c, _ = make(max_steps=3, unit="tokens", limit="the iterations")
+    asyncio.run(t.run())
+    assert t.progress["unit"] == "tokens" and "tokens/s" in progress_text(t.progress)
+    assert "samples" not in progress_text(t.progress)
+    assert t.start() is None and t.status == "Finished. Raise the iterations or press Reset to train again."
+    d, _, _ = make(max_steps=3)  # the default stays: samples, epochs
+    asyncio.run(d.run())
+    assert "samples/s" in progress_text(d.progress) and d.start() is None and "Raise the epochs" in d.status
+
+
 def test_backend_badge_is_short_and_keeps_the_reason():
     wasm = "wasm (WebAssembly SIMD, zero-copy): products of >= 32768 multiply-adds (calibrated: 16³ numpy 5 µs / wasm 12 µs)"
     assert backend_badge({"backend": "wasm", "backend_reason": wasm}) == ("fast path: WebAssembly SIMD", wasm)

@@ -15,14 +15,17 @@ def backend_status() -> dict:
         return {"backend": "numpy", "reason": f"backend status unavailable: {e}", "stats": {}}
 
 
-def progress(step, samples, rate, seconds, steps_per_epoch=None, max_steps=None, epoch_hint=None) -> dict:
+def progress(step, samples, rate, seconds, steps_per_epoch=None, max_steps=None, epoch_hint=None,
+             unit="samples") -> dict:
     """The Trainer's ``progress``: the epoch from the steps when an epoch has a known number
-    of steps, else from the step function's own count (``epoch_hint``; a GAN has none)."""
+    of steps, else from the step function's own count (``epoch_hint``; a GAN has none).
+    ``unit`` names what a step's "samples" count (a GPT counts tokens)."""
     epoch_float = (step / steps_per_epoch) if steps_per_epoch else (epoch_hint or 0.0)
     st = backend_status()
     return {
         "step": step, "epoch": int(epoch_float), "epoch_float": epoch_float,
         "epoch_known": bool(steps_per_epoch) or epoch_hint is not None,
-        "max_steps": max_steps, "samples": samples, "samples_per_s": rate, "elapsed_s": seconds,
+        "max_steps": max_steps, "samples": samples, "samples_per_s": rate, "unit": unit,
+        "elapsed_s": seconds,
         "backend": st.get("backend", "numpy"), "backend_reason": st.get("reason", ""),
     }

@@ -38,7 +38,7 @@ lock; the default ``session`` just runs it (tests, scripts, Pyodide).
 
 State (``param`` parameters, so Panel can watch them): ``running``, ``status`` (plain text
 for the learner), ``progress`` (dict: step, epoch, epoch_float, samples, samples_per_s,
-elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``,
+unit, elapsed_s, backend, backend_reason), ``error`` (last stop message or ""), ``seed``,
 ``pending_reset`` (the changes waiting for a new model, or "").
 
 A diverging run stops, restores the last good snapshot and says so in ``status``, the same
@@ -103,7 +103,8 @@ class Trainer(param.Parameterized):
                  max_steps: int | Callable[[], int | None] | None = None,
                  chunk_seconds: float | None = 0.25, progress_every: float = 0.3,
                  server_gap: float = 0.04, seed: int = 0,
-                 explode: float | None = 10.0, window: int = 10, **params):
+                 explode: float | None = 10.0, window: int = 10, unit: str = "samples",
+                 limit: str = "the epochs", **params):
         super().__init__(seed=seed, **params)
         self.step_fn = step_fn
         self.chunk = max(1, int(chunk))
@@ -114,6 +115,7 @@ class Trainer(param.Parameterized):
         self.on_chunk, self.on_finish, self.on_stop = on_chunk, on_finish, on_stop
         self._snapshot_fn, self._restore_fn, self._on_reset = snapshot, restore, on_reset
         self.steps_per_epoch, self.max_steps = steps_per_epoch, max_steps
+        self.unit, self.limit = unit, limit  # "1,234 samples/s"; "Finished. Raise the epochs..."
         self.exception: BaseException | None = None
         self.guard = Guard(explode, window)
         self.session = Direct()  # ui.session.Document under `panel serve` (see the docstring)
@@ -141,7 +143,8 @@ class Trainer(param.Parameterized):
     def update_progress(self):
         """Refresh ``progress`` now (e.g. when the run's length changed)."""
         self.progress = progress(self.step, self.samples, self._rate, self.train_seconds,
-                                 value(self.steps_per_epoch), value(self.max_steps), self._epoch_hint)
+                                 value(self.steps_per_epoch), value(self.max_steps), self._epoch_hint,
+                                 self.unit)
 
     @property
     def finished(self) -> bool:
@@ -156,7 +159,7 @@ class Trainer(param.Parameterized):
         if self.pending_reset:  # Train with a change waiting: apply it (a new model), then train
             self.apply_pending()
         if self.finished:
-            self.status = "Finished. Raise the epochs or press Reset to train again."
+            self.status = f"Finished. Raise {self.limit} or press Reset to train again."
             return None
         try:
             loop = asyncio.get_running_loop()

@@ -21,7 +21,8 @@ def progress_text(p: dict) -> str:
         return ""
     total = f"/{p['max_steps']}" if p.get("max_steps") else ""
     epoch = f"epoch {p.get('epoch_float', 0):.2f} · " if p.get("epoch_known", True) else ""
-    return f"{epoch}step {p.get('step', 0)}{total} · {p.get('samples_per_s', 0):,.0f} samples/s"
+    rate = f"{p.get('samples_per_s', 0):,.0f} {p.get('unit', 'samples')}/s"
+    return f"{epoch}step {p.get('step', 0)}{total} · {rate}"
 
 
 FAST_PATHS = {"wasm": "WebAssembly SIMD", "webgpu": "WebGPU"}

@@ -160,7 +160,7 @@ class GPTLab:
         return self.run.tokens_per_step
 
     def step(self):
-        return {"loss": self.run.step(), "samples": self.run.cfg["batch_size"]}
+        return {"loss": self.run.step(), "samples": self.run.tokens_per_step}  # the trainer's unit: tokens
 
     def set_live(self, key, value):
         """A knob of LIVE on the running model (between two steps)."""

@@ -90,7 +90,8 @@ class GPTView:
         self.recent = []  # (time, iteration) of the last chunks: the time left
         self.quiet = False  # True while code sets the knobs (a preset, a loaded file)
         self.trainer = held_trainer(self.lab, self.build, chunk=5, chunk_seconds=0.2, on_chunk=self.on_chunk,
-                                    on_stop=self.on_stop, max_steps=self.max_steps)
+                                    on_stop=self.on_stop, max_steps=self.max_steps, unit="tokens",
+                                    limit="the iterations")
         self.trainer.param.watch(lambda e: self.show_speed(), "progress")
 
         self.preset.param.watch(self.on_preset, "value")
@@ -236,7 +237,7 @@ class GPTView:
         trainer's rate and the wall-clock rate of the last chunks."""
         m, p = self.lab["m"], self.trainer.progress
         parts = [f"iteration {m.iter:,} of {m.max_iters:,}"]
-        steps_s = p.get("samples_per_s", 0) / m.run.cfg["batch_size"]
+        steps_s = p.get("samples_per_s", 0) / m.tokens_per_step  # the trainer counts tokens
         if steps_s and self.trainer.step:
             parts += [f"**{steps_s * m.tokens_per_step:,.0f} tokens/s**", f"{1000 / steps_s:.0f} ms/step"]
         if len(self.recent) > 1 and self.trainer.running:
