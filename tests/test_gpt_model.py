@@ -96,9 +96,13 @@ def test_gradients_match_finite_differences_in_float64():
 def test_optimizer_decays_only_matrices():
     m = tiny()
     opt = m.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
-    decay, rest = opt.opts
-    assert decay.weight_decay == 0.1 and rest.weight_decay == 0.0
-    assert all(p.ndim >= 2 for p in decay.params) and all(p.ndim < 2 for p in rest.params)
+    assert isinstance(opt, engine.optim.AdamW)  # one optimiser, two groups, as nanoGPT's
+    decay, rest = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and rest["weight_decay"] == 0.0
+    assert decay["betas"] == rest["betas"] == (0.9, 0.99)
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in rest["params"])
+    assert len(decay["params"]) == 2 + 4 * TINY.n_layer  # wte (= lm_head), wpe; 4 Linears a block
+    assert len(rest["params"]) == 2 * TINY.n_layer + 1  # the LayerNorm gains (no biases)
     assert sum(p is m.wte.weight for p in opt.params) == 1  # tied: counted once
     assert len(opt.params) == len(list(m.parameters()))
     opt.lr = 5e-4
@@ -254,6 +258,20 @@ def test_evaluate_averages_every_window_of_the_split():
     with engine.no_grad():
         assert whole == pytest.approx(r.model(x, y)[1].item(), rel=1e-5)
     assert r.model.training
+
+
+def test_evaluation_runs_in_eval_mode_and_restores_the_mode():
+    r = tiny_run(dropout=0.5)
+    assert r.evaluate() == r.evaluate()  # dropout off: the same number twice
+    state = r.eval_rng.bit_generator.state
+    first = r.estimate_loss(2)
+    r.eval_rng.bit_generator.state = state
+    assert r.estimate_loss(2) == first  # same batches, no dropout noise
+    assert r.model.training and r.model.h[0].mlp.dropout.training
+    r.model.eval()
+    r.evaluate()
+    r.estimate_loss(1)
+    assert not r.model.training  # a model in eval mode stays there
 
 
 def test_run_load_refuses_what_is_not_a_gpt_run():

@@ -388,6 +388,21 @@ def test_train_eval_and_zero_grad():
     assert all(p.grad is None for p in net.parameters())
 
 
+def test_evaluating_restores_the_mode_from_before_even_on_error():
+    net = Net()
+    with net.evaluating() as m:
+        assert m is net and not net.training and not net.features[2].training
+    assert net.training and net.features[2].training
+    net.eval()
+    with net.evaluating():
+        pass
+    assert not net.training  # was in eval mode: stays there
+    net.train()
+    with pytest.raises(KeyError), net.evaluating():
+        raise KeyError("boom")
+    assert net.training and net.features[2].training
+
+
 def test_setattr_reassignment_and_forgotten_super_init():
     m = nn.Linear(2, 2)
     m.bias = None

@@ -208,8 +208,8 @@ def test_bad_arguments_are_explained():
         optim.SGD([np.zeros(2)], lr=0.1)
     with pytest.raises(ValueError, match="more than once"):
         optim.Adam(ps + ps)
-    with pytest.raises(TypeError, match="parameter groups"):
-        optim.SGD([{"params": ps}], lr=0.1)
+    with pytest.raises(TypeError, match="as a list"):
+        optim.SGD(ps[0], lr=0.1)  # one Tensor, not a list of them
 
 
 # -- schedules ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ architecture as JSON (`spec()`, rebuilt by `from_spec`), so a saved model is wei
 a spec: no pickle.
 """
 import collections
+import contextlib
 
 import numpy as np
 
@@ -144,6 +145,17 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """`with model.evaluating():` eval mode inside (dropout off, BatchNorm's running
+        statistics); the mode from before comes back after, even on an error."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def zero_grad(self):
         for p in self.parameters():

@@ -1,10 +1,11 @@
 """Learning-rate schedules, PyTorch-style: build one on an optimiser (that sets the lr for
 step 0), call `.step()` once per epoch (or per batch) after `optimizer.step()`;
-`get_last_lr()` returns `[lr]`. Each schedule writes `optimizer.lr`.
+`get_last_lr()` returns the lr of each parameter group. As in PyTorch each group follows
+the schedule from its own starting lr (`base_lrs`).
 """
 import math
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "LinearWarmup", "cosine"]
+__all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "LinearWarmup", "StepLR", "cosine"]
 
 
 def cosine(t, base_lr, eta_min=0.0):
@@ -16,22 +17,24 @@ def cosine(t, base_lr, eta_min=0.0):
 class LRScheduler:
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self.base_lrs = [optimizer.lr]
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
         self.last_epoch = -1
         self.step()
 
-    @property
-    def base_lr(self):
-        return self.base_lrs[0]
+    def lr_at(self, base_lr, lr):
+        """The lr for epoch `self.last_epoch` of a group that started at base_lr, now at lr."""
+        raise NotImplementedError
 
     def get_lr(self):
-        """The lr for epoch `self.last_epoch`."""
-        raise NotImplementedError
+        """Each group's lr for epoch `self.last_epoch`."""
+        return [self.lr_at(base, g["lr"])
+                for base, g in zip(self.base_lrs, self.optimizer.param_groups)]
 
     def step(self):
         self.last_epoch += 1
-        self.optimizer.lr = self.get_lr()
-        self._last_lr = [self.optimizer.lr]
+        for g, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            g["lr"] = lr
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self):
         return list(self._last_lr)
@@ -53,8 +56,7 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
-    def get_lr(self):
-        lr = self.optimizer.lr
+    def lr_at(self, base_lr, lr):
         if self.last_epoch == 0 or self.last_epoch % self.step_size:
             return lr
         return lr * self.gamma
@@ -70,8 +72,8 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
-    def get_lr(self):
-        return cosine(self.last_epoch / self.T_max, self.base_lr, self.eta_min)
+    def lr_at(self, base_lr, lr):
+        return cosine(self.last_epoch / self.T_max, base_lr, self.eta_min)
 
 
 class LinearLR(LRScheduler):
@@ -87,9 +89,9 @@ class LinearLR(LRScheduler):
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer)
 
-    def get_lr(self):
+    def lr_at(self, base_lr, lr):
         frac = min(self.last_epoch, self.total_iters) / self.total_iters
-        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
 
 
 class LinearWarmup(LinearLR):

@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from engine import no_grad, optim, sampling
-from engine import nn
+from engine import nn, no_grad, optim, sampling
 from engine.nn import functional as F
 
 
@@ -150,13 +149,15 @@ class GPT(nn.Module):
         return logits, F.cross_entropy(logits.reshape(-1, v), np.asarray(targets).reshape(-1))
 
     def configure_optimizers(self, weight_decay, learning_rate, betas):
-        """AdamW as nanoGPT's: weight decay on the matrices (>= 2-D: embeddings, Linears),
-        none on the LayerNorm gains and biases. The tied weight counts once."""
-        decay = [p for p in self.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.parameters() if p.ndim < 2]
-        groups = [optim.AdamW(ps, lr=learning_rate, betas=betas, weight_decay=wd)
-                  for ps, wd in ((decay, weight_decay), (no_decay, 0.0)) if ps]
-        return ParamGroups(groups)
+        """AdamW as nanoGPT's, two parameter groups: weight decay on the matrices (>= 2-D:
+        embeddings, Linears), none on the LayerNorm gains and biases. The tied weight
+        counts once (parameters() yields it once)."""
+        params = list(self.parameters())
+        decay_params = [p for p in params if p.ndim >= 2]
+        nodecay_params = [p for p in params if p.ndim < 2]
+        optim_groups = [{"params": decay_params, "weight_decay": weight_decay},
+                        {"params": nodecay_params, "weight_decay": 0.0}]
+        return optim.AdamW(optim_groups, lr=learning_rate, betas=betas)
 
     # -- sampling -------------------------------------------------------------------
     def _next(self, idx, temperature, top_k, rng):
@@ -169,16 +170,12 @@ class GPT(nn.Module):
         seq = np.asarray(idx, dtype=np.int64).reshape(1, -1)
         if seq.shape[1] == 0:
             raise ValueError("GPT: give at least one token to continue (e.g. a newline)")
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             for _ in range(max_new_tokens):
                 with no_grad():
                     nxt = int(self._next(seq, temperature, top_k, rng)[0])
                 seq = np.append(seq[:, -self.config.block_size + 1:], [[nxt]], axis=1)
                 yield nxt
-        finally:
-            self.train(was_training)
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, rng=None):
         """idx (B, T) (or (T,)) with max_new_tokens more tokens sampled after each row."""
@@ -187,15 +184,10 @@ class GPT(nn.Module):
         seq = idx.reshape(1, -1) if one else idx
         if seq.shape[1] == 0:
             raise ValueError("GPT: give at least one token to continue (e.g. a newline)")
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                for _ in range(max_new_tokens):
-                    nxt = self._next(seq, temperature, top_k, rng)
-                    seq = np.concatenate([seq, nxt[:, None]], axis=1)
-        finally:
-            self.train(was_training)
+        with self.evaluating(), no_grad():
+            for _ in range(max_new_tokens):
+                nxt = self._next(seq, temperature, top_k, rng)
+                seq = np.concatenate([seq, nxt[:, None]], axis=1)
         return seq[0] if one else seq
 
     def attention(self, idx):
@@ -203,64 +195,14 @@ class GPT(nn.Module):
         (row i: how much position i takes from each earlier position)."""
         seq = np.asarray(idx, dtype=np.int64).reshape(1, -1)[:, -self.config.block_size:]
         attns = [block.attn for block in self.h]
-        was_training = self.training
-        self.eval()
-        try:
-            for a in attns:
-                a.keep_weights = True
-            with no_grad():
-                self(seq)
-            return [a.weights[0].copy() for a in attns]
-        finally:
-            for a in attns:
-                a.keep_weights, a.weights = False, None
-            self.train(was_training)
+        with self.evaluating():
+            try:
+                for a in attns:
+                    a.keep_weights = True
+                with no_grad():
+                    self(seq)
+                return [a.weights[0].copy() for a in attns]
+            finally:
+                for a in attns:
+                    a.keep_weights, a.weights = False, None
 
-
-class ParamGroups:
-    """nanoGPT's two AdamW parameter groups (an engine optimiser holds one): the same lr,
-    set as ``opt.lr = ...`` or ``for g in opt.param_groups: g["lr"] = ...``."""
-
-    def __init__(self, opts):
-        self.opts = list(opts)
-
-    @property
-    def lr(self):
-        return self.opts[0].lr
-
-    @lr.setter
-    def lr(self, value):
-        for o in self.opts:
-            o.lr = value
-
-    @property
-    def param_groups(self):
-        return [g for o in self.opts for g in o.param_groups]
-
-    @property
-    def params(self):
-        return [p for o in self.opts for p in o.params]
-
-    def zero_grad(self, set_to_none=True):
-        for o in self.opts:
-            o.zero_grad(set_to_none)
-
-    def step(self):
-        for o in self.opts:
-            o.step()
-
-    def state_dict(self):
-        return {"groups": [o.state_dict() for o in self.opts]}
-
-    def load_state_dict(self, sd):
-        groups = sd.get("groups") if isinstance(sd, dict) else None
-        if not isinstance(groups, list) or len(groups) != len(self.opts):
-            raise ValueError(f"not a state_dict of {len(self.opts)} optimiser groups")
-        saved = [o.state_dict() for o in self.opts]
-        try:
-            for o, g in zip(self.opts, groups):
-                o.load_state_dict(g)
-        except ValueError:
-            for o, g in zip(self.opts, saved):  # all or nothing
-                o.load_state_dict(g)
-            raise

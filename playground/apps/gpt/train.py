@@ -105,15 +105,11 @@ class Run:
         """Mean loss over eval_iters batches of each split, in eval mode, no graph."""
         n = eval_iters or self.cfg["eval_iters"]
         out = {}
-        self.model.eval()
-        try:
-            with no_grad():
-                for split in ("train", "val"):
-                    losses = [self.model(*self.batch(split, self.eval_rng))[1].item()
-                              for _ in range(n)]
-                    out[split] = float(np.mean(losses))
-        finally:
-            self.model.train()
+        with self.model.evaluating(), no_grad():
+            for split in ("train", "val"):
+                losses = [self.model(*self.batch(split, self.eval_rng))[1].item()
+                          for _ in range(n)]
+                out[split] = float(np.mean(losses))
         return out
 
     def windows(self, split="val"):
@@ -127,14 +123,10 @@ class Run:
         estimate_loss's 20 batches vary by a few hundredths)."""
         x, y = self.windows(split)
         total = 0.0
-        self.model.eval()
-        try:
-            with no_grad():
-                for i in range(0, len(x), batch_size):
-                    xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-                    total += self.model(xb, yb)[1].item() * len(xb)
-        finally:
-            self.model.train()
+        with self.model.evaluating(), no_grad():
+            for i in range(0, len(x), batch_size):
+                xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+                total += self.model(xb, yb)[1].item() * len(xb)
         return total / len(x)
 
     def sample(self, prompt="\n", max_new_tokens=300, temperature=1.0, top_k=None, rng=None):
