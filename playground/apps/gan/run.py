@@ -107,10 +107,8 @@ class MnistGAN:
     def generate(self, z, y=None):
         """Images (n, 1, 28, 28) in [0, 1] from noise z (n, 64) and digits y (n,)."""
         y = self._labels_for(np.zeros(len(z), int) if y is None else np.asarray(y))
-        self.G.eval()
-        with no_grad():
+        with self.G.evaluating(), no_grad():
             out = self.G(self._g_in(np.asarray(z, np.float32), y)).data
-        self.G.train()
         return ((out + 1) / 2).reshape(-1, 1, 28, 28)
 
     def sample(self, n, seed=None):

@@ -186,12 +186,8 @@ class GPTLab:
         if self.passing is None:
             self.passing = []
         m = self.run.model
-        m.eval()
-        try:
-            with no_grad():
-                self.passing.append(m(*self.eval_set[len(self.passing)])[1].item())
-        finally:
-            m.train()
+        with m.evaluating(), no_grad():
+            self.passing.append(m(*self.eval_set[len(self.passing)])[1].item())
         if len(self.passing) < EVAL_BATCHES:
             return None
         val, self.passing = float(np.mean(self.passing)), None
