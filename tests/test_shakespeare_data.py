@@ -22,14 +22,21 @@ def built(tmp_path_factory):
     return info, out, train + val
 
 
+TINY_CHARS = 1_115_394  # char-rnn's tinyshakespeare/input.txt
+
+
 def test_corpus_is_tiny_shakespeare_sized_with_a_65_char_vocab(built):
     info, _, text = built
-    assert info["plays"] == len(D.SHAKESPEARE_PLAYS) == 8
-    assert 1_000_000 <= len(text) == info["chars"] <= 1_200_000
+    assert info["plays"] == len(D.SHAKESPEARE_PLAYS) == 9
+    assert len(text) == info["chars"] and abs(len(text) / TINY_CHARS - 1) < 0.02
     assert len(D.CharVocab(text)) == info["vocab"] == 65
     assert set(text) == set("\n !\"'(),-.:;?") | set("abcdefghijklmnopqrstuvwxyz") | set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     assert text.startswith("FIRST CITIZEN:\nBefore we proceed any further, hear me speak.\n\n")
+    # tiny Shakespeare's last line, mid-scene in the Tempest (SHAKESPEARE_LAST_LINES)
+    assert text.endswith("ANTONIO:\nNoble Sebastian,\n"
+                         "Thou let'st thy fortune sleep--die rather: wink'st\n"
+                         "Whiles thou art waking.\n\n")
 
 
 def test_no_gutenberg_text_stage_directions_or_line_end_spaces(built):
@@ -53,7 +60,11 @@ def test_every_speech_is_a_speaker_line_then_its_lines(built):
         assert said and all(said), s
     speakers = {s.split("\n", 1)[0] for s in speeches}
     assert {"CORIOLANUS:", "ROMEO:", "JULIET:", "KING RICHARD:", "PETRUCHIO:",
-            "SECOND WATCH:"} <= speakers
+            "SECOND WATCH:", "PROSPERO:", "ARIEL:"} <= speakers
+    # lines after a paragraph's opening direction, songs given by a direction to a singer
+    assert "\nThus, like the formal vice, Iniquity,\n" in text  # after "[Aside.]"
+    assert "\n\nARIEL:\nCome unto these yellow sands,\n" in text  # "[ARIEL'S SONG.]"
+    assert "\n\nARIEL:\nFull fathom five thy father lies:\n" in text  # "[ARIEL sings]"
 
 
 def test_split_is_first_90_last_10_percent(built):
@@ -61,6 +72,11 @@ def test_split_is_first_90_last_10_percent(built):
     train, val = D.load_shakespeare(out)
     assert train + val == text and len(train) == int(0.9 * len(text))
     assert D.load_shakespeare_bytes(out.read_bytes()) == (train, val)
+    # as in tiny Shakespeare, val is the Shrew from Act 2 Scene 1 (Petruchio comes to woo
+    # Katharina) to its end, then the Tempest
+    assert "Petruchio is my name, Antonio's son;" in train
+    assert "Good morrow, Kate; for that's your name, I hear." in val
+    assert "PROSPERO:" in val and "PROSPERO:" not in train
 
 
 def test_shipped_file_is_what_the_converter_makes(built):
@@ -81,6 +97,23 @@ def test_tampered_tarball_is_refused(tmp_path):
     with pytest.raises(ValueError, match="sha256"):
         D.build_shakespeare(bad, tmp_path / "x.txt.gz")
     assert not (tmp_path / "x.txt.gz").exists()
+
+
+def test_a_last_line_no_speech_ends_with_is_refused(tmp_path):
+    if not TARBALL.is_file():
+        pytest.fail(f"{TARBALL} missing: run `{MAKE}`")
+    with pytest.raises(ValueError, match="Whiles thou art sleeping"):
+        D.build_shakespeare(TARBALL, tmp_path / "x.txt.gz",
+                            last_lines={"tempest": "Whiles thou art sleeping."})
+    assert not (tmp_path / "x.txt.gz").exists()
+
+
+def test_speeches_until_stops_after_the_speech_ending_with_the_line():
+    speeches = [("A", ["One.", "Two."]), ("B", ["Two."]), ("A", ["Two."])]
+    assert D.speeches_until(speeches, "Two.") == speeches[:1]
+    assert D.speeches_until(speeches, None) == speeches
+    with pytest.raises(ValueError, match="One."):
+        D.speeches_until(speeches, "One.")
 
 
 def test_load_missing_file_says_how_to_build(tmp_path):
@@ -107,6 +140,16 @@ def test_play_speeches_parses_the_gutenberg_layout():
         ("ROMEO", ["Where is she?", "Speak."]), ("BALTHASAR", ["Romeo."]),
         ("BALTHASAR", ["Sir?"]), ("ROMEO", ["Go.", "Gone."]), ("ROMEO", ["Farewell."]),
         ("FIRST WATCH", ["Hold!"])]
+
+
+def test_play_speeches_keeps_lines_after_a_direction_and_gives_songs_to_singers():
+    play = "\n".join([
+        "ACT 1", "", "ARIEL.", "Hark.", "", "[ARIEL'S SONG.]", "", "Come away,", "",
+        "PROSPERO.", "So.", "", "[Aside.]", "Thus I moralize.", "", "[Exeunt Capulet].", "",
+        "[ARIEL sings]", "Full fathom five", "  [Burden: Ding-dong.]", "Ding-dong, bell.", ""])
+    assert D.play_speeches(play) == [
+        ("ARIEL", ["Hark."]), ("ARIEL", ["Come away,"]), ("PROSPERO", ["So.", "Thus I moralize."]),
+        ("ARIEL", ["Full fathom five", "Ding-dong, bell."])]
 
 
 def test_make_builds_the_corpus_before_start_and_test():

