@@ -249,8 +249,8 @@ _ = errs""")
 
 @browser
 def test_in_page_seq_kernels_match_numpy(page):
-    """seq.c's GELU, attention softmax and LayerNorm (values and gradients) against seqops'
-    numpy code, odd sizes (tails of 1-3 floats), NaN and infinities."""
+    """seq.c's GELU, attention softmax and LayerNorm, attn.c's self-attention (values and
+    gradients) against seqops' numpy code, odd sizes (tails of 1-3 floats), NaN and infinities."""
     res = run(page, INSTALLED + """
 from engine import Tensor
 from engine.nn import seqops
@@ -274,6 +274,8 @@ errs = {
   'causal 64': both(lambda q, k, v: seqops.attention(q, k, v, is_causal=True), (2, 4, 64, 32), (2, 4, 64, 32), (2, 4, 64, 32)),
   'causal T < S': both(lambda q, k, v: seqops.attention(q, k, v, is_causal=True), (2, 5, 8), (2, 9, 8), (2, 9, 3)),
   'no mask': both(lambda q, k, v: seqops.attention(q, k, v, scale=0.3), (4, 6, 8), (4, 6, 8), (4, 6, 8)),
+  'self_attention 64': both(lambda x: seqops.self_attention(x, 4), (2, 64, 384)),  # attn.c
+  'self_attention odd': both(lambda x: seqops.self_attention(x, 3, is_causal=False), (3, 7, 45)),
 }
 special = np.array([np.nan, 1, -np.inf, np.inf, 0, -100, 100, -3], np.float32)
 g = {}

@@ -185,6 +185,62 @@ def test_an_older_kernels_module_without_seq_kernels_leaves_numpy():
         wasm.backend = None
 
 
+class FakeAttentionLayer(FakeSeqLayer):
+    """FakeSeqLayer plus attn.c's whole self-attention, in float64 on the same addresses."""
+
+    def __init__(self):
+        super().__init__()
+        self.seq.update(attention=self._attention, attention_backward=self._attention_bw)
+
+    @staticmethod
+    def _heads(qkv, b, t, nh, hs, scale, causal):
+        q, k, v = _floats(qkv, b * t * 3 * nh * hs).astype(np.float64).reshape(
+            b, t, 3, nh, hs).transpose(2, 0, 3, 1, 4)
+        s = q @ k.swapaxes(-1, -2) * scale
+        if causal:
+            s = np.where(np.tril(np.ones((t, t), bool)), s, -np.inf)
+        w = np.exp(s - s.max(axis=-1, keepdims=True))
+        return q, k, v, w / w.sum(axis=-1, keepdims=True)
+
+    def _attention(self, qkv, out, w, b, t, nh, hs, scale, causal, scratch):
+        self.calls.append(("attention", b, t, nh, hs, scale, causal))
+        *_, v, W = self._heads(qkv, b, t, nh, hs, scale, causal)
+        _floats(w, W.size)[:] = W.ravel()
+        _floats(out, b * t * nh * hs)[:] = (W @ v).transpose(0, 2, 1, 3).ravel()
+
+    def _attention_bw(self, qkv, w, g, gx, gs, b, t, nh, hs, scale, causal, scratch):
+        self.calls.append(("attention_backward", b, t, nh, hs, scale, causal))
+        q, k, v, _ = self._heads(qkv, b, t, nh, hs, scale, causal)
+        W = _floats(w, b * nh * t * t).reshape(b, nh, t, t)
+        G = _floats(g, b * t * nh * hs).reshape(b, t, nh, hs).transpose(0, 2, 1, 3)
+        gw = G @ v.swapaxes(-1, -2)
+        gw = W * (gw - (gw * W).sum(axis=-1, keepdims=True)) * scale
+        parts = np.stack([gw @ k, gw.swapaxes(-1, -2) @ q, W.swapaxes(-1, -2) @ G])
+        _floats(gx, parts.size)[:] = parts.transpose(1, 3, 0, 2, 4).ravel()
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_self_attention_goes_whole_to_the_attention_kernels_and_agrees(causal):
+    layer = FakeAttentionLayer()
+    try:
+        assert asyncio.run(wasm.install(layer=layer, threshold=1))[0]
+        assert wasm.backend.has_attention
+        got, want = _both(lambda x: seqops.self_attention(x, 3, is_causal=causal), [(2, 5, 18)])
+        _close(got, want)  # 3 heads of 2: values and the gradient of the packed qkv
+        names = [c[0] for c in layer.calls]
+        assert "softmax" not in names and "softmax_backward" not in names
+        assert ("attention", 2, 5, 3, 2, pytest.approx(2 ** -0.5), int(causal)) in layer.calls
+        assert ("attention_backward", 2, 5, 3, 2, pytest.approx(2 ** -0.5), int(causal)) in layer.calls
+        layer.calls.clear()
+        seam.use("wasm")
+        x = Tensor(np.ones((1, 4, 6), np.float32), requires_grad=True)
+        seqops.self_attention(x, 1, attn_mask=np.tril(np.ones((4, 4), bool)))  # a mask: not theirs
+        assert "attention" not in [c[0] for c in layer.calls]
+    finally:
+        seam.use("numpy")
+        wasm.backend = None
+
+
 # -- the relaxed-SIMD build ---------------------------------------------------------------------
 needs_clang = pytest.mark.skipif(not (shutil.which("clang-14") or shutil.which("clang")),
                                  reason="clang-14 is not installed (apt-get install clang-14 lld-14)")

@@ -54,8 +54,9 @@ class FusedAdam(Protocol):
 
 class SeqKernels(Protocol):
     """Optional (`has_seq` True): float32 kernels that engine.nn.seqops calls in place of its
-    numpy code (GELU, attention's softmax, LayerNorm). Arrays are C-contiguous float32; each
-    returns what the numpy code beside its call computes, to float32 rounding."""
+    numpy code (GELU, attention's softmax, LayerNorm; self-attention whole when
+    `has_attention`). Arrays are C-contiguous float32; each returns what the numpy code
+    beside its call computes, to float32 rounding."""
     has_seq: bool
 
     def gelu(self, x):
@@ -67,6 +68,15 @@ class SeqKernels(Protocol):
 
     def softmax_backward_(self, g, w, scale):
         """In place: g = w * (g - sum(g * w, last axis)) * scale. Returns g."""
+
+    has_attention: bool  # optional too (absent = False): the two below as well
+
+    def attention(self, qkv, n_head, scale, causal):
+        """(out, weights) of engine.nn.seqops.self_attention without a mask: qkv (B, T, 3C),
+        out (B, T, C) with the heads side by side, weights (B, n_head, T, T)."""
+
+    def attention_backward(self, qkv, w, g, n_head, scale, causal):
+        """The gradient (B, T, 3C) of qkv, from attention's weights w and the output's g."""
 
     def layer_norm(self, x, weight, bias, eps):
         """Over x's last axis (weight, bias: that length, or None): (y, xhat, inv), inv of

@@ -11,7 +11,7 @@ then WebGPU's install: the GPU takes the large products and leaves the rest to w
   fake that computes with numpy on the same pointers.
 - `WasmBackend`: what the seam calls: float32 products (anything else -> numpy), the
   channels-last image kernels, the sequence-model kernels (GELU, attention's softmax,
-  LayerNorm) and `adam_step`.
+  LayerNorm, and self-attention whole) and `adam_step`.
 Importable on CPython: `js`, `pyodide` and `pyodide_js` are imported only when installing.
 """
 import ctypes
@@ -28,6 +28,7 @@ DEFAULT_THRESHOLD = 16 ** 3
 CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)  # 128³: a clear win, so a noisy 64³ cannot rule wasm out
 IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # images.c exports
 SEQ_KERNELS = ("gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward")  # seq.c
+ATTENTION_KERNELS = ("attention", "attention_backward")  # attn.c (an older build may lack them)
 
 
 class WasmError(RuntimeError):
@@ -51,8 +52,8 @@ class JsLayer:
 
     gemm(a, b, c, batch, m, k, n, ta, tb, stride_a, stride_b, scratch) and
     adam(p, g, M, V, n, b1, b2, shrink, l2, eps_c, neg_step) as in site/wasm/kernels.c;
-    `images` / `seq`: {name: function} of the IMAGE_KERNELS / SEQ_KERNELS it has (an older
-    build may have none)."""
+    `images` / `seq`: {name: function} of the IMAGE_KERNELS / SEQ_KERNELS (+ ATTENTION_KERNELS)
+    it has (an older build may have none)."""
 
     def __init__(self, gemm, adam, scratch_bytes, where="WebAssembly SIMD", images=None, seq=None):
         self.gemm, self.adam, self.scratch_bytes, self.where = gemm, adam, scratch_bytes, where
@@ -90,7 +91,7 @@ class JsLayer:
             raise WasmError(f"kernels.wasm failed to load: {js_message(e)}") from None
         images = {name: getattr(api, name) for name in IMAGE_KERNELS
                   if getattr(api.exports, name, None) is not None}
-        seq = {name: getattr(api.exports, name) for name in SEQ_KERNELS
+        seq = {name: getattr(api.exports, name) for name in SEQ_KERNELS + ATTENTION_KERNELS
                if getattr(api.exports, name, None) is not None}
         fma = ", relaxed: fused multiply-add" if getattr(api, "fma", False) else ""
         return cls(api.gemm, api.adam, int(api.scratchBytes),
@@ -108,6 +109,7 @@ class WasmBackend:
         self._scratch_at = -(-address(self._scratch) // 16) * 16  # 16-byte aligned
         self.has_images = set(IMAGE_KERNELS) <= set(layer.images)
         self.has_seq = set(SEQ_KERNELS) <= set(layer.seq)
+        self.has_attention = self.has_seq and set(ATTENTION_KERNELS) <= set(layer.seq)
 
     def accepts(self, m, k, n):
         return m * k * n >= self.threshold
@@ -228,6 +230,30 @@ class WasmBackend:
             self.layer.seq["softmax_backward"](address(g), address(w), g.size // g.shape[-1],
                                                g.shape[-1], float(scale))
         return g
+
+    def attention(self, qkv, n_head, scale, causal):
+        """(out (B, T, C), weights (B, n_head, T, T)) of self-attention on qkv (B, T, 3C)."""
+        qkv = np.ascontiguousarray(qkv, np.float32)
+        b, t, c3 = qkv.shape
+        out = np.empty((b, t, c3 // 3), np.float32)
+        w = np.empty((b, n_head, t, t), np.float32)
+        if out.size:
+            self.layer.seq["attention"](address(qkv), address(out), address(w), b, t, n_head,
+                                        c3 // (3 * n_head), float(scale), int(causal),
+                                        self._scratch_at)
+        return out, w
+
+    def attention_backward(self, qkv, w, g, n_head, scale, causal):
+        """The gradient (B, T, 3C) of qkv from the output's g (B, T, C)."""
+        qkv, w, g = (np.ascontiguousarray(a, np.float32) for a in (qkv, w, g))
+        b, t, c3 = qkv.shape
+        gx = np.empty_like(qkv)  # every element written
+        if gx.size:
+            gs = np.empty((t, t), np.float32)  # one head's score gradient at a time
+            self.layer.seq["attention_backward"](address(qkv), address(w), address(g), address(gx),
+                                                 address(gs), b, t, n_head, c3 // (3 * n_head),
+                                                 float(scale), int(causal), self._scratch_at)
+        return gx
 
     def layer_norm(self, x, weight, bias, eps):
         """Over the last axis: (y, xhat, inv) with inv shaped x.shape[:-1] + (1,)."""

@@ -4,7 +4,8 @@ and multi-head self-attention straight from a packed q|k|v projection (a GPT's c
 Each op is one graph node with its backward beside it, like the rest of engine.nn.functional
 (which re-exports them: `F.layer_norm`, `F.scaled_dot_product_attention`, ...). Shapes and
 names follow torch.nn.functional. Where a backend has sequence-model kernels (WebAssembly in
-the page, backend.seq_kernels()) GELU, LayerNorm and attention's softmax run there.
+the page, backend.seq_kernels()) GELU, LayerNorm and attention's softmax run there, and
+self_attention whole (its products, softmax and backward) when it has attention kernels.
 """
 import functools
 import math
@@ -81,8 +82,14 @@ def gelu(x, approximate="none"):
     return node(y, (x,), lambda g: (g * dy,), "gelu")
 
 
-# A&S 7.1.26's coefficients a5..a1 times -1/2: the polynomial then gives -Phi(-|x|) directly
-_AS = tuple(-0.5 * a for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+# A&S 7.1.26: erfc(z) = (a1 t + ... + a5 t^5) exp(-z^2), t = 1 / (1 + p z). _phi32 takes
+# the polynomial times -1/2 (it then gives -Phi(-|x|) directly) and in s = LAM t, LAM^5 =
+# -a5 / 2, so that its s^5 coefficient is 1 and Horner starts with an add (one pass less);
+# s = (LAM / P) / (1 / P + |x|) with P = p / sqrt(2) (three passes, not four)
+_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # a1 .. a5
+_LAM = -(0.5 * _A[4]) ** 0.2
+_AS = tuple(-0.5 * a / _LAM ** (i + 1) for i, a in enumerate(_A[:4]))[::-1]  # of s^4 .. s^1
+_P = 0.3275911 / _SQRT2
 
 
 _BLOCK = 32768  # float32s per block: 128 KB, a few such arrays fit a core's L2
@@ -92,20 +99,20 @@ def _phi32(x, q, e, t):
     """Phi(x) into q and exp(-x^2/2) into e (float32 arrays of x's shape; t is scratch), for
     GELU: one exp serves both.
 
-    Abramowitz & Stegun 7.1.26, erfc(z) = t (a5 + t (a4 + ...)) exp(-z^2) with t = 1 / (1 +
+    Abramowitz & Stegun 7.1.26, erfc(z) = t (a1 + t (a2 + ...)) exp(-z^2) with t = 1 / (1 +
     p z), z = |x| / sqrt(2): |error| < 1.5e-7, float32's own precision, in half the passes of
     ``erf`` (the transformer's GELU was a quarter of its step in the page, numpy without SIMD).
     Each step is one numpy pass over a cache-sized block, in its cheapest form: unary ufuncs
     (square, 1 / t) over two-operand ones, x's sign bit put on by integer ops (twice as fast
     as copysign)."""
     np.abs(x, out=t)
-    t *= 0.3275911 / _SQRT2
-    t += 1.0
-    np.divide(1.0, t, out=t)
+    t += 1.0 / _P
+    np.divide(_LAM / _P, t, out=t)  # s = LAM / (1 + p z)
     np.square(x, out=e)
     e *= -0.5
     np.exp(e, out=e)
-    np.multiply(t, _AS[0], out=q)
+    np.add(t, _AS[0], out=q)
+    q *= t
     for c in _AS[1:]:
         q += c
         q *= t
@@ -305,10 +312,17 @@ def self_attention(qkv, n_head, is_causal=True, scale=None, attn_mask=None):
                          f"n_head={n_head}, got shape {x.shape}")
     b, t, c3 = x.shape
     hs = c3 // (3 * n_head)
+    scale = 1.0 / math.sqrt(hs) if scale is None else scale
+    kern = backend.seq_kernels() if attn_mask is None and x.dtype == np.float32 else None
+    if getattr(kern, "has_attention", False):  # the page: all of it in one wasm call each way
+        xd = x.data
+        out, w = kern.attention(xd, n_head, scale, is_causal)
+        return node(out, (x,), lambda g: (kern.attention_backward(xd, w, g, n_head, scale,
+                                                                  is_causal),),
+                    "self_attention"), Tensor(w)
     # one copy into (3, B, nh, T, hs): the six products below then read contiguous heads
     # (on strided views each would copy its operand again, the wasm kernels most of all)
     q, k, v = np.ascontiguousarray(x.data.reshape(b, t, 3, n_head, hs).transpose(2, 0, 3, 1, 4))
-    scale = 1.0 / math.sqrt(hs) if scale is None else scale
     mask = None
     if attn_mask is not None:
         mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)

@@ -1,4 +1,4 @@
-"""Build site/wasm/kernels.wasm from site/wasm/{kernels,images,seq}.c with Debian's clang + lld.
+"""Build site/wasm/kernels.wasm from site/wasm/{kernels,images,seq,attn}.c with Debian's clang + lld.
 
     python -m playground.sitebuild.kernels [OUT]        (also: make site/wasm/kernels.wasm)
 
@@ -19,10 +19,11 @@ import sys
 from .relaxed import leb, standard_madd
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SOURCES = tuple(ROOT / "site" / "wasm" / f for f in ("kernels.c", "images.c", "seq.c"))  # + simd.h
+SOURCES = tuple(ROOT / "site" / "wasm" / f for f in ("kernels.c", "images.c", "seq.c", "attn.c"))  # + simd.h
 OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
 EXPORTS = ("gemm", "gemm_scratch_bytes", "adam", "im2col", "col2im", "max_pool", "max_pool_backward",
-           "gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward")
+           "gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward", "attention",
+           "attention_backward")
 FLAGS = ["--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-fno-builtin", "-ffreestanding",
          "-Wall", "-Werror", "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
          "-Wl,--gc-sections"]

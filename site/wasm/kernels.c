@@ -1,7 +1,8 @@
 /* Descent's WebAssembly SIMD kernels: a float32 GEMM, a fused Adam/AdamW step, image kernels
- * (im2col, pooling) and sequence-model kernels (GELU, attention's softmax, LayerNorm).
+ * (im2col, pooling) and sequence-model kernels (GELU, attention's softmax, LayerNorm, and
+ * causal self-attention whole).
  *
- * Built with images.c and seq.c into one module by playground/sitebuild/kernels.py
+ * Built with images.c, seq.c and attn.c into one module by playground/sitebuild/kernels.py
  * (`make site/wasm/kernels.wasm`):
  *   clang-14 --target=wasm32 -O3 -msimd128 -nostdlib -Wl,--no-entry -Wl,--import-memory ...
  *
@@ -19,6 +20,7 @@
  *       for each MR x NR tile: the micro-kernel, MR*NR/4 f32x4 accumulators in registers
  * Packing reads the operand in whichever layout it is stored, so AᵀB and ABᵀ cost the
  * same as AB. Edge tiles run the same kernel on a small tile in scratch and copy back.
+ * Operands may have any row strides (gemm_strided: attn.c reads heads inside q|k|v rows).
  */
 #include "simd.h"
 
@@ -56,46 +58,48 @@ static void transpose4(const float *src, long stride, int kc, float *out, int ld
   }
 }
 
-/* op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-wide panels: panel q holds kc rows of NR floats. */
-static void pack_b(const float *b, int K, int N, int tb, int p0, int j0, int kc, int nc,
+/* op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-wide panels: panel q holds kc rows of NR floats.
+ * ldb: floats between B's stored rows (N, or K when tb, for a whole matrix). */
+static void pack_b(const float *b, int ldb, int tb, int p0, int j0, int kc, int nc,
                    float *out) {
   for (int jp = 0; jp < nc; jp += NR, out += kc * NR) {
     int j = j0 + jp, cols = nc - jp < NR ? nc - jp : NR;
     if (!tb && cols == NR) {           /* row-major B: each row of the panel is 8 floats */
-      const float *src = b + (long)p0 * N + j;
-      for (int p = 0; p < kc; p++, src += N) {
+      const float *src = b + (long)p0 * ldb + j;
+      for (int p = 0; p < kc; p++, src += ldb) {
         wasm_v128_store(out + p * NR, wasm_v128_load(src));
         wasm_v128_store(out + p * NR + 4, wasm_v128_load(src + 4));
       }
     } else if (cols == NR) {           /* B stored N x K: 8 rows read side by side */
-      const float *src = b + (long)j * K + p0;
-      transpose4(src, K, kc, out, NR);
-      transpose4(src + 4L * K, K, kc, out + 4, NR);
+      const float *src = b + (long)j * ldb + p0;
+      transpose4(src, ldb, kc, out, NR);
+      transpose4(src + 4L * ldb, ldb, kc, out + 4, NR);
     } else {                           /* last, narrower panel: pad with zeros */
       for (int p = 0; p < kc; p++)
         for (int jj = 0; jj < NR; jj++)
           out[p * NR + jj] = jj >= cols ? 0.0f
-                           : tb ? b[(long)(j + jj) * K + p0 + p] : b[(long)(p0 + p) * N + j + jj];
+                           : tb ? b[(long)(j + jj) * ldb + p0 + p] : b[(long)(p0 + p) * ldb + j + jj];
     }
   }
 }
 
-/* op(A)[i0 : i0+mc, p0 : p0+kc] -> MR-tall panels: panel q holds kc columns of MR floats. */
-static void pack_a(const float *a, int M, int K, int ta, int i0, int p0, int mc, int kc,
+/* op(A)[i0 : i0+mc, p0 : p0+kc] -> MR-tall panels: panel q holds kc columns of MR floats.
+ * lda: floats between A's stored rows (K, or M when ta, for a whole matrix). */
+static void pack_a(const float *a, int lda, int ta, int i0, int p0, int mc, int kc,
                    float *out) {
   for (int ip = 0; ip < mc; ip += MR, out += kc * MR) {
     int i = i0 + ip, rows = mc - ip < MR ? mc - ip : MR;
     if (ta && rows == MR) {            /* A stored K x M: 4 rows of op(A) are contiguous */
-      const float *src = a + (long)p0 * M + i;
-      for (int p = 0; p < kc; p++, src += M)
+      const float *src = a + (long)p0 * lda + i;
+      for (int p = 0; p < kc; p++, src += lda)
         wasm_v128_store(out + p * MR, wasm_v128_load(src));
     } else if (rows == MR) {           /* row-major A: 4 rows read side by side */
-      transpose4(a + (long)i * K + p0, K, kc, out, MR);
+      transpose4(a + (long)i * lda + p0, lda, kc, out, MR);
     } else {
       for (int p = 0; p < kc; p++)
         for (int ii = 0; ii < MR; ii++)
           out[p * MR + ii] = ii >= rows ? 0.0f
-                           : ta ? a[(long)(p0 + p) * M + i + ii] : a[(long)(i + ii) * K + p0 + p];
+                           : ta ? a[(long)(p0 + p) * lda + i + ii] : a[(long)(i + ii) * lda + p0 + p];
     }
   }
 }
@@ -131,40 +135,47 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
 #undef ROW
 }
 
-/* One product: c[M x N] = op(a) @ op(b); `scratch` holds gemm_scratch_bytes() bytes. */
-static void gemm1(const float *a, const float *b, float *c, int M, int K, int N, int ta,
-                  int tb, float *scratch) {
+/* One product with row strides: c[M x N] (row i at c + i * ldc) = op(a) @ op(b), a and b
+ * stored with lda / ldb floats between rows; `scratch` holds gemm_scratch_bytes() bytes.
+ * tri (simd.h) skips what a causal mask makes zero, for square products of attention:
+ * TRI_C_LOWER: only c[i][j], j <= i, is computed (tiles wholly above the diagonal get 0);
+ * TRI_A_LOWER / TRI_A_UPPER: op(a)[i][p] is 0 for p > i / p < i, so those terms are left out. */
+void gemm_strided(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int M,
+                  int K, int N, int ta, int tb, int tri, float *scratch) {
   float *bp = scratch, *ap = scratch + KC * NC, *tile = ap + MC * KC;
-  if (K == 0) {                        /* empty sum: zeros */
-    for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
-    return;
-  }
   for (int j0 = 0; j0 < N; j0 += NC) {
     int nc = N - j0 < NC ? N - j0 : NC;
-    for (int p0 = 0; p0 < K; p0 += KC) {
+    for (int p0 = 0; p0 == 0 || p0 < K; p0 += KC) {   /* K == 0: one pass writes zeros */
       int kc = K - p0 < KC ? K - p0 : KC, acc = p0 > 0;
-      pack_b(b, K, N, tb, p0, j0, kc, nc, bp);
+      if (kc) pack_b(b, ldb, tb, p0, j0, kc, nc, bp);
       for (int i0 = 0; i0 < M; i0 += MC) {
         int mc = M - i0 < MC ? M - i0 : MC;
-        pack_a(a, M, K, ta, i0, p0, mc, kc, ap);
+        if (kc) pack_a(a, lda, ta, i0, p0, mc, kc, ap);
         for (int jr = 0; jr < nc; jr += NR) {
           int cols = nc - jr < NR ? nc - jr : NR;
           for (int ir = 0; ir < mc; ir += MR) {
-            int rows = mc - ir < MR ? mc - ir : MR;
-            const float *pa = ap + ir * kc, *pb = bp + jr * kc;
-            float *pc = c + (long)(i0 + ir) * N + j0 + jr;
+            int rows = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
+            int lo = 0, hi = kc;     /* the terms p0 + lo .. p0 + hi - 1 that can be nonzero */
+            if (tri) {
+              if (tri == TRI_C_LOWER && j0 + jr > i + rows - 1) lo = hi; /* above the diagonal */
+              if (tri == TRI_A_LOWER && i + rows - p0 < hi) hi = i + rows - p0;
+              if (tri == TRI_A_UPPER && i - p0 > lo) lo = i - p0;
+              if (hi < lo) hi = lo;
+            }
+            const float *pa = ap + ir * kc + lo * MR, *pb = bp + jr * kc + lo * NR;
+            float *pc = c + (long)i * ldc + j0 + jr;
             if (rows == MR && cols == NR) {
-              micro_kernel(kc, pa, pb, pc, N, acc);
+              micro_kernel(hi - lo, pa, pb, pc, ldc, acc);
               continue;
             }
             /* edge: full tile in scratch, then only the valid part back into c */
             for (int r = 0; r < rows; r++)
               for (int s = 0; s < cols; s++)
-                tile[r * NR + s] = acc ? pc[(long)r * N + s] : 0.0f;
-            micro_kernel(kc, pa, pb, tile, NR, 1);
+                tile[r * NR + s] = acc ? pc[(long)r * ldc + s] : 0.0f;
+            micro_kernel(hi - lo, pa, pb, tile, NR, 1);
             for (int r = 0; r < rows; r++)
               for (int s = 0; s < cols; s++)
-                pc[(long)r * N + s] = tile[r * NR + s];
+                pc[(long)r * ldc + s] = tile[r * NR + s];
           }
         }
       }
@@ -178,8 +189,8 @@ static void gemm1(const float *a, const float *b, float *c, int M, int K, int N,
 EXPORT(gemm) void gemm(const float *a, const float *b, float *c, int batch, int M, int K,
                        int N, int ta, int tb, int stride_a, int stride_b, float *scratch) {
   for (int z = 0; z < batch; z++)
-    gemm1(a + (long)z * stride_a, b + (long)z * stride_b, c + (long)z * M * N, M, K, N,
-          ta, tb, scratch);
+    gemm_strided(a + (long)z * stride_a, ta ? M : K, b + (long)z * stride_b, tb ? K : N,
+                 c + (long)z * M * N, N, M, K, N, ta, tb, TRI_NONE, scratch);
 }
 
 /* One Adam/AdamW step on n floats, in place, in exactly the float32 operations (and order)

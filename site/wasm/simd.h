@@ -1,5 +1,6 @@
-/* What the kernels' source files share: the export macro, runs over float arrays, horizontal
- * sums and maxima, and a vectorised exp. Everything is static inline: no data, no stack. */
+/* What the kernels' source files share: the export macro, the kernels called across files,
+ * runs over float arrays, horizontal sums and maxima, and a vectorised exp. Everything
+ * defined here is static inline: no data, no stack. */
 #ifndef DESCENT_SIMD_H
 #define DESCENT_SIMD_H
 #include <wasm_simd128.h>
@@ -15,6 +16,13 @@
 #else
 #define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
 #endif
+
+/* Kernels one source file calls from another (kernels.c's GEMM, seq.c's softmax). */
+enum { TRI_NONE, TRI_C_LOWER, TRI_A_LOWER, TRI_A_UPPER };   /* gemm_strided's `tri` */
+void gemm_strided(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int M,
+                  int K, int N, int ta, int tb, int tri, float *scratch);
+void softmax(float *s, int rows, int n, int t, float scale, int causal);
+void softmax_backward(float *g, const float *w, int rows, int n, float scale);
 
 static inline void copy_run(float *dst, const float *src, int n) {   /* dst[0:n] = src[0:n] */
   int i = 0;
@@ -56,9 +64,11 @@ static inline float hmax(v128_t v) {   /* NaN if any lane is NaN, as numpy's max
 
 /* exp(x) for 4 floats (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial
  * for exp(r), times 2^n built in the exponent bits; relative error ~1 ulp. Clamped to
- * [-87.3, 88]: exp underflows to ~1e-38 (the smallest normal), not to 0. NaN stays NaN. */
+ * [-87.3, 88]: exp underflows to ~1e-38 (the smallest normal), not to 0. NaN stays NaN
+ * (pmin/pmax return their first operand then: one x86 instruction each, where min/max
+ * take several). */
 static inline v128_t exp4(v128_t x) {
-  x = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.33f));
+  x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.33f));
   v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
@@ -69,7 +79,9 @@ static inline v128_t exp4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
   p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
-  v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  /* 2^n: n + 127 (0..255) lands in the low mantissa bits of 1.5 * 2^23 + n + 127, and the
+   * shift moves it into the exponent (cheaper than a float -> int conversion) */
+  v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, wasm_f32x4_splat(12582912.0f + 127.0f)), 23);
   return wasm_f32x4_mul(p, two_n);
 }
 
