@@ -9,6 +9,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -22,6 +23,8 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "applicat
          ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip",
          ".webmanifest": "application/manifest+json"}
 STAGES = ("runtime", "packages", "wheel", "data", "app")
+# the trainer's progress line ("step 12/2000 · 9,504 tokens/s"): group 1 is the step
+PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ (?:samples|tokens)/s")
 # Console lines that are not failures, each with why. Nothing else is ignored.
 ALLOWED_CONSOLE = {
     "Service Worker registration blocked by Playwright":

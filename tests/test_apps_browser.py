@@ -12,6 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+from booted import PROGRESS  # noqa: E402
 from conftest import SCREENSHOTS, panel_serve  # noqa: E402
 SHOTS = SCREENSHOTS
 APPS = ["gan", "playground2d", "autograd", "lines"]
@@ -84,8 +85,6 @@ def _train(page, seconds, index=0):
     page.get_by_role("button", name="Pause", exact=True).first.click()
     page.wait_for_timeout(1000)
 
-
-PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
 def _progress_step(page, index=0):

@@ -9,14 +9,13 @@ import time
 
 import pytest
 
-from booted import Watch, boot_all, bokeh, py, wait
+from booted import PROGRESS, Watch, boot_all, bokeh, py, wait
 from conftest import SCREENSHOTS, draw_vertical_stroke_and_read_guess
 from playground.apps.registry import APPS, EMBEDS
 
 pytestmark = pytest.mark.browser
 APP_PAGES = [f"{a.slug}.html" for a in APPS]
 EMBED_PAGES = [f"embed/{e.widget}.html" for e in EMBEDS]
-PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ (?:samples|tokens)/s")
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from booted import boot_all, bokeh, py, wait
+from booted import PROGRESS, boot_all, bokeh, py, wait
 from conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 PAGES = ["digits.html", "embed/digits-draw.html", "embed/digits-train.html"]
-PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 DIVERGED = re.compile(r"^Stopped: .*Training diverged — try a lower learning rate.* "
                       r"Restored the last good weights \(step \d+\)")
 APP = ("import gc\nfrom playground.apps.digits.app import DigitsApp\n"

@@ -16,13 +16,12 @@ import time
 
 import pytest
 
-from booted import Watch, boot_all, bokeh, py, wait
+from booted import PROGRESS, Watch, boot_all, bokeh, py, wait
 from conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 APPS = ["names.html", "gan.html", "lines.html"]
 EMBEDS = ["embed/names.html", "embed/gan-grid.html", "embed/lines.html"]
-PROGRESS = re.compile(r"step (\d+)(?:/\d+)? · [\d,]+ samples/s")
 
 
 @pytest.fixture(scope="module")
