@@ -32,6 +32,19 @@ def _feed(ps, gs, torch_too=False):
         p.grad = torch.from_numpy(g.copy()) if torch_too else g.copy()
 
 
+def _step_both(mine, twin, opt, ref, gs):
+    """One step of ours and of torch's on the same gradients gs."""
+    _feed(mine, gs)
+    _feed(twin, gs, torch_too=True)
+    opt.step()
+    ref.step()
+
+
+def _assert_same(mine, twin, **kw):
+    for p, q in zip(mine, twin):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6, **kw)
+
+
 CASES = [  # (ours, theirs, defaults, group 0, group 1)
     (optim.SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}, {"weight_decay": 0.05}, {"lr": 0.02}),
     (optim.SGD, torch.optim.SGD, {"lr": 0.05}, {"momentum": 0.8, "nesterov": True}, {"dampening": 0.5, "momentum": 0.5}),
@@ -45,12 +58,8 @@ def test_two_groups_follow_torch(ours, theirs, kw, a, b):
     mine, twin = _twins()
     opt, ref = ours(_groups(mine, a, b), **kw), theirs(_groups(twin, a, b), **kw)
     for k, gs in enumerate(_grads(1, 12)):
-        _feed(mine, gs)
-        _feed(twin, gs, torch_too=True)
-        opt.step()
-        ref.step()
-        for p, q in zip(mine, twin):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6, err_msg=f"step {k}")
+        _step_both(mine, twin, opt, ref, gs)
+        _assert_same(mine, twin, err_msg=f"step {k}")
     for g, h, mine_set in zip(opt.param_groups, ref.param_groups, (a, b)):  # same values, same layout
         assert {k: g[k] for k in opt.defaults} == {k: h[k] for k in opt.defaults}
         assert {**kw, **mine_set}.items() <= g.items()
@@ -84,12 +93,8 @@ def test_opt_lr_setter_moves_both_groups_like_torch():
         opt.lr = 0.01 / (k + 1)
         for g in ref.param_groups:
             g["lr"] = 0.01 / (k + 1)
-        _feed(mine, gs)
-        _feed(twin, gs, torch_too=True)
-        opt.step()
-        ref.step()
-    for p, q in zip(mine, twin):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6)
+        _step_both(mine, twin, opt, ref, gs)
+    _assert_same(mine, twin)
 
 
 @pytest.mark.parametrize("sched,theirs,kw", [(StepLR, torch.optim.lr_scheduler.StepLR, {"step_size": 2, "gamma": 0.5}),
@@ -190,10 +195,7 @@ def test_adam_state_dict_is_torchs_with_each_groups_betas():
     a, b = {"weight_decay": 0.1}, {"betas": (0.5, 0.9)}
     opt, ref = optim.AdamW(_groups(mine, a, b), lr=0.01), torch.optim.AdamW(_groups(twin, a, b), lr=0.01)
     for gs in _grads(5, 4):
-        _feed(mine, gs)
-        _feed(twin, gs, torch_too=True)
-        opt.step()
-        ref.step()
+        _step_both(mine, twin, opt, ref, gs)
     ours, theirs = opt.state_dict()["state"], ref.state_dict()["state"]
     for i in range(4):
         for k in ("exp_avg", "exp_avg_sq"):
@@ -268,9 +270,5 @@ def test_loads_torchs_own_state_dict():
     opt.load_state_dict(sd)
     assert [g["lr"] for g in opt.param_groups] == [0.01, 0.02] and opt.betas == (0.9, 0.95)
     for gs in _grads(7, 4):
-        _feed(mine, gs)
-        _feed(twin, gs, torch_too=True)
-        opt.step()
-        ref.step()
-    for p, q in zip(mine, twin):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6)
+        _step_both(mine, twin, opt, ref, gs)
+    _assert_same(mine, twin)
