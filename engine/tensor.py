@@ -125,7 +125,7 @@ class Tensor:
             for p, pg in zip(t.parents, t.grad_fn(g)):
                 if pg is None or not p.requires_grad:
                     continue
-                grads[id(p)] = pg if id(p) not in grads else grads[id(p)] + pg
+                grads[id(p)] = pg if id(p) not in grads else backend.add(grads[id(p)], pg)
 
     def zero_grad(self):
         self.grad = None
@@ -169,7 +169,7 @@ class Tensor:
 
     # -- elementwise arithmetic ----------------------------------------------------
     def __add__(self, other):
-        out, other = self._binary(other, np.add, "add")
+        out, other = self._binary(other, backend.add, "add")
         a, b = self.shape, other.shape
         return node(out, (self, other),
                     lambda g: (unbroadcast(g, a), unbroadcast(g, b)), "+")

@@ -370,6 +370,10 @@ def test_named_parameters_children_modules():
                      "features.3.bias", "head.weight", "head.bias"]
     assert [n for n, _ in net.named_children()] == ["features", "head", "tied"]
     assert len(list(net.modules())) == 7  # net, features + its 4, head (tied is head)
+    assert [id(m) for m in net.modules()] == [id(m) for _, m in net.named_modules()]
+    assert [id(p) for p in net.parameters()] == [id(p) for _, p in net.named_parameters()]
+    assert [n for n, _ in net.named_modules()] == ["", "features", "features.0", "features.1",
+                                                   "features.2", "features.3", "head"]
     assert net.num_parameters() == 1 + 2 * 9 + 2 + 2 * 2 * 9 + 2 + 16 + 2
     assert list(net.state_dict())[:2] == ["scale", "features.0.weight"]
     assert "tied.weight" in net.state_dict()  # as PyTorch: both names saved
@@ -379,6 +383,7 @@ def test_train_eval_and_zero_grad():
     net = Net()
     assert net.training and net.features[2].training
     assert net.eval() is net and not net.features[2].training
+    assert not any(m.training for m in net.modules())
     net.train()
     assert net.features[2].training
     out = net(Tensor(randn(2, 1, 6, 6)))

@@ -430,6 +430,11 @@ class _SeqKernels:
         y.sum().backward()
         return y.detach().numpy(), t.grad.numpy()
 
+    def mul(self, a, b):
+        self.calls.append("mul")
+        assert a.shape == b.shape
+        return (torch.tensor(a) * torch.tensor(b)).numpy()
+
     def softmax_(self, s, scale, causal):
         self.calls.append("softmax_")
         z = torch.tensor(s) * scale
@@ -476,8 +481,8 @@ def test_sequence_kernels_from_the_seam_give_what_numpy_gives(monkeypatch):
     kern = _SeqKernels()
     monkeypatch.setattr(backend, "seq_kernels", lambda: kern)
     got = run()
-    assert sorted(set(kern.calls)) == ["gelu", "layer_norm", "layer_norm_backward", "softmax_",
-                                       "softmax_backward_"]
+    assert sorted(set(kern.calls)) == ["gelu", "layer_norm", "layer_norm_backward", "mul",
+                                       "softmax_", "softmax_backward_"]
     for a, b_ in zip(got, want):
         np.testing.assert_allclose(a, b_, rtol=1e-4, atol=1e-5)
 

@@ -1,8 +1,9 @@
 """The real kernels (site/wasm/*.c, built here) run under Node.js against numpy: the GEMM with
 row strides under its batched export, attn.c's whole self-attention, forward and backward,
-causal or not, and GELU (simd.h's exp4), in the plain and the relaxed-SIMD build. Each call runs one export
-on a heap image (the arrays at known offsets, the rest untouched NaN where an output goes),
-which is what Pyodide's heap is to the kernels in the page (tests/test_wasm_page.py)."""
+causal or not, GELU (simd.h's exp4) and the elementwise kernels, in the plain and the
+relaxed-SIMD build. Each call runs one export on a heap image (the arrays at known offsets,
+the rest untouched NaN where an output goes), which is what Pyodide's heap is to the kernels
+in the page (tests/test_wasm_page.py)."""
 import math
 import shutil
 import subprocess
@@ -22,7 +23,8 @@ const heap = readFileSync(heapPath);
 const memory = new WebAssembly.Memory({ initial: Math.ceil(heap.length / 65536) });
 new Uint8Array(memory.buffer).set(heap);
 const { instance } = await WebAssembly.instantiate(readFileSync(wasm), { env: { memory } });
-instance.exports[name](...args.map(Number));
+const ret = instance.exports[name](...args.map(Number));
+if (ret !== undefined) console.log(ret);
 writeFileSync(heapPath, new Uint8Array(memory.buffer, 0, heap.length));
 """
 SCRATCH_FLOATS = 256 * 512 + 64 * 256 + 4 * 8  # kernels.c's gemm_scratch_bytes() / 4
@@ -65,8 +67,10 @@ class Heap:
             heap[at:at + a.nbytes] = a.tobytes()
         path = self.tmp / "heap.bin"
         path.write_bytes(heap)
-        subprocess.run([*self.cmd, str(path), name, *map(str, args), str(scratch)], check=True)
+        run = subprocess.run([*self.cmd, str(path), name, *map(str, args), str(scratch)], check=True,
+                             capture_output=True, text=True)
         self.data = path.read_bytes()
+        return float(run.stdout) if run.stdout.strip() else None  # what the export returned
 
     def get(self, at, *shape):
         return np.frombuffer(self.data, np.float32, int(np.prod(shape)), at).reshape(shape)
@@ -132,3 +136,24 @@ def test_gelu_and_its_derivative_match_erf(module):
     dy = phi + xs * np.exp(-xs * xs / 2) / math.sqrt(2 * math.pi)
     np.testing.assert_allclose(h.get(py, x.size), xs * phi, rtol=1e-6, atol=3e-7, equal_nan=True)
     np.testing.assert_allclose(h.get(pdy, x.size), dy, rtol=1e-6, atol=3e-7, equal_nan=True)
+
+
+def test_mul_add_sum_squares_and_scale(module):
+    """seq.c's elementwise kernels (sums, GELU's backward, clip_grad_norm_), odd length: a tail."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(1003).astype(np.float32) for _ in range(2))
+    h = Heap(module)
+    pa, pb, out = h.put(a), h.put(b), h.room(a.size)
+    h.call("mul", pa, pb, out, a.size)
+    np.testing.assert_array_equal(h.get(out, a.size), a * b)  # one float32 rounding each
+    h.call("add", pa, pb, out, a.size)
+    np.testing.assert_array_equal(h.get(out, a.size), a + b)
+    big = a * np.float32(1e30)  # its squares overflow float32, not the float64 sum
+    h = Heap(module)
+    at = h.put(big)
+    want = float(np.sum(big.astype(np.float64) ** 2))
+    assert h.call("sum_squares", at, big.size) == pytest.approx(want, rel=1e-12)
+    h = Heap(module)
+    at = h.put(a)
+    h.call("scale", at, a.size, 0.375)
+    np.testing.assert_array_equal(h.get(at, a.size), a * np.float32(0.375))

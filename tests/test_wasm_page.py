@@ -249,8 +249,9 @@ _ = errs""")
 
 @browser
 def test_in_page_seq_kernels_match_numpy(page):
-    """seq.c's GELU, attention softmax and LayerNorm, attn.c's self-attention (values and
-    gradients) against seqops' numpy code, odd sizes (tails of 1-3 floats), NaN and infinities."""
+    """seq.c's GELU, attention softmax, LayerNorm, sums and clip_grad_norm_'s passes, attn.c's
+    self-attention (values and gradients) against the numpy code, odd sizes (tails of 1-3
+    floats), NaN and infinities."""
     res = run(page, INSTALLED + """
 from engine import Tensor
 from engine.nn import seqops
@@ -276,7 +277,18 @@ errs = {
   'no mask': both(lambda q, k, v: seqops.attention(q, k, v, scale=0.3), (4, 6, 8), (4, 6, 8), (4, 6, 8)),
   'self_attention 64': both(lambda x: seqops.self_attention(x, 4), (2, 64, 384)),  # attn.c
   'self_attention odd': both(lambda x: seqops.self_attention(x, 3, is_causal=False), (3, 7, 45)),
+  'add': both(lambda x, y: x + y + x, (130, 129), (130, 129)),  # >= ADD_KERNEL_MIN: seq.c's add
 }
+from engine.nn.utils import clip_grad_norm_
+clip = {}
+for name in ('wasm', 'numpy'):  # seq.c's sum_squares and scale
+    seam.use(name)
+    gen = np.random.default_rng(2)
+    ps = [Tensor(np.ones(s, np.float32), requires_grad=True) for s in ((33, 7), (5,))]
+    for p in ps:
+        p.grad = gen.standard_normal(p.shape).astype(np.float32) * 10
+    clip[name] = [np.array([clip_grad_norm_(ps, 1.0)])] + [p.grad for p in ps]
+errs['clip_grad_norm_'] = max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in zip(*clip.values()))
 special = np.array([np.nan, 1, -np.inf, np.inf, 0, -100, 100, -3], np.float32)
 g = {}
 for name in ('wasm', 'numpy'):

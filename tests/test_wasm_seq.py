@@ -16,6 +16,7 @@ import pytest
 from engine import backend as seam
 from engine.backend import wasm
 from engine.nn import seqops
+from engine.nn.utils import clip_grad_norm_
 from engine.tensor import Tensor
 from playground.sitebuild import kernels, relaxed
 from test_wasm_backend import FakeLayer, _floats
@@ -27,7 +28,24 @@ class FakeSeqLayer(FakeLayer):
     def __init__(self):
         super().__init__()
         self.seq = {"gelu": self._gelu, "softmax": self._softmax, "softmax_backward": self._softmax_bw,
-                    "layer_norm": self._ln, "layer_norm_backward": self._ln_bw}
+                    "layer_norm": self._ln, "layer_norm_backward": self._ln_bw, "add": self._add,
+                    "mul": self._mul, "sum_squares": self._sum_squares, "scale": self._scale}
+
+    def _add(self, a, b, out, n):
+        self.calls.append(("add", n))
+        _floats(out, n)[:] = _floats(a, n).astype(np.float64) + _floats(b, n)
+
+    def _mul(self, a, b, out, n):
+        self.calls.append(("mul", n))
+        _floats(out, n)[:] = _floats(a, n).astype(np.float64) * _floats(b, n)
+
+    def _sum_squares(self, x, n):
+        self.calls.append(("sum_squares", n))
+        return float(np.sum(_floats(x, n).astype(np.float64) ** 2))
+
+    def _scale(self, x, n, c):
+        self.calls.append(("scale", n, c))
+        _floats(x, n)[:] *= np.float32(c)
 
     def _gelu(self, x, y, dy, n):
         self.calls.append(("gelu", n))
@@ -112,6 +130,69 @@ def test_gelu_goes_to_the_kernel_and_agrees(fake):
     got, want = _both(lambda x: seqops.gelu(x), [(3, 5, 7)])
     _close(got, want)
     assert ("gelu", 105) in fake.calls
+
+
+def test_gelu_backward_multiplies_in_the_kernel(fake):
+    x = Tensor(np.random.default_rng(3).standard_normal((5, 7)).astype(np.float32), requires_grad=True)
+    y = seqops.gelu(x)
+    g = np.random.default_rng(4).standard_normal((5, 7)).astype(np.float32)
+    y.backward(g)
+    assert ("mul", 35) in fake.calls
+    _, dy = seam.seq_kernels().gelu(x.data)
+    np.testing.assert_allclose(x.grad, g.astype(np.float64) * dy, rtol=1e-6)
+    assert x.grad.dtype == np.float32
+
+
+def test_large_float32_sums_go_to_the_add_kernel_forward_and_backward(fake):
+    rng = np.random.default_rng(6)
+    n = seam.ADD_KERNEL_MIN
+    x = Tensor(rng.standard_normal((4, n // 4)).astype(np.float32), requires_grad=True)
+    r = Tensor(rng.standard_normal((4, n // 4)).astype(np.float32))
+    y = x + r       # a residual add
+    z = y * 2 + y   # y feeds two ops: its gradient is a sum of two
+    z.backward(np.ones(z.shape, np.float32))
+    assert [c for c in fake.calls if c[0] == "add"] == [("add", n)] * 3
+    np.testing.assert_array_equal(y.data, x.data + r.data)
+    np.testing.assert_array_equal(x.grad, np.full(x.shape, 3, np.float32))
+    fake.calls.clear()
+    small = Tensor(np.ones((3, 5), np.float32), requires_grad=True)
+    wide = Tensor(np.ones((4, n // 4)), requires_grad=True)  # float64
+    (small + small).sum().backward()
+    (wide + wide).sum().backward()
+    (x + Tensor(np.ones(n // 4, np.float32))).sum().backward()  # broadcast
+    (x.T + r.T).sum().backward()  # not C-contiguous
+    assert not [c for c in fake.calls if c[0] == "add"]
+    assert small.grad.dtype == np.float32 and wide.grad.dtype == np.float64
+
+
+def test_clip_grad_norm_sums_and_scales_in_the_kernels(fake):
+    rng = np.random.default_rng(5)
+    ps = [Tensor(rng.standard_normal(s).astype(np.float32) * 1e20, requires_grad=True)
+          for s in ((3, 4), (7,), (2, 2, 5))]
+    for p in ps:  # 1e40 squared overflows float32: the kernel's float64 sum does not
+        p.grad = rng.standard_normal(p.shape).astype(np.float32) * np.float32(1e20)
+    grads = [p.grad.copy() for p in ps]
+    want = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    total = clip_grad_norm_(ps, 1.0)
+    assert total == pytest.approx(want, rel=1e-12) and math.isfinite(total)
+    assert [c[0] for c in fake.calls] == ["sum_squares"] * 3 + ["scale"] * 3
+    for p, g in zip(ps, grads):
+        np.testing.assert_allclose(p.grad, g * np.float32(1.0 / (want + 1e-6)), rtol=1e-6)
+    joint = math.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in ps))
+    assert joint == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clip_grad_norm_leaves_float64_and_read_only_grads_to_numpy(fake):
+    a = Tensor(np.ones(4), requires_grad=True)
+    a.grad = np.full(4, 3.0)  # float64
+    b = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b.grad = np.broadcast_to(np.float32(4.0), (2, 3))  # read-only view
+    total = clip_grad_norm_([a, b], 1.0)
+    assert total == pytest.approx(math.sqrt(36 + 96))
+    assert [c[0] for c in fake.calls] == ["sum_squares"]  # b's sum only; no scale call
+    np.testing.assert_allclose(a.grad, 3.0 / (total + 1e-6))
+    np.testing.assert_allclose(b.grad, np.float32(4.0 / (total + 1e-6)), rtol=1e-6)
+    assert a.grad.dtype == np.float64 and b.grad.dtype == np.float32
 
 
 def test_layer_norm_with_and_without_affine(fake):

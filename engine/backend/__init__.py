@@ -8,12 +8,14 @@ rest of the session and `status()` says why.
 
 What a backend provides is written down in contract.py: matmul (required), image kernels,
 sequence-model kernels and a fused Adam step (optional, found here by `kernels()`,
-`seq_kernels()` and `fused_adam()`). One file
-per backend: numpy_backend.py, wasm.py, webgpu.py; how a backend finds the size from which
-it wins is calibration.py.
+`seq_kernels()` and `fused_adam()`; `add` sends large float32 sums to the sequence-model
+kernels). One file per backend: numpy_backend.py, wasm.py, webgpu.py; how a backend finds
+the size from which it wins is calibration.py.
 """
 import time
 from contextlib import contextmanager
+
+import numpy as np
 
 from . import numpy_backend
 from .contract import BackendError
@@ -119,6 +121,21 @@ def matmul(a, b, ta=False, tb=False):
     for fn in _observers:
         fn(a, b, ta, tb, out, dt)
     return out
+
+
+ADD_KERNEL_MIN = 16384  # floats: below this, numpy's add beats the call into a kernel
+
+
+def add(a, b):
+    """a + b (numpy arrays). Two C-contiguous float32 arrays of one large shape go to the
+    `add` of a backend with sequence-model kernels (WebAssembly SIMD in the page, where
+    numpy's loop has none): a transformer's residual adds and its gradients' sums."""
+    if (a.size >= ADD_KERNEL_MIN and a.shape == b.shape and a.dtype == b.dtype == np.float32
+            and a.flags.c_contiguous and b.flags.c_contiguous):
+        kern = seq_kernels()
+        if kern is not None:
+            return kern.add(a, b)
+    return np.add(a, b)
 
 
 @contextmanager

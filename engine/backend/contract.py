@@ -55,12 +55,25 @@ class FusedAdam(Protocol):
 class SeqKernels(Protocol):
     """Optional (`has_seq` True): float32 kernels that engine.nn.seqops calls in place of its
     numpy code (GELU, attention's softmax, LayerNorm; self-attention whole when
-    `has_attention`). Arrays are C-contiguous float32; each returns what the numpy code
-    beside its call computes, to float32 rounding."""
+    `has_attention`), clip_grad_norm_'s two passes and engine.backend.add's large sums.
+    Arrays are C-contiguous float32; each returns what the numpy code beside its call
+    computes, to float32 rounding."""
     has_seq: bool
 
     def gelu(self, x):
         """(y, dy): GELU(x) = x Phi(x) and its derivative Phi(x) + x phi(x), shaped as x."""
+
+    def add(self, a, b):
+        """a + b for a and b of one shape (engine.backend.add)."""
+
+    def mul(self, a, b):
+        """a * b for a and b of one shape (GELU's backward)."""
+
+    def sum_squares(self, x):
+        """sum(x ** 2) as a Python float, accumulated in float64 (clip_grad_norm_)."""
+
+    def scale_(self, x, c):
+        """x *= c in place, x C-contiguous and writable. Returns x."""
 
     def softmax_(self, s, scale, causal):
         """In place over the last axis of s (..., T, S): softmax(scale * s); causal: key j

@@ -27,7 +27,8 @@ from .webgpu import js_message
 DEFAULT_THRESHOLD = 16 ** 3
 CALIBRATION_SIZES = (4, 8, 16, 32, 64, 128)  # 128³: a clear win, so a noisy 64³ cannot rule wasm out
 IMAGE_KERNELS = ("im2col", "col2im", "max_pool", "max_pool_backward")  # images.c exports
-SEQ_KERNELS = ("gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward")  # seq.c
+SEQ_KERNELS = ("gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward",
+               "add", "mul", "sum_squares", "scale")  # seq.c
 ATTENTION_KERNELS = ("attention", "attention_backward")  # attn.c (an older build may lack them)
 
 
@@ -208,6 +209,32 @@ class WasmBackend:
         if x.size:
             self.layer.seq["gelu"](address(x), address(y), address(dy), x.size)
         return y, dy
+
+    def add(self, a, b):
+        """a + b, elementwise, for a and b of one shape (engine.backend.add)."""
+        return self._elementwise("add", a, b)
+
+    def mul(self, a, b):
+        """a * b, elementwise, for a and b of one shape (GELU's backward)."""
+        return self._elementwise("mul", a, b)
+
+    def _elementwise(self, name, a, b):
+        a, b = (np.ascontiguousarray(x, np.float32) for x in (a, b))
+        out = np.empty_like(a)
+        if out.size:
+            self.layer.seq[name](address(a), address(b), address(out), out.size)
+        return out
+
+    def sum_squares(self, x):
+        """sum(x ** 2) as a Python float, accumulated in float64 (clip_grad_norm_)."""
+        x = np.ascontiguousarray(x, np.float32)
+        return float(self.layer.seq["sum_squares"](address(x), x.size)) if x.size else 0.0
+
+    def scale_(self, x, c):
+        """x *= c in place (x C-contiguous, writable float32). Returns x."""
+        if x.size:
+            self.layer.seq["scale"](address(x), x.size, float(c))
+        return x
 
     def softmax_(self, s, scale, causal):
         """s (..., T, S): softmax(scale * s) over S in place, key j <= row i only when

@@ -98,7 +98,18 @@ class Module:
             yield from m.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
     def modules(self):
-        return (m for _, m in self.named_modules())
+        """named_modules' modules, in its order, without building names (parameters() runs
+        every training step)."""
+        seen, out = set(), []
+
+        def walk(m):
+            if id(m) not in seen:
+                seen.add(id(m))
+                out.append(m)
+                for c in m._modules.values():
+                    walk(c)
+        walk(self)
+        return iter(out)
 
     def named_children(self):
         return iter(self._modules.items())
@@ -117,7 +128,13 @@ class Module:
                     yield (f"{mp}.{name}" if mp else name), p
 
     def parameters(self, recurse=True):
-        return (p for _, p in self.named_parameters(recurse=recurse))
+        """named_parameters' parameters, without their names."""
+        seen = set()
+        for m in self.modules() if recurse else (self,):
+            for p in m._parameters.values():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield p
 
     def named_buffers(self):
         for mp, m in self.named_modules():
@@ -139,8 +156,11 @@ class Module:
 
     # -- modes and grads ----------------------------------------------------------
     def train(self, mode=True):
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        """Set the mode here and, through each child's own train(), below (as PyTorch; a
+        training loop calls this every step, so no names are built)."""
+        self.__dict__["training"] = mode
+        for m in self._modules.values():
+            m.train(mode)
         return self
 
     def eval(self):

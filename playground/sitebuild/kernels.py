@@ -23,7 +23,7 @@ SOURCES = tuple(ROOT / "site" / "wasm" / f for f in ("kernels.c", "images.c", "s
 OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
 EXPORTS = ("gemm", "gemm_scratch_bytes", "adam", "im2col", "col2im", "max_pool", "max_pool_backward",
            "gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward", "attention",
-           "attention_backward")
+           "attention_backward", "add", "mul", "sum_squares", "scale")
 FLAGS = ["--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-fno-builtin", "-ffreestanding",
          "-Wall", "-Werror", "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
          "-Wl,--gc-sections"]

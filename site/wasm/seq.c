@@ -8,24 +8,23 @@
  * numpy does in several, with the same formulas, so results agree to float32 rounding. */
 
 /* GELU of 4 floats as seqops' float32 path: Phi(x) by Abramowitz & Stegun 7.1.26 (erfc
- * with one exp, |error| < 1.5e-7), y = x Phi(x), dy = Phi(x) + x exp(-x^2/2) / sqrt(2 pi). */
+ * with one exp, |error| < 1.5e-7), y = x Phi(x), dy = Phi(x) + x exp(-x^2/2) / sqrt(2 pi);
+ * Horner's steps are simd.h's MADD (fused in the relaxed build). */
 #define GELU4(x, y, dy)                                                                         \
   do {                                                                                          \
-    v128_t t_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_abs(x), wasm_f32x4_splat(0.23164189f)), \
-                               wasm_f32x4_splat(1.0f));                                         \
+    v128_t t_ = MADD(wasm_f32x4_abs(x), wasm_f32x4_splat(0.23164189f), wasm_f32x4_splat(1.0f));  \
     t_ = wasm_f32x4_div(wasm_f32x4_splat(1.0f), t_);                                            \
     v128_t e_ = exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), wasm_f32x4_splat(-0.5f)));             \
-    v128_t q_ = wasm_f32x4_mul(t_, wasm_f32x4_splat(1.061405429f));                             \
-    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(-1.453152027f)), t_);              \
-    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(1.421413741f)), t_);               \
-    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(-0.284496736f)), t_);              \
-    q_ = wasm_f32x4_mul(wasm_f32x4_add(q_, wasm_f32x4_splat(0.254829592f)), t_);               \
-    q_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(q_, e_), wasm_f32x4_splat(-0.5f)),        \
-                        wasm_f32x4_splat(0.5f));                 /* 1/2 - Phi(-|x|) >= 0 */     \
+    v128_t q_ = MADD(t_, wasm_f32x4_splat(1.061405429f), wasm_f32x4_splat(-1.453152027f));     \
+    q_ = MADD(q_, t_, wasm_f32x4_splat(1.421413741f));                                          \
+    q_ = MADD(q_, t_, wasm_f32x4_splat(-0.284496736f));                                         \
+    q_ = wasm_f32x4_mul(MADD(q_, t_, wasm_f32x4_splat(0.254829592f)), t_);                      \
+    q_ = MADD(wasm_f32x4_mul(q_, e_), wasm_f32x4_splat(-0.5f),                                  \
+              wasm_f32x4_splat(0.5f));                           /* 1/2 - Phi(-|x|) >= 0 */     \
     q_ = wasm_v128_or(q_, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));  /* sign */     \
     q_ = wasm_f32x4_add(q_, wasm_f32x4_splat(0.5f));                                            \
     y = wasm_f32x4_mul(x, q_);                                                                  \
-    dy = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(e_, x), wasm_f32x4_splat(0.3989422804f)), q_); \
+    dy = MADD(wasm_f32x4_mul(e_, x), wasm_f32x4_splat(0.3989422804f), q_);                      \
   } while (0)
 
 /* y[i] = GELU(x[i]) and dy[i] = GELU'(x[i]) for i < n (the forward keeps the derivative, so
@@ -186,4 +185,47 @@ EXPORT(layer_norm_backward) void layer_norm_backward(const float *g, const float
     }
     for (; j < d; j++) o[j] = ((g[j] * (w ? w[j] : 1.0f)) - a - xhat[j] * c) * inv[r];
   }
+}
+
+/* -- Elementwise helpers of the training step: the residual stream's sums (forward and
+ * backward), GELU's backward (the incoming gradient times the derivative its forward kept)
+ * and clip_grad_norm_ (a sum of squares, then a scale). */
+
+EXPORT(add) void add(const float *a, const float *b, float *out, int n) {   /* out = a + b */
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < n; i++) out[i] = a[i] + b[i];
+}
+
+EXPORT(mul) void mul(const float *a, const float *b, float *out, int n) {   /* out = a * b */
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < n; i++) out[i] = a[i] * b[i];
+}
+
+/* sum of x[i]^2, accumulated in float64: no float32 input overflows it (and it rounds far
+ * less than a float32 sum), so clip_grad_norm_ needs no second, float64 pass. */
+EXPORT(sum_squares) double sum_squares(const float *x, int n) {
+  v128_t lo = wasm_f64x2_splat(0), hi = lo;
+  double s = 0.0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t a = wasm_f64x2_promote_low_f32x4(v);
+    v128_t b = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    lo = wasm_f64x2_add(lo, wasm_f64x2_mul(a, a));
+    hi = wasm_f64x2_add(hi, wasm_f64x2_mul(b, b));
+  }
+  for (; i < n; i++) s += (double)x[i] * x[i];
+  lo = wasm_f64x2_add(lo, hi);
+  return s + wasm_f64x2_extract_lane(lo, 0) + wasm_f64x2_extract_lane(lo, 1);
+}
+
+EXPORT(scale) void scale(float *x, int n, float c) {   /* x *= c, in place */
+  v128_t vc = wasm_f32x4_splat(c);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), vc));
+  for (; i < n; i++) x[i] *= c;
 }

@@ -63,22 +63,22 @@ static inline float hmax(v128_t v) {   /* NaN if any lane is NaN, as numpy's max
 }
 
 /* exp(x) for 4 floats (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial
- * for exp(r), times 2^n built in the exponent bits; relative error ~1 ulp. Clamped to
- * [-87.3, 88]: exp underflows to ~1e-38 (the smallest normal), not to 0. NaN stays NaN
- * (pmin/pmax return their first operand then: one x86 instruction each, where min/max
- * take several). */
+ * for exp(r) (MADD: fused in the relaxed build), times 2^n built in the exponent bits;
+ * relative error ~1 ulp. Clamped to [-87.3, 88]: exp underflows to ~1e-38 (the smallest
+ * normal), not to 0. NaN stays NaN (pmin/pmax return their first operand then: one x86
+ * instruction each, where min/max take several). */
 static inline v128_t exp4(v128_t x) {
   x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.33f));
   v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t r = MADD(n, wasm_f32x4_splat(-0.693359375f), x);
+  r = MADD(n, wasm_f32x4_splat(2.12194440e-4f), r);
   v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  p = MADD(p, r, wasm_f32x4_splat(1.3981999507e-3f));
+  p = MADD(p, r, wasm_f32x4_splat(8.3334519073e-3f));
+  p = MADD(p, r, wasm_f32x4_splat(4.1665795894e-2f));
+  p = MADD(p, r, wasm_f32x4_splat(1.6666665459e-1f));
+  p = MADD(p, r, wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(MADD(wasm_f32x4_mul(p, r), r, r), wasm_f32x4_splat(1.0f));
   /* 2^n: n + 127 (0..255) lands in the low mantissa bits of 1.5 * 2^23 + n + 127, and the
    * shift moves it into the exponent (cheaper than a float -> int conversion) */
   v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, wasm_f32x4_splat(12582912.0f + 127.0f)), 23);
