@@ -36,8 +36,9 @@ _BACKEND_KERNELS = {"im2col": "im2col / col2im", "col2im": "im2col / col2im",
                     "gelu": "elementwise", "softmax_": "attention",
                     "softmax_backward_": "attention", "layer_norm": "elementwise",
                     "layer_norm_backward": "elementwise", "adam_step": "optimizer",
-                    "_elementwise": "elementwise", "sum_squares": "optimizer",
-                    "scale_": "optimizer",  # adds and GELU's backward; clip_grad_norm_
+                    # large adds (the seam's add) and GELU's backward; clip_grad_norm_
+                    "add": "elementwise", "mul": "elementwise", "_elementwise": "elementwise",
+                    "sum_squares": "optimizer", "scale_": "optimizer",
                     "kernels": "graph", "seq_kernels": "graph", "fused_adam": "graph"}
 _PRODUCT = "product"  # a backend's product: products, or attention's when attention made it
 _owner_cache = {}
