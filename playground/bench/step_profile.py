@@ -88,6 +88,8 @@ def _category(key):
         if owner == "matmul":
             return "products"
         return "graph" if owner in _TENSOR_PLUMBING else "elementwise"
+    if f.endswith("/engine/creation.py"):
+        return "elementwise"  # cat, stack, where and their backwards
     if "/engine/nn/" in f:
         return "graph"  # Module.__call__, Sequential.forward, parameters()
     if "/engine/data/" in f:
