@@ -24,9 +24,12 @@ OUTPUT = ROOT / "site" / "wasm" / "kernels.wasm"
 EXPORTS = ("gemm", "gemm_scratch_bytes", "adam", "im2col", "col2im", "max_pool", "max_pool_backward",
            "gelu", "softmax", "softmax_backward", "layer_norm", "layer_norm_backward", "attention",
            "attention_backward", "add", "mul", "sum_squares", "scale")
-FLAGS = ["--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-fno-builtin", "-ffreestanding",
-         "-Wall", "-Werror", "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
-         "-Wl,--gc-sections"]
+# -disable-lsr: loop strength reduction rewrites `a[1]`, `b + 4` in a loop into i32 adds that wasm
+# cannot fold into a load's offset, so V8 spends an address instruction per load; without it the
+# GEMM's inner loop loads at constant offsets (in the page: products ~5 % faster, GPT step 115 -> 108 ms)
+FLAGS = ["--target=wasm32", "-O3", "-mllvm", "-disable-lsr", "-msimd128", "-nostdlib",
+         "-fno-builtin", "-ffreestanding", "-Wall", "-Werror", "-Wl,--no-entry",
+         "-Wl,--import-memory", "-Wl,--strip-all", "-Wl,--gc-sections"]
 RELAXED_FLAGS = ["-mrelaxed-simd", "-DDESCENT_RELAXED"]  # simd.h's MADD: one fused instruction
 INSTALL_HINT = "install the toolchain with `apt-get install clang-14 lld-14`"
 
