@@ -47,14 +47,14 @@ class FakeSeqLayer(FakeLayer):
         self.calls.append(("scale", n, c))
         _floats(x, n)[:] *= np.float32(c)
 
-    def _gelu(self, x, y, dy, n):
+    def _gelu(self, x, y, dy, n, scratch):
         self.calls.append(("gelu", n))
         X = _floats(x, n).astype(np.float64)
         cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in X])
         _floats(y, n)[:] = X * cdf
         _floats(dy, n)[:] = cdf + X * np.exp(-X * X / 2) / math.sqrt(2 * math.pi)
 
-    def _softmax(self, s, rows, n, t, scale, causal):
+    def _softmax(self, s, rows, n, t, scale, causal, scratch):
         self.calls.append(("softmax", rows, n, t, scale, causal))
         S = _floats(s, rows * n).reshape(rows, n)
         for r in range(rows):

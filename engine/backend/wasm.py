@@ -207,7 +207,7 @@ class WasmBackend:
         x = np.ascontiguousarray(x, np.float32)
         y, dy = np.empty_like(x), np.empty_like(x)
         if x.size:
-            self.layer.seq["gelu"](address(x), address(y), address(dy), x.size)
+            self.layer.seq["gelu"](address(x), address(y), address(dy), x.size, self._scratch_at)
         return y, dy
 
     def add(self, a, b):
@@ -244,7 +244,7 @@ class WasmBackend:
             return s
         if s.size:
             self.layer.seq["softmax"](address(s), s.size // s.shape[-1], s.shape[-1], s.shape[-2],
-                                      float(scale), int(causal))
+                                      float(scale), int(causal), self._scratch_at)
         return s
 
     def softmax_backward_(self, g, w, scale):

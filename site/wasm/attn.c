@@ -19,7 +19,7 @@ EXPORT(attention) void attention(const float *qkv, float *out, float *w, int B, 
       const float *q = qkv + (long)b * T * ld + h * hs, *k = q + C, *v = q + 2 * C;
       float *wz = w + ((long)b * nh + h) * T * T, *o = out + (long)b * T * C + h * hs;
       gemm_strided(q, ld, k, ld, wz, T, T, hs, T, 0, 1, causal ? TRI_C_LOWER : TRI_NONE, scratch);
-      softmax(wz, T, T, T, scale, causal);
+      softmax(wz, T, T, T, scale, causal, scratch);
       gemm_strided(wz, T, v, ld, o, C, T, T, hs, 0, 0, causal ? TRI_A_LOWER : TRI_NONE, scratch);
     }
 }

@@ -9,29 +9,45 @@
 
 /* GELU of 4 floats as seqops' float32 path: Phi(x) by Abramowitz & Stegun 7.1.26 (erfc
  * with one exp, |error| < 1.5e-7), y = x Phi(x), dy = Phi(x) + x exp(-x^2/2) / sqrt(2 pi);
- * Horner's steps are simd.h's MADD (fused in the relaxed build). */
+ * Horner's steps are simd.h's MADD (fused in the relaxed build); k: gelu_table's entries. */
+enum { G_P = EXP_K, G_A1, G_A2, G_A3, G_A4, G_A5, G_HALF, G_MHALF, G_SIGN, G_PDF, GELU_K };
+
+static inline void gelu_table(float *k) {
+  exp_table(k);
+  k[G_P] = 0.23164189f;                  /* p / sqrt 2: t = 1 / (1 + p |x| / sqrt 2) */
+  k[G_A1] = 1.061405429f;                /* a5 .. a1, highest degree first */
+  k[G_A2] = -1.453152027f;
+  k[G_A3] = 1.421413741f;
+  k[G_A4] = -0.284496736f;
+  k[G_A5] = 0.254829592f;
+  k[G_HALF] = 0.5f;
+  k[G_MHALF] = -0.5f;
+  k[G_SIGN] = -0.0f;                     /* the sign bit alone */
+  k[G_PDF] = 0.3989422804f;              /* 1 / sqrt(2 pi) */
+}
+
 #define GELU4(x, y, dy)                                                                         \
   do {                                                                                          \
-    v128_t t_ = MADD(wasm_f32x4_abs(x), wasm_f32x4_splat(0.23164189f), wasm_f32x4_splat(1.0f));  \
-    t_ = wasm_f32x4_div(wasm_f32x4_splat(1.0f), t_);                                            \
-    v128_t e_ = exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), wasm_f32x4_splat(-0.5f)));             \
-    v128_t q_ = MADD(t_, wasm_f32x4_splat(1.061405429f), wasm_f32x4_splat(-1.453152027f));     \
-    q_ = MADD(q_, t_, wasm_f32x4_splat(1.421413741f));                                          \
-    q_ = MADD(q_, t_, wasm_f32x4_splat(-0.284496736f));                                         \
-    q_ = wasm_f32x4_mul(MADD(q_, t_, wasm_f32x4_splat(0.254829592f)), t_);                      \
-    q_ = MADD(wasm_f32x4_mul(q_, e_), wasm_f32x4_splat(-0.5f),                                  \
-              wasm_f32x4_splat(0.5f));                           /* 1/2 - Phi(-|x|) >= 0 */     \
-    q_ = wasm_v128_or(q_, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));  /* sign */     \
-    q_ = wasm_f32x4_add(q_, wasm_f32x4_splat(0.5f));                                            \
+    v128_t t_ = MADD(wasm_f32x4_abs(x), K(k, G_P), K(k, 11));                                   \
+    t_ = wasm_f32x4_div(K(k, 11), t_);                                                          \
+    v128_t e_ = exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), K(k, G_MHALF)), k);                   \
+    v128_t q_ = MADD(t_, K(k, G_A1), K(k, G_A2));                                               \
+    q_ = MADD(q_, t_, K(k, G_A3));                                                              \
+    q_ = MADD(q_, t_, K(k, G_A4));                                                              \
+    q_ = wasm_f32x4_mul(MADD(q_, t_, K(k, G_A5)), t_);                                          \
+    q_ = MADD(wasm_f32x4_mul(q_, e_), K(k, G_MHALF), K(k, G_HALF)); /* 1/2 - Phi(-|x|) >= 0 */  \
+    q_ = wasm_v128_or(q_, wasm_v128_and(x, K(k, G_SIGN)));                      /* sign */      \
+    q_ = wasm_f32x4_add(q_, K(k, G_HALF));                                                      \
     y = wasm_f32x4_mul(x, q_);                                                                  \
-    dy = MADD(wasm_f32x4_mul(e_, x), wasm_f32x4_splat(0.3989422804f), q_);                      \
+    dy = MADD(wasm_f32x4_mul(e_, x), K(k, G_PDF), q_);                                          \
   } while (0)
 
 /* y[i] = GELU(x[i]) and dy[i] = GELU'(x[i]) for i < n (the forward keeps the derivative, so
- * the backward is one product). */
-EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n) {
+ * the backward is one product); k: GELU_K floats of scratch for the constants. */
+EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n, float *k) {
   int i = 0;
   v128_t v, a, b;
+  gelu_table(k);
   for (; i + 4 <= n; i += 4) {
     v = wasm_v128_load(x + i);
     GELU4(v, a, b);
@@ -48,9 +64,10 @@ EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n) {
 
 /* Attention's weights in place: s holds `rows` rows of n scores, in matrices of t rows (row
  * r is query r % t). Each row becomes softmax(scale * row); causal: only keys j <= r % t
- * take part and the others get 0 (engine.nn.seqops.causal_mask). */
-EXPORT(softmax) void softmax(float *s, int rows, int n, int t, float scale, int causal) {
+ * take part and the others get 0 (engine.nn.seqops.causal_mask). k: EXP_K floats of scratch. */
+EXPORT(softmax) void softmax(float *s, int rows, int n, int t, float scale, int causal, float *k) {
   v128_t vs = wasm_f32x4_splat(scale);
+  exp_table(k);
   for (int r = 0; r < rows; r++, s += n) {
     int len = causal && r % t + 1 < n ? r % t + 1 : n, j = 0;
     v128_t vm = wasm_f32x4_splat(-__builtin_inff());
@@ -70,12 +87,12 @@ EXPORT(softmax) void softmax(float *s, int rows, int n, int t, float scale, int 
     v128_t vsum = wasm_f32x4_splat(0), mm = wasm_f32x4_splat(m);
     float sum = 0.0f;
     for (j = 0; j + 4 <= len; j += 4) {
-      v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(s + j), mm));
+      v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(s + j), mm), k);
       wasm_v128_store(s + j, e);
       vsum = wasm_f32x4_add(vsum, e);
     }
     for (; j < len; j++) {
-      s[j] = exp1(s[j] - m);
+      s[j] = exp1(s[j] - m, k);
       sum += s[j];
     }
     sum += hsum(vsum);

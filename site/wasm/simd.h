@@ -21,7 +21,7 @@
 enum { TRI_NONE, TRI_C_LOWER, TRI_A_LOWER, TRI_A_UPPER };   /* gemm_strided's `tri` */
 void gemm_strided(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int M,
                   int K, int N, int ta, int tb, int tri, float *scratch);
-void softmax(float *s, int rows, int n, int t, float scale, int causal);
+void softmax(float *s, int rows, int n, int t, float scale, int causal, float *k);
 void softmax_backward(float *g, const float *w, int rows, int n, float scale);
 
 static inline void copy_run(float *dst, const float *src, int n) {   /* dst[0:n] = src[0:n] */
@@ -62,29 +62,54 @@ static inline float hmax(v128_t v) {   /* NaN if any lane is NaN, as numpy's max
   return wasm_f32x4_extract_lane(v, 0);
 }
 
-/* exp(x) for 4 floats (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial
- * for exp(r) (MADD: fused in the relaxed build), times 2^n built in the exponent bits;
- * relative error ~1 ulp. Clamped to [-87.3, 88]: exp underflows to ~1e-38 (the smallest
- * normal), not to 0. NaN stays NaN (pmin/pmax return their first operand then: one x86
- * instruction each, where min/max take several). */
-static inline v128_t exp4(v128_t x) {
-  x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.33f));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  v128_t r = MADD(n, wasm_f32x4_splat(-0.693359375f), x);
-  r = MADD(n, wasm_f32x4_splat(2.12194440e-4f), r);
-  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
-  p = MADD(p, r, wasm_f32x4_splat(1.3981999507e-3f));
-  p = MADD(p, r, wasm_f32x4_splat(8.3334519073e-3f));
-  p = MADD(p, r, wasm_f32x4_splat(4.1665795894e-2f));
-  p = MADD(p, r, wasm_f32x4_splat(1.6666665459e-1f));
-  p = MADD(p, r, wasm_f32x4_splat(5.0000001201e-1f));
-  p = wasm_f32x4_add(MADD(wasm_f32x4_mul(p, r), r, r), wasm_f32x4_splat(1.0f));
+/* Chromium's V8 rebuilds a v128 constant each time a loop uses it (an immediate moved through
+ * a general register, then widened: three instructions), where a splat loaded from memory is
+ * one. So the loops heavy in constants (exp4's, GELU's) read them from a table the kernel
+ * first writes into caller scratch: K(k, i) splats entry i. In the page: GELU 0.97 -> 0.59 ms. */
+#define K(k, i) wasm_v128_load32_splat((k) + (i))
+enum { EXP_K = 13 };   /* exp4's entries k[0 .. EXP_K-1]; a kernel's own come after them */
+
+static inline void exp_table(float *k) {
+  k[0] = 88.0f;                          /* clamp: exp overflows above */
+  k[1] = -87.33f;                        /* clamp: the smallest normal below */
+  k[2] = 1.44269504088896341f;           /* 1 / ln 2 */
+  k[3] = -0.693359375f;                  /* -ln 2, in two parts (Cody-Waite) */
+  k[4] = 2.12194440e-4f;
+  k[5] = 1.9875691500e-4f;               /* k[5..10]: the polynomial, highest degree first */
+  k[6] = 1.3981999507e-3f;
+  k[7] = 8.3334519073e-3f;
+  k[8] = 4.1665795894e-2f;
+  k[9] = 1.6666665459e-1f;
+  k[10] = 5.0000001201e-1f;
+  k[11] = 1.0f;
+  k[12] = 12582912.0f + 127.0f;          /* 1.5 * 2^23 + the exponent bias */
+}
+
+/* exp(x) for 4 floats (Cephes' expf), k: exp_table's entries: x = n ln2 + r, |r| <= ln2/2, a
+ * degree-6 polynomial for exp(r) (MADD: fused in the relaxed build), times 2^n built in the
+ * exponent bits; relative error ~1 ulp. Clamped to [-87.3, 88]: exp underflows to ~1e-38
+ * (the smallest normal), not to 0. NaN stays NaN (pmin/pmax return their first operand then:
+ * one x86 instruction each, where min/max take several). */
+static inline v128_t exp4(v128_t x, const float *k) {
+  x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, K(k, 0)), K(k, 1));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, K(k, 2)));
+  v128_t r = MADD(n, K(k, 3), x);
+  r = MADD(n, K(k, 4), r);
+  v128_t p = K(k, 5);
+  p = MADD(p, r, K(k, 6));
+  p = MADD(p, r, K(k, 7));
+  p = MADD(p, r, K(k, 8));
+  p = MADD(p, r, K(k, 9));
+  p = MADD(p, r, K(k, 10));
+  p = wasm_f32x4_add(MADD(wasm_f32x4_mul(p, r), r, r), K(k, 11));
   /* 2^n: n + 127 (0..255) lands in the low mantissa bits of 1.5 * 2^23 + n + 127, and the
    * shift moves it into the exponent (cheaper than a float -> int conversion) */
-  v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, wasm_f32x4_splat(12582912.0f + 127.0f)), 23);
+  v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, K(k, 12)), 23);
   return wasm_f32x4_mul(p, two_n);
 }
 
-static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
+static inline float exp1(float x, const float *k) {
+  return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x), k), 0);
+}
 
 #endif
