@@ -138,6 +138,20 @@ def test_gelu_and_its_derivative_match_erf(module):
     np.testing.assert_allclose(h.get(pdy, x.size), dy, rtol=1e-6, atol=3e-7, equal_nan=True)
 
 
+def test_gelu_without_the_derivative_writes_y_alone(module):
+    """dy = NULL (no gradient wanted): the same y, and nothing written where dy would be."""
+    x = np.linspace(-5, 5, 103).astype(np.float32)
+    h = Heap(module)
+    px, py, pdy = h.put(x), h.room(x.size), h.room(x.size)
+    h.call("gelu", px, py, pdy, x.size)
+    want = h.get(py, x.size).copy()
+    h = Heap(module)
+    px, py, guard = h.put(x), h.room(x.size), h.room(x.size)
+    h.call("gelu", px, py, 0, x.size)
+    np.testing.assert_array_equal(h.get(py, x.size), want)
+    assert np.isnan(h.get(guard, x.size)).all()
+
+
 def test_mul_add_sum_squares_and_scale(module):
     """seq.c's elementwise kernels (sums, GELU's backward, clip_grad_norm_), odd length: a tail."""
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ from engine import backend as seam
 from engine.backend import wasm
 from engine.nn import seqops
 from engine.nn.utils import clip_grad_norm_
-from engine.tensor import Tensor
+from engine.tensor import Tensor, no_grad
 from playground.sitebuild import kernels, relaxed
 from test_wasm_backend import FakeLayer, _floats
 
@@ -52,7 +52,8 @@ class FakeSeqLayer(FakeLayer):
         X = _floats(x, n).astype(np.float64)
         cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in X])
         _floats(y, n)[:] = X * cdf
-        _floats(dy, n)[:] = cdf + X * np.exp(-X * X / 2) / math.sqrt(2 * math.pi)
+        if dy:
+            _floats(dy, n)[:] = cdf + X * np.exp(-X * X / 2) / math.sqrt(2 * math.pi)
 
     def _softmax(self, s, rows, n, t, scale, causal, scratch):
         self.calls.append(("softmax", rows, n, t, scale, causal))
@@ -141,6 +142,18 @@ def test_gelu_backward_multiplies_in_the_kernel(fake):
     _, dy = seam.seq_kernels().gelu(x.data)
     np.testing.assert_allclose(x.grad, g.astype(np.float64) * dy, rtol=1e-6)
     assert x.grad.dtype == np.float32
+
+
+def test_gelu_without_grad_asks_no_derivative(fake):
+    """Sampling and val estimates (no_grad) get the same y, and the kernel writes no dy."""
+    x = np.random.default_rng(5).standard_normal((4, 9)).astype(np.float32)
+    y, dy = seam.seq_kernels().gelu(x, need_dy=False)
+    assert dy is None
+    np.testing.assert_array_equal(y, seam.seq_kernels().gelu(x)[0])
+    with no_grad():
+        out = seqops.gelu(Tensor(x, requires_grad=True))
+    np.testing.assert_array_equal(out.data, y)
+    assert not out.requires_grad
 
 
 def test_large_float32_sums_go_to_the_add_kernel_forward_and_backward(fake):

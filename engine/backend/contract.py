@@ -60,8 +60,9 @@ class SeqKernels(Protocol):
     computes, to float32 rounding."""
     has_seq: bool
 
-    def gelu(self, x):
-        """(y, dy): GELU(x) = x Phi(x) and its derivative Phi(x) + x phi(x), shaped as x."""
+    def gelu(self, x, need_dy=True):
+        """(y, dy): GELU(x) = x Phi(x) and its derivative Phi(x) + x phi(x), shaped as x
+        (dy None when not `need_dy`: no gradient will be asked for)."""
 
     def add(self, a, b):
         """a + b for a and b of one shape (engine.backend.add)."""

@@ -202,12 +202,13 @@ class WasmBackend:
         return gx
 
     # -- contract.SeqKernels: float32 arrays, C-contiguous (made so here when they are not)
-    def gelu(self, x):
-        """(y, dy): GELU(x) and its derivative, shaped as x."""
+    def gelu(self, x, need_dy=True):
+        """(y, dy): GELU(x) and its derivative, shaped as x (dy None unless `need_dy`)."""
         x = np.ascontiguousarray(x, np.float32)
-        y, dy = np.empty_like(x), np.empty_like(x)
+        y, dy = np.empty_like(x), np.empty_like(x) if need_dy else None
         if x.size:
-            self.layer.seq["gelu"](address(x), address(y), address(dy), x.size, self._scratch_at)
+            self.layer.seq["gelu"](address(x), address(y), 0 if dy is None else address(dy),
+                                   x.size, self._scratch_at)
         return y, dy
 
     def add(self, a, b):

@@ -55,13 +55,13 @@ def gelu(x, approximate="none"):
     # y = x Phi(x) and, for the backward, dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) /
     # sqrt(2 pi): both made in the forward pass, so the backward is one product
     kern = backend.seq_kernels() if xd.dtype == np.float32 else None
+    need = x.requires_grad and is_grad_enabled()  # no gradient: no dy
     if kern is not None:  # one pass, the same formulas (WebAssembly, in the page)
-        y, dy = kern.gelu(xd)  # and the backward's product there too (numpy's has no SIMD)
+        y, dy = kern.gelu(xd, need)  # and the backward's product there too (numpy's has no SIMD)
         return node(y, (x,), lambda g: (kern.mul(g, dy) if g.dtype == dy.dtype else g * dy,),
                     "gelu")
     if xd.dtype == np.float32:  # in blocks that stay in cache across _phi32's ~20 passes
         flat = xd.reshape(-1)
-        need = x.requires_grad and is_grad_enabled()  # no gradient: no dy
         y = np.empty_like(flat)
         dy = np.empty_like(flat) if need else None
         q, e, t = (np.empty(min(_BLOCK, flat.size), flat.dtype) for _ in range(3))

@@ -43,7 +43,8 @@ static inline void gelu_table(float *k) {
   } while (0)
 
 /* y[i] = GELU(x[i]) and dy[i] = GELU'(x[i]) for i < n (the forward keeps the derivative, so
- * the backward is one product); k: GELU_K floats of scratch for the constants. */
+ * the backward is one product; dy NULL: not wanted); k: GELU_K floats of scratch for the
+ * constants. */
 EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n, float *k) {
   int i = 0;
   v128_t v, a, b;
@@ -52,13 +53,13 @@ EXPORT(gelu) void gelu(const float *x, float *y, float *dy, int n, float *k) {
     v = wasm_v128_load(x + i);
     GELU4(v, a, b);
     wasm_v128_store(y + i, a);
-    wasm_v128_store(dy + i, b);
+    if (dy) wasm_v128_store(dy + i, b);
   }
   for (; i < n; i++) {
     v = wasm_f32x4_splat(x[i]);
     GELU4(v, a, b);
     y[i] = wasm_f32x4_extract_lane(a, 0);
-    dy[i] = wasm_f32x4_extract_lane(b, 0);
+    if (dy) dy[i] = wasm_f32x4_extract_lane(b, 0);
   }
 }
 
