@@ -27,7 +27,6 @@ const ret = instance.exports[name](...args.map(Number));
 if (ret !== undefined) console.log(ret);
 writeFileSync(heapPath, new Uint8Array(memory.buffer, 0, heap.length));
 """
-SCRATCH_FLOATS = 256 * 512 + 64 * 256 + 4 * 8  # kernels.c's gemm_scratch_bytes() / 4
 
 
 @pytest.fixture(scope="module", params=["plain", "relaxed"])
@@ -42,6 +41,20 @@ def module(request, tmp_path_factory):
     if subprocess.run([NODE, *flag, "-e", "0"], capture_output=True, check=False).returncode:
         flag = []
     return [NODE, *flag, str(tmp / "run.mjs"), str(kernels.relaxed_path(out))], tmp
+
+
+_SCRATCH = {}  # command line -> floats
+
+
+def scratch_floats(cmd, tmp):
+    """The module's gemm_scratch_bytes() / 4 (its tile sizes differ between the two builds)."""
+    key = tuple(cmd)
+    if key not in _SCRATCH:
+        (tmp / "empty.bin").write_bytes(bytes(1 << 20))  # the module asks for some memory
+        out = subprocess.run([*cmd, str(tmp / "empty.bin"), "gemm_scratch_bytes", "0"], check=True,
+                             capture_output=True, text=True).stdout
+        _SCRATCH[key] = int(float(out)) // 4
+    return _SCRATCH[key]
 
 
 class Heap:
@@ -61,7 +74,7 @@ class Heap:
         return self.put(np.full(shape, np.nan, np.float32))
 
     def call(self, name, *args):
-        scratch = self.room(SCRATCH_FLOATS)
+        scratch = self.room(scratch_floats(self.cmd, self.tmp))
         heap = bytearray(self.end + 64)
         for at, a in self.parts:
             heap[at:at + a.nbytes] = a.tobytes()

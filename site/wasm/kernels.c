@@ -24,10 +24,17 @@
  */
 #include "simd.h"
 
-#define MR 4     /* micro-tile rows: one f32 splat each                   */
+/* micro-tile rows, one f32 splat each: 6 (12 accumulators) where the multiply-add is fused,
+ * ~12 % faster products in Chromium 156; 4 in the plain build, where a 6-row tile's products
+ * and sums run short of registers (no faster there) */
+#ifdef DESCENT_RELAXED
+#define MR 6
+#else
+#define MR 4
+#endif
 #define NR 8     /* micro-tile columns: two f32x4 vectors                 */
 #define KC 256   /* depth of one packed slice (A panel 4 KB, B panel 8 KB) */
-#define MC 64    /* rows of A packed at once (64 KB)                      */
+#define MC (16 * MR)   /* rows of A packed at once (64 or 96 KB)               */
 #define NC 512   /* columns of B packed at once (512 KB)                  */
 
 /* Bytes of scratch gemm() needs, whatever the shape: packed B, packed A, one edge tile. */
@@ -57,6 +64,27 @@ static void transpose4(const float *src, long stride, int kc, float *out, int ld
     out[3] = s3[p];
   }
 }
+
+#if MR == 6
+/* out[q * ld + r] = src[r * stride + p + q] for q < kc, r < 2: two rows side by side (rows
+ * 5 and 6 of a 6-row panel). */
+static void transpose2(const float *src, long stride, int kc, float *out, int ld) {
+  const float *s0 = src, *s1 = src + stride;
+  int p = 0;
+  for (; p + 4 <= kc; p += 4, out += 4 * ld) {
+    v128_t r0 = wasm_v128_load(s0 + p), r1 = wasm_v128_load(s1 + p);
+    v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+    wasm_v128_store64_lane(out, t0, 0);
+    wasm_v128_store64_lane(out + ld, t0, 1);
+    wasm_v128_store64_lane(out + 2 * ld, t1, 0);
+    wasm_v128_store64_lane(out + 3 * ld, t1, 1);
+  }
+  for (; p < kc; p++, out += ld) {
+    out[0] = s0[p];
+    out[1] = s1[p];
+  }
+}
+#endif
 
 /* op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-wide panels: panel q holds kc rows of NR floats.
  * ldb: floats between B's stored rows (N, or K when tb, for a whole matrix). */
@@ -89,12 +117,19 @@ static void pack_a(const float *a, int lda, int ta, int i0, int p0, int mc, int 
                    float *out) {
   for (int ip = 0; ip < mc; ip += MR, out += kc * MR) {
     int i = i0 + ip, rows = mc - ip < MR ? mc - ip : MR;
-    if (ta && rows == MR) {            /* A stored K x M: 4 rows of op(A) are contiguous */
+    if (ta && rows == MR) {            /* A stored K x M: MR rows of op(A) are contiguous */
       const float *src = a + (long)p0 * lda + i;
-      for (int p = 0; p < kc; p++, src += lda)
+      for (int p = 0; p < kc; p++, src += lda) {
         wasm_v128_store(out + p * MR, wasm_v128_load(src));
-    } else if (rows == MR) {           /* row-major A: 4 rows read side by side */
+#if MR == 6
+        wasm_v128_store64_lane(out + p * MR + 4, wasm_v128_load64_zero(src + 4), 0);
+#endif
+      }
+    } else if (rows == MR) {           /* row-major A: MR rows read side by side */
       transpose4(a + (long)i * lda + p0, lda, kc, out, MR);
+#if MR == 6
+      transpose2(a + (long)(i + 4) * lda + p0, lda, kc, out + 4, MR);
+#endif
     } else {
       for (int p = 0; p < kc; p++)
         for (int ii = 0; ii < MR; ii++)
@@ -109,6 +144,9 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
                          int accumulate) {
   v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00,
          c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+#if MR == 6
+  v128_t c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#endif
   for (int p = 0; p < kc; p++, a += MR, b += NR) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), x;
     x = wasm_v128_load32_splat(a + 0);
@@ -123,6 +161,14 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
     x = wasm_v128_load32_splat(a + 3);
     c30 = MADD(x, b0, c30);
     c31 = MADD(x, b1, c31);
+#if MR == 6
+    x = wasm_v128_load32_splat(a + 4);
+    c40 = MADD(x, b0, c40);
+    c41 = MADD(x, b1, c41);
+    x = wasm_v128_load32_splat(a + 5);
+    c50 = MADD(x, b0, c50);
+    c51 = MADD(x, b1, c51);
+#endif
   }
 #define ROW(r, lo, hi)                                                              \
   if (accumulate) {                                                                 \
@@ -132,6 +178,9 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
   wasm_v128_store(c + r * ldc, lo);                                                 \
   wasm_v128_store(c + r * ldc + 4, hi);
   ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+#if MR == 6
+  ROW(4, c40, c41) ROW(5, c50, c51)
+#endif
 #undef ROW
 }
 
