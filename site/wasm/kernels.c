@@ -33,7 +33,7 @@
 #define MR 4
 #endif
 #define NR 8     /* micro-tile columns: two f32x4 vectors                 */
-#define KC 256   /* depth of one packed slice (A panel 4 KB, B panel 8 KB) */
+#define KC 256   /* depth of one packed slice (A panel 4 or 6 KB, B panel 8 KB) */
 #define MC (16 * MR)   /* rows of A packed at once (64 or 96 KB)               */
 #define NC 512   /* columns of B packed at once (512 KB)                  */
 
