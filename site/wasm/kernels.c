@@ -147,29 +147,18 @@ static void micro_kernel(int kc, const float *a, const float *b, float *c, int l
 #if MR == 6
   v128_t c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 #endif
+#define STEP(r, lo, hi)              /* row r of the tile: += a[r] * b, one splat */    \
+  x = wasm_v128_load32_splat(a + r);                                                \
+  lo = MADD(x, b0, lo);                                                             \
+  hi = MADD(x, b1, hi);
   for (int p = 0; p < kc; p++, a += MR, b += NR) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), x;
-    x = wasm_v128_load32_splat(a + 0);
-    c00 = MADD(x, b0, c00);
-    c01 = MADD(x, b1, c01);
-    x = wasm_v128_load32_splat(a + 1);
-    c10 = MADD(x, b0, c10);
-    c11 = MADD(x, b1, c11);
-    x = wasm_v128_load32_splat(a + 2);
-    c20 = MADD(x, b0, c20);
-    c21 = MADD(x, b1, c21);
-    x = wasm_v128_load32_splat(a + 3);
-    c30 = MADD(x, b0, c30);
-    c31 = MADD(x, b1, c31);
+    STEP(0, c00, c01) STEP(1, c10, c11) STEP(2, c20, c21) STEP(3, c30, c31)
 #if MR == 6
-    x = wasm_v128_load32_splat(a + 4);
-    c40 = MADD(x, b0, c40);
-    c41 = MADD(x, b1, c41);
-    x = wasm_v128_load32_splat(a + 5);
-    c50 = MADD(x, b0, c50);
-    c51 = MADD(x, b1, c51);
+    STEP(4, c40, c41) STEP(5, c50, c51)
 #endif
   }
+#undef STEP
 #define ROW(r, lo, hi)                                                              \
   if (accumulate) {                                                                 \
     lo = wasm_f32x4_add(lo, wasm_v128_load(c + r * ldc));                           \
