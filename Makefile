@@ -12,7 +12,7 @@ JUDGE := playground/assets/digits_classifier.npz
 GPT_BABY := playground/assets/gpt_baby.npz
 WASM := site/wasm/kernels.wasm
 
-.PHONY: start test setup browser toolchain bench bench-browser bench-boot clean wasm
+.PHONY: start test setup browser toolchain bench bench-browser bench-kernels bench-boot clean wasm
 
 PORT ?= 8000
 
@@ -90,6 +90,11 @@ bench: setup $(DATA)
 ##        matmul backend, vs CPython and TF.js / ConvNetJS in the same run (../shared/pyodide-dist)
 bench-browser: setup browser $(DATA) $(JUDGE) $(SHAKESPEARE) $(WASM)
 	$(BIN)/python -m playground.bench.browser_bench $(ARGS)
+
+## bench-kernels: the WebAssembly kernels alone in Chromium on a GPT step's shapes, each build
+##        (ARGS="--wasm A.wasm --wasm B.wasm" compares builds), numpy on CPython beside them (not a test)
+bench-kernels: setup browser $(WASM)
+	$(BIN)/python -m playground.bench.kernel_bench $(ARGS)
 
 ## bench-boot: seconds to an interactive page, per boot stage, first and cached visits (not a test)
 bench-boot: setup browser $(DATA) $(NAMES) $(JUDGE) $(WASM)

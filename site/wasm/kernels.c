@@ -25,8 +25,8 @@
 #include "simd.h"
 
 /* micro-tile rows, one f32 splat each: 6 (12 accumulators) where the multiply-add is fused,
- * ~12 % faster products in Chromium 156; 4 in the plain build, where a 6-row tile's products
- * and sums run short of registers (no faster there) */
+ * ~10 % faster products in Chromium 156 (`make bench-kernels`); 4 in the plain build, where a
+ * 6-row tile's products and sums run short of registers (no faster there) */
 #ifdef DESCENT_RELAXED
 #define MR 6
 #else
