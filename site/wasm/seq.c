@@ -28,8 +28,8 @@ static inline void gelu_table(float *k) {
 
 #define GELU4(x, y, dy)                                                                         \
   do {                                                                                          \
-    v128_t t_ = MADD(wasm_f32x4_abs(x), K(k, G_P), K(k, 11));                                   \
-    t_ = wasm_f32x4_div(K(k, 11), t_);                                                          \
+    v128_t t_ = MADD(wasm_f32x4_abs(x), K(k, G_P), K(k, E_ONE));                                \
+    t_ = wasm_f32x4_div(K(k, E_ONE), t_);                                                       \
     v128_t e_ = exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), K(k, G_MHALF)), k);                   \
     v128_t q_ = MADD(t_, K(k, G_A1), K(k, G_A2));                                               \
     q_ = MADD(q_, t_, K(k, G_A3));                                                              \

@@ -68,22 +68,24 @@ static inline float hmax(v128_t v) {   /* NaN if any lane is NaN, as numpy's max
  * first writes into caller scratch: K(k, i) splats entry i (GELU ~20 % faster in Chromium 156,
  * `make bench-kernels`). */
 #define K(k, i) wasm_v128_load32_splat((k) + (i))
-enum { EXP_K = 13 };   /* exp4's entries k[0 .. EXP_K-1]; a kernel's own come after them */
+/* exp4's entries k[0 .. EXP_K-1]; a kernel's own come after them */
+enum { E_HI, E_LO, E_LOG2E, E_LN2_HI, E_LN2_LO, E_P5, E_P4, E_P3, E_P2, E_P1, E_P0, E_ONE, E_BIAS,
+       EXP_K };
 
 static inline void exp_table(float *k) {
-  k[0] = 88.0f;                          /* clamp: exp overflows above */
-  k[1] = -87.33f;                        /* clamp: the smallest normal below */
-  k[2] = 1.44269504088896341f;           /* 1 / ln 2 */
-  k[3] = -0.693359375f;                  /* -ln 2, in two parts (Cody-Waite) */
-  k[4] = 2.12194440e-4f;
-  k[5] = 1.9875691500e-4f;               /* k[5..10]: the polynomial, highest degree first */
-  k[6] = 1.3981999507e-3f;
-  k[7] = 8.3334519073e-3f;
-  k[8] = 4.1665795894e-2f;
-  k[9] = 1.6666665459e-1f;
-  k[10] = 5.0000001201e-1f;
-  k[11] = 1.0f;
-  k[12] = 12582912.0f + 127.0f;          /* 1.5 * 2^23 + the exponent bias */
+  k[E_HI] = 88.0f;                       /* clamp: exp overflows above */
+  k[E_LO] = -87.33f;                     /* clamp: the smallest normal below */
+  k[E_LOG2E] = 1.44269504088896341f;     /* 1 / ln 2 */
+  k[E_LN2_HI] = -0.693359375f;           /* -ln 2, in two parts (Cody-Waite) */
+  k[E_LN2_LO] = 2.12194440e-4f;
+  k[E_P5] = 1.9875691500e-4f;            /* the polynomial, highest degree first */
+  k[E_P4] = 1.3981999507e-3f;
+  k[E_P3] = 8.3334519073e-3f;
+  k[E_P2] = 4.1665795894e-2f;
+  k[E_P1] = 1.6666665459e-1f;
+  k[E_P0] = 5.0000001201e-1f;
+  k[E_ONE] = 1.0f;
+  k[E_BIAS] = 12582912.0f + 127.0f;      /* 1.5 * 2^23 + the exponent bias */
 }
 
 /* exp(x) for 4 floats (Cephes' expf), k: exp_table's entries: x = n ln2 + r, |r| <= ln2/2, a
@@ -92,20 +94,20 @@ static inline void exp_table(float *k) {
  * (the smallest normal), not to 0. NaN stays NaN (pmin/pmax return their first operand then:
  * one x86 instruction each, where min/max take several). */
 static inline v128_t exp4(v128_t x, const float *k) {
-  x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, K(k, 0)), K(k, 1));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, K(k, 2)));
-  v128_t r = MADD(n, K(k, 3), x);
-  r = MADD(n, K(k, 4), r);
-  v128_t p = K(k, 5);
-  p = MADD(p, r, K(k, 6));
-  p = MADD(p, r, K(k, 7));
-  p = MADD(p, r, K(k, 8));
-  p = MADD(p, r, K(k, 9));
-  p = MADD(p, r, K(k, 10));
-  p = wasm_f32x4_add(MADD(wasm_f32x4_mul(p, r), r, r), K(k, 11));
+  x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, K(k, E_HI)), K(k, E_LO));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, K(k, E_LOG2E)));
+  v128_t r = MADD(n, K(k, E_LN2_HI), x);
+  r = MADD(n, K(k, E_LN2_LO), r);
+  v128_t p = K(k, E_P5);
+  p = MADD(p, r, K(k, E_P4));
+  p = MADD(p, r, K(k, E_P3));
+  p = MADD(p, r, K(k, E_P2));
+  p = MADD(p, r, K(k, E_P1));
+  p = MADD(p, r, K(k, E_P0));
+  p = wasm_f32x4_add(MADD(wasm_f32x4_mul(p, r), r, r), K(k, E_ONE));
   /* 2^n: n + 127 (0..255) lands in the low mantissa bits of 1.5 * 2^23 + n + 127, and the
    * shift moves it into the exponent (cheaper than a float -> int conversion) */
-  v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, K(k, 12)), 23);
+  v128_t two_n = wasm_i32x4_shl(wasm_f32x4_add(n, K(k, E_BIAS)), 23);
   return wasm_f32x4_mul(p, two_n);
 }
 
