@@ -31,37 +31,29 @@ writeFileSync(heapPath, new Uint8Array(memory.buffer, 0, heap.length));
 
 @pytest.fixture(scope="module", params=["plain", "relaxed"])
 def module(request, tmp_path_factory):
+    """(node command line for the build, its folder, its gemm_scratch_bytes() / 4: the two
+    builds' tile sizes differ)."""
     tmp = tmp_path_factory.mktemp("wasm")
     out = kernels.build(tmp / "k.wasm")
     (tmp / "run.mjs").write_text(RUN)
     if request.param == "plain":
-        return [NODE, str(tmp / "run.mjs"), str(out)], tmp
-    # Node 20 validates relaxed SIMD behind a flag; a later Node may have it on and the flag gone
-    flag = ["--experimental-wasm-relaxed-simd"]
-    if subprocess.run([NODE, *flag, "-e", "0"], capture_output=True, check=False).returncode:
-        flag = []
-    return [NODE, *flag, str(tmp / "run.mjs"), str(kernels.relaxed_path(out))], tmp
-
-
-_SCRATCH = {}  # command line -> floats
-
-
-def scratch_floats(cmd, tmp):
-    """The module's gemm_scratch_bytes() / 4 (its tile sizes differ between the two builds)."""
-    key = tuple(cmd)
-    if key not in _SCRATCH:
-        (tmp / "empty.bin").write_bytes(bytes(1 << 20))  # the module asks for some memory
-        out = subprocess.run([*cmd, str(tmp / "empty.bin"), "gemm_scratch_bytes", "0"], check=True,
-                             capture_output=True, text=True).stdout
-        _SCRATCH[key] = int(float(out)) // 4
-    return _SCRATCH[key]
+        cmd = [NODE, str(tmp / "run.mjs"), str(out)]
+    else:  # Node 20 validates relaxed SIMD behind a flag; a later Node may have it on and the flag gone
+        flag = ["--experimental-wasm-relaxed-simd"]
+        if subprocess.run([NODE, *flag, "-e", "0"], capture_output=True, check=False).returncode:
+            flag = []
+        cmd = [NODE, *flag, str(tmp / "run.mjs"), str(kernels.relaxed_path(out))]
+    (tmp / "empty.bin").write_bytes(bytes(1 << 20))  # the module asks for some memory
+    size = subprocess.run([*cmd, str(tmp / "empty.bin"), "gemm_scratch_bytes", "0"], check=True,
+                          capture_output=True, text=True).stdout
+    return cmd, tmp, int(float(size)) // 4
 
 
 class Heap:
     """float32 arrays laid out from offset 1024, 16-byte aligned; call() runs one export."""
 
     def __init__(self, module):
-        self.cmd, self.tmp = module
+        self.cmd, self.tmp, self.scratch_floats = module
         self.parts, self.end = [], 1024
 
     def put(self, a):
@@ -74,7 +66,7 @@ class Heap:
         return self.put(np.full(shape, np.nan, np.float32))
 
     def call(self, name, *args):
-        scratch = self.room(scratch_floats(self.cmd, self.tmp))
+        scratch = self.room(self.scratch_floats)
         heap = bytearray(self.end + 64)
         for at, a in self.parts:
             heap[at:at + a.nbytes] = a.tobytes()
